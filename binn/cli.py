@@ -1,0 +1,60 @@
+"""The ``binn`` command line: one entry point whose subcommands come from the stage packages.
+
+Each stage package has a ``cli`` module with ``add_commands(subparsers)`` (and, where it has
+them, ``add_bench(bench_subparsers)`` / ``add_verify(verify_subparsers)``). A subcommand
+stores its handler as ``func``; the handler returns the process exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from binn import __version__
+from binn.errors import BinnInputError, ConvergenceError
+from binn.logs import configure_logging
+
+STAGES = ("simulate", "learn", "register", "analysis")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Assemble the parser from the stage packages' ``cli`` modules."""
+    import importlib
+
+    parser = argparse.ArgumentParser(prog="binn", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"binn {__version__}")
+    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING"])
+    parser.add_argument("--log-file", default=None, help="also write the log to this file")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    bench = commands.add_parser("bench", help="benchmarks that print one JSON object")
+    bench_commands = bench.add_subparsers(dest="bench", required=True, metavar="STAGE")
+    verify = commands.add_parser("verify", help="verification against analytic solutions")
+    verify_commands = verify.add_subparsers(dest="verify", required=True, metavar="CASE")
+    for stage in STAGES:
+        module = importlib.import_module(f"{stage}.cli")
+        module.add_commands(commands)
+        if hasattr(module, "add_bench"):
+            module.add_bench(bench_commands)
+        if hasattr(module, "add_verify"):
+            module.add_verify(verify_commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``binn`` command line; return the exit code (2 for bad input, 3 for solver failure)."""
+    args = build_parser().parse_args(argv)
+    configure_logging(args.log_level, args.log_file)
+    try:
+        return int(args.func(args) or 0)
+    except BinnInputError as exc:
+        logging.getLogger("binn").error("bad input: %s", exc)
+        return 2
+    except ConvergenceError as exc:
+        logging.getLogger("binn").error("solver failure: %s", exc)
+        return 3
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""binn stage: learn."""
