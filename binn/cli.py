@@ -1,6 +1,6 @@
 """The ``binn`` command line: one entry point whose subcommands come from the stage packages.
 
-Each stage package has a ``cli`` module with ``add_commands(subparsers)`` (and, where it has
+Each stage package (and ``register.data``) has a ``cli`` module with ``add_commands(subparsers)`` (and, where it has
 them, ``add_bench(bench_subparsers)`` / ``add_verify(verify_subparsers)``). A subcommand
 stores its handler as ``func``; the handler returns the process exit code.
 """
@@ -16,7 +16,7 @@ from binn import __version__
 from binn.errors import BinnInputError, ConvergenceError
 from binn.logs import configure_logging
 
-STAGES = ("simulate", "learn", "register", "analysis")
+CLI_MODULES = ("simulate.cli", "learn.cli", "register.data.cli", "register.cli", "analysis.cli")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,8 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench_commands = bench.add_subparsers(dest="bench", required=True, metavar="STAGE")
     verify = commands.add_parser("verify", help="verification against analytic solutions")
     verify_commands = verify.add_subparsers(dest="verify", required=True, metavar="CASE")
-    for stage in STAGES:
-        module = importlib.import_module(f"{stage}.cli")
+    for name in CLI_MODULES:
+        module = importlib.import_module(name)
         module.add_commands(commands)
         if hasattr(module, "add_bench"):
             module.add_bench(bench_commands)
