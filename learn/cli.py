@@ -1,0 +1,94 @@
+"""Command line of the learn stage: ``binn train-vae``, ``binn plausibility``, ``binn bench vae``.
+
+Kept light: numpy and torch are imported inside the handlers, so ``binn --help`` is fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+DEFAULT_IMAGE_SIZE = 96
+DEFAULT_LATENT = 32
+DEFAULT_BETA = 1e-4
+DEFAULT_LR = 1e-4
+
+
+def add_commands(subparsers: argparse._SubParsersAction) -> None:
+    """Register ``binn train-vae`` and ``binn plausibility``."""
+    p = subparsers.add_parser(
+        "train-vae", help="train the MotionVAE2D biomechanics prior on simulation records"
+    )
+    p.add_argument("cases", type=Path, nargs="+", metavar="CASES.npz", help="simulation records")
+    p.add_argument("--out", type=Path, required=True, help="checkpoint (.pt); artefacts beside it")
+    p.add_argument("--image-size", type=int, default=DEFAULT_IMAGE_SIZE, help="crop size, px")
+    p.add_argument("--epochs", type=int, default=30)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--lr", type=float, default=DEFAULT_LR, help="Adam learning rate")
+    p.add_argument("--beta", type=float, default=DEFAULT_BETA, help="KL weight")
+    p.add_argument("--latent", type=int, default=DEFAULT_LATENT, help="latent dimension")
+    p.add_argument("--mask-dilation", type=int, default=3, help="dilation of the ED mask, px")
+    p.add_argument("--val-fraction", type=float, default=0.2, help="fraction of cases for val")
+    p.add_argument("--max-norm", type=float, default=None, help="input scale (default: from data)")
+    p.add_argument(
+        "--frames-per-case", type=int, default=None, help="subsample frames (default: all)"
+    )
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--failed-table", type=Path, default=None, help="CSV of skipped failed cases")
+    p.add_argument("--no-resume", action="store_true", help="ignore an existing state file")
+    p.set_defaults(func=_run_train)
+
+    q = subparsers.add_parser("plausibility", help="R_VAE plausibility score of each frame")
+    q.add_argument("fields", type=Path, metavar="FIELDS.npz", help="npz with disp and mask")
+    q.add_argument("--model", type=Path, required=True, help="VAE checkpoint (.pt)")
+    q.add_argument("--json", action="store_true", help="print one JSON object")
+    q.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda"])
+    q.set_defaults(func=_run_plausibility)
+
+
+def add_bench(subparsers: argparse._SubParsersAction) -> None:
+    """Register ``binn bench vae``."""
+    p = subparsers.add_parser("vae", help="train a small VAE; plausibility AUC and throughput")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--cases", type=Path, default=None, help="folder of simulation records")
+    p.add_argument("--n-cases", type=int, default=8, help="synthetic cases to simulate")
+    p.add_argument("--image-size", type=int, default=64)
+    p.add_argument("--epochs", type=int, default=15)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda"])
+    p.set_defaults(func=_run_bench)
+
+
+def _run_train(args: argparse.Namespace) -> int:
+    from learn.train import train_from_cli
+
+    return train_from_cli(args)
+
+
+def _run_plausibility(args: argparse.Namespace) -> int:
+    from learn.score import plausibility_scores
+
+    scores = plausibility_scores(args.fields, args.model, device=args.device)
+    if args.json:
+        print(json.dumps({"scores": scores}))
+    else:
+        for t, s in enumerate(scores):
+            print(f"{t}\t{s:.6g}")
+    return 0
+
+
+def _run_bench(args: argparse.Namespace) -> int:
+    from learn.bench import bench_vae
+
+    result = bench_vae(
+        cases_dir=args.cases,
+        n_cases=args.n_cases,
+        image_size=args.image_size,
+        epochs=args.epochs,
+        seed=args.seed,
+        device=args.device,
+    )
+    print(json.dumps(result) if args.json else result)
+    return 0
