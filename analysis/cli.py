@@ -1,0 +1,103 @@
+"""Command line of the analysis stage: ``binn evaluate``, ``binn select``, ``binn report``.
+
+Kept light: numpy, pandas, torch and matplotlib are imported inside the handlers, so
+``binn --help`` is fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+DEFAULT_TARGET = 0.1
+
+
+def add_commands(subparsers: argparse._SubParsersAction) -> None:
+    """Register ``binn evaluate``, ``binn select`` and ``binn report``."""
+    p = subparsers.add_parser(
+        "evaluate",
+        help="metrics per subject x slice (and curves per frame) of tracking outputs",
+    )
+    p.add_argument(
+        "--data",
+        type=Path,
+        nargs="+",
+        required=True,
+        metavar="S.npz",
+        help="subject files (images, ED/ES labels, optional ground-truth motion)",
+    )
+    p.add_argument(
+        "--fields",
+        type=Path,
+        nargs="+",
+        required=True,
+        metavar="F.npz",
+        help="tracking outputs, paired with the subjects by subject name",
+    )
+    p.add_argument("--experiment", required=True, help="experiment name written in every row")
+    p.add_argument("--out", type=Path, required=True, metavar="METRICS.csv")
+    p.add_argument(
+        "--curves",
+        type=Path,
+        default=None,
+        metavar="CURVES.csv",
+        help="also write per-frame curves (Dice, area change, strain, det J)",
+    )
+    p.set_defaults(func=_run_evaluate)
+
+    p = subparsers.add_parser(
+        "select",
+        help="hyperparameter choice: the setting whose mean |det J - 1| is nearest the target",
+    )
+    p.add_argument("--metrics", type=Path, nargs="+", required=True, metavar="M.csv")
+    p.add_argument(
+        "--target",
+        type=float,
+        default=DEFAULT_TARGET,
+        help="target mean |det J - 1| over the myocardium (default 0.1)",
+    )
+    p.add_argument(
+        "--method", default=None, help="method to select for (needed when the metrics hold several)"
+    )
+    p.add_argument("--out", type=Path, required=True, metavar="SELECT.json")
+    p.set_defaults(func=_run_select)
+
+    p = subparsers.add_parser(
+        "report", help="tables (CSV, Markdown), figures (PNG) and summary.md of the experiments"
+    )
+    p.add_argument("--metrics", type=Path, nargs="+", required=True, metavar="M.csv")
+    p.add_argument("--curves", type=Path, nargs="*", default=[], metavar="C.csv")
+    p.add_argument(
+        "--failed",
+        type=Path,
+        nargs="*",
+        default=[],
+        metavar="FAILED.csv",
+        help="failed simulation cases table(s)",
+    )
+    p.add_argument("--selections", type=Path, nargs="*", default=[], metavar="S.json")
+    p.add_argument("--out-dir", type=Path, required=True, metavar="DIR")
+    p.set_defaults(func=_run_report)
+
+
+def _run_evaluate(args: argparse.Namespace) -> int:
+    from analysis.evaluate import evaluate_files
+
+    evaluate_files(args.data, args.fields, args.experiment, args.out, args.curves)
+    return 0
+
+
+def _run_select(args: argparse.Namespace) -> int:
+    from analysis.select import select_files
+
+    select_files(args.metrics, args.target, args.out, method=args.method)
+    return 0
+
+
+def _run_report(args: argparse.Namespace) -> int:
+    from analysis.report import build_report
+
+    written = build_report(args.metrics, args.curves, args.failed, args.selections, args.out_dir)
+    for path in written:
+        print(path)
+    return 0
