@@ -1,0 +1,137 @@
+# Stage 3: cine data (phantoms with ground truth, optional real data), registration
+# networks and classical baselines, tracking of whole sequences.
+
+
+import shlex
+
+
+rule phantom:
+    output:
+        L.subject_npz("{split}", "{subject}"),
+    log:
+        L.path("logs", "data", "{split}", "{subject}.log"),
+    benchmark:
+        L.path("benchmarks", "data", "{split}", "{subject}.tsv")
+    wildcard_constraints:
+        split="train|val|test|general",
+    params:
+        seed=lambda wc: L.phantom_seed(wc.split, wc.subject),
+        family=lambda wc: L.phantom_family(wc.split),
+        frames=config["phantom"]["frames"],
+        slices=config["phantom"]["slices"],
+        size=config["phantom"]["size"],
+        snr=config["phantom"]["snr_db"],
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    conda:
+        "../environment.yml"
+    shell:
+        "binn --log-file {log} phantom --seed {params.seed} --family {params.family}"
+        " --frames {params.frames} --slices {params.slices} --size {params.size}"
+        " --snr {params.snr} --out {output}"
+
+
+rule import_real_subject:
+    """A real cine subject (ACDC / UK Biobank layout), cropped around the LV."""
+    output:
+        L.subject_npz("real", "{subject}"),
+    log:
+        L.path("logs", "data", "real", "{subject}.log"),
+    params:
+        subject_dir=lambda wc: L.real_subject_dir(wc.subject),
+        layout=config.get("real_data", {}).get("layout", "acdc"),
+        size=config["phantom"]["size"],
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        "../environment.yml"
+    shell:
+        "binn --log-file {log} import-cine {params.subject_dir} --layout {params.layout}"
+        " --size {params.size} --out {output}"
+
+
+rule train_registration:
+    input:
+        train=L.split_npz("train"),
+        val=L.split_npz("val"),
+        vae=lambda wc: L.path("learn", "vae.pt") if wc.method == "binn" else [],
+    output:
+        L.model("{method}", "{setting}"),
+    log:
+        L.path("logs", "models", "{method}", "{setting}.log"),
+    benchmark:
+        L.path("benchmarks", "models", "{method}", "{setting}.tsv")
+    wildcard_constraints:
+        method="binn|l2",
+    params:
+        weights=lambda wc: " ".join(
+            f"--{kv.split('=')[0]} {kv.split('=')[1]}" for kv in wc.setting.split(",")
+        ),
+        vae=lambda wc, input: f"--vae {input.vae}" if input.vae else "",
+        width=config["register"]["width"],
+        steps=config["register"]["steps"],
+        batch_size=config["register"]["batch_size"],
+        seed=config["seed"],
+        device=config["device"],
+    threads: workflow.cores
+    resources:
+        mem_mb=4000,
+        runtime=240,
+        gpu=config["train_gpus"],
+    conda:
+        "../environment.yml"
+    shell:
+        "binn --log-file {log} train-reg --train {input.train} --val {input.val}"
+        " --method {wildcards.method} {params.weights} {params.vae} --width {params.width}"
+        " --steps {params.steps} --batch-size {params.batch_size} --seed {params.seed}"
+        " --device {params.device} --out {output}"
+
+
+def _track_inputs(wc):
+    """Subject, and the model(s) / selection a tracking job needs."""
+    inputs = {"data": L.subject_npz(wc.split, wc.subject)}
+    if wc.setting == SELECTED:
+        inputs["selection"] = L.selection(wc.method)
+        if wc.method in NETWORK_METHODS:
+            inputs["models"] = [L.model(wc.method, s) for s in L.settings(wc.method)]
+    elif wc.method in NETWORK_METHODS:
+        inputs["models"] = [L.model(wc.method, wc.setting)]
+    return inputs
+
+
+def _track_args(wc):
+    """`binn track` options: the model (or its {setting} pattern) and the setting."""
+    args = []
+    if wc.method in NETWORK_METHODS:
+        pattern = "{setting}" if wc.setting == SELECTED else wc.setting
+        args += ["--model", shlex.quote(L.model(wc.method, pattern))]
+    if wc.setting == SELECTED:
+        args += ["--selection", L.selection(wc.method)]
+    elif wc.method in CLASSICAL_METHODS:
+        args += [f"--param {shlex.quote(kv)}" for kv in wc.setting.split(",")]
+    args += ["--frames", "es" if wc.split == "val" else "all"]
+    return " ".join(args)
+
+
+rule track:
+    input:
+        unpack(_track_inputs),
+    output:
+        L.fields("{split}", "{method}", "{setting}", "{subject}"),
+    log:
+        L.path("logs", "track", "{split}", "{method}", "{setting}", "{subject}.log"),
+    benchmark:
+        L.path("benchmarks", "track", "{split}", "{method}", "{setting}", "{subject}.tsv")
+    params:
+        args=_track_args,
+        device=config["device"],
+    resources:
+        mem_mb=2000,
+        runtime=60,
+    conda:
+        "../environment.yml"
+    shell:
+        "binn --log-file {log} track --data {input.data} --method {wildcards.method}"
+        " {params.args} --device {params.device} --out {output}"
