@@ -1,0 +1,42 @@
+# Stage 2: the VAE prior learnt from every simulated case.
+
+
+rule train_vae:
+    input:
+        L.all_case_npz(),
+    output:
+        model=L.path("learn", "vae.pt"),
+        failed=report(
+            L.path("learn", "failed_cases.csv"),
+            caption="../analysis/report/failed_cases.rst",
+            category="Simulation",
+        ),
+    log:
+        L.path("logs", "learn", "train_vae.log"),
+    benchmark:
+        L.path("benchmarks", "learn", "train_vae.tsv")
+    params:
+        image_size=config["vae"]["image_size"],
+        latent=config["vae"]["latent"],
+        beta=config["vae"]["beta"],
+        lr=config["vae"]["lr"],
+        epochs=config["vae"]["epochs"],
+        batch_size=config["vae"]["batch_size"],
+        dilation=config["vae"]["mask_dilation"],
+        val_fraction=config["vae"]["val_fraction"],
+        seed=config["seed"],
+        device=config["device"],
+    threads: workflow.cores
+    resources:
+        mem_mb=4000,
+        runtime=120,
+        gpu=config["train_gpus"],
+    conda:
+        "../environment.yml"
+    shell:
+        "binn --log-file {log} train-vae {input} --out {output.model}"
+        " --failed-table {output.failed} --image-size {params.image_size}"
+        " --latent {params.latent} --beta {params.beta} --lr {params.lr}"
+        " --epochs {params.epochs} --batch-size {params.batch_size}"
+        " --mask-dilation {params.dilation} --val-fraction {params.val_fraction}"
+        " --seed {params.seed} --device {params.device}"
