@@ -1,0 +1,32 @@
+"""Cine data for registration: the subject container, real-data loaders and the phantom.
+
+Public names (imported lazily, so that ``binn --help`` stays fast):
+``CineSubject``, ``save_subject``, ``load_subject`` (:mod:`register.data.subject`),
+``load_acdc``, ``load_ukbb``, ``load_pair`` (:mod:`register.data.loaders`),
+``crop_subject`` (:mod:`register.data.crop`), ``make_phantom`` (:mod:`register.data.phantom`).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "CineSubject": "register.data.subject",
+    "save_subject": "register.data.subject",
+    "load_subject": "register.data.subject",
+    "load_acdc": "register.data.loaders",
+    "load_ukbb": "register.data.loaders",
+    "load_pair": "register.data.loaders",
+    "crop_subject": "register.data.crop",
+    "make_phantom": "register.data.phantom",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    """Import the public names on first use (PEP 562)."""
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'register.data' has no attribute {name!r}")
