@@ -2,7 +2,7 @@
 
 Registration convention: ``warped(x) = image(x + u(x))``, with ``u`` of shape ``(B, 2, H, W)``
 in pixels, channel k along array axis k. The sampling grid is built from pixel indices with
-``align_corners=True``, so a zero field is the exact identity.
+``align_corners=True``, so a zero field is the identity (exact in float64, to round-off in float32).
 """
 
 from __future__ import annotations

@@ -1,0 +1,73 @@
+"""Classical baselines: known translation / affine recovered, identical images -> ~zero field."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from binn.errors import BinnInputError
+from register.baselines import register_pair
+
+H = 48
+
+
+def _phantom() -> np.ndarray:
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[:H, :H]
+    tex = ndimage.gaussian_filter(rng.random((H, H)), 2)
+    tex = (tex - tex.min()) / (tex.max() - tex.min())
+    ring = ((yy - 24) ** 2 + (xx - 22) ** 2 < 120) & ((yy - 24) ** 2 + (xx - 22) ** 2 > 30)
+    return (0.4 * tex + 0.6 * ring).astype(np.float32)
+
+
+def _moving_from(fixed: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """moving with moving(x + u(x)) = fixed(x) for a constant or affine u (inverse map)."""
+    return ndimage.map_coordinates(fixed, np.mgrid[:H, :H] - u, order=3, mode="nearest")
+
+
+METHODS = [("demons", {}), ("ffd", {}), ("ffd", {"properness": 0.1})]
+
+
+@pytest.mark.parametrize(("method", "params"), METHODS)
+def test_translation_recovered(method: str, params: dict) -> None:
+    fixed = _phantom()
+    shift = np.array([1.5, -2.0])
+    moving = ndimage.shift(fixed, shift, order=3, mode="nearest")  # moving(x+shift)=fixed(x)
+    u = register_pair(fixed, moving, method, **params)
+    assert u.shape == (2, H, H) and u.dtype == np.float32
+    inner = u[:, 10:-10, 10:-10].reshape(2, -1)
+    np.testing.assert_allclose(inner.mean(axis=1), shift, atol=0.25)
+
+
+@pytest.mark.parametrize(("method", "params"), METHODS[:2])
+def test_affine_recovered(method: str, params: dict) -> None:
+    fixed = _phantom()
+    grid = np.mgrid[:H, :H].astype(np.float64) - 23.5
+    a = np.array([[0.06, 0.0], [0.0, -0.05]])  # stretch rows, shrink columns
+    u_true = np.einsum("ij,jhw->ihw", a, grid)
+    # moving(y) = fixed(phi^-1(y)) with phi(x) = x + A x: phi^-1(y) = (I + A)^-1 y
+    inv = np.linalg.inv(np.eye(2) + a)
+    coords = np.einsum("ij,jhw->ihw", inv, grid) + 23.5
+    moving = ndimage.map_coordinates(fixed, coords, order=3, mode="nearest")
+    u = register_pair(fixed, moving, method, **params)
+    err = np.abs(u - u_true)[:, 12:-12, 12:-12]
+    assert err.mean() < 0.3, err.mean()
+
+
+@pytest.mark.parametrize(("method", "params"), METHODS)
+def test_identical_images_give_near_zero_field(method: str, params: dict) -> None:
+    fixed = _phantom()
+    u = register_pair(fixed, fixed.copy(), method, **params)
+    assert np.abs(u).max() < 0.25
+
+
+def test_bad_input() -> None:
+    with pytest.raises(BinnInputError, match="equal 2D"):
+        register_pair(np.zeros((8, 8)), np.zeros((8, 9)), "demons")
+    with pytest.raises(BinnInputError, match="NaN"):
+        register_pair(np.full((8, 8), np.nan), np.zeros((8, 8)), "demons")
+    with pytest.raises(BinnInputError, match="unknown parameter"):
+        register_pair(np.zeros((8, 8)), np.zeros((8, 8)), "demons", grid=3)
+    with pytest.raises(BinnInputError, match="unknown classical method"):
+        register_pair(np.zeros((8, 8)), np.zeros((8, 8)), "optical-flow")
