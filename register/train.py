@@ -178,7 +178,7 @@ def train_registration(
                 raise BinnInputError(None, "method 'binn' needs a VAE (--vae VAE.pt)")
             from learn.score import load_vae
 
-            vae = load_vae(vae_path, device=str(device))
+            vae = load_vae(vae_path, device=str(device), image_size=train.size)
         vae = freeze(vae.to(device))
     coverage = mask_coverage(train.myo)
     log.info(
@@ -205,7 +205,7 @@ def train_registration(
     }
     if resume.is_file():
         ck = torch.load(resume, map_location="cpu", weights_only=False)
-        if ck.get("train_config") == dataclasses.asdict(cfg):
+        if _same_run(ck.get("train_config", {}), dataclasses.asdict(cfg)):
             net.load_state_dict(ck["state_dict"])
             opt.load_state_dict(ck["optimizer"])
             state = ck["state"]
@@ -284,6 +284,13 @@ def _as_subjects(items: Sequence[Subject | Path]) -> list[Subject]:
         else:
             out.append(item)
     return out
+
+
+def _same_run(a: dict, b: dict) -> bool:
+    """Two configurations describe the same run up to its length (``steps`` may grow)."""
+    return {k: v for k, v in a.items() if k != "steps"} == {
+        k: v for k, v in b.items() if k != "steps"
+    }
 
 
 def _prefix(v: dict[str, float]) -> dict[str, float]:

@@ -1,0 +1,172 @@
+"""Kinematic motion model of the cine phantom (deliberately not the FEM of ``simulate/``).
+
+The map ``x -> phi_t(x) = x + u_t(x)`` takes a material point at its ED position ``x`` to
+its position in frame ``t`` (so ``I_t(x + u_t(x)) = I_ED(x)``, the registration
+convention). In polar coordinates ``(r, theta)`` about the LV centre of the slice, with the
+activation ``a(t)`` (0 at ED, 1 at ES):
+
+- LV cavity ``r < R_en(theta)``: uniform radial scaling to the ES endocardium,
+  ``R_en'^2 = R_en^2 - a E(theta) R_en^2`` (``E`` = local ejected area fraction);
+- wall and beyond: ``r'^2 - R_en'^2 = k(a) (r^2 - R_en^2)`` (radial thickening with
+  circumferential shortening; ``k = 1`` conserves the wall area, ``k > 1`` models
+  through-plane shortening), blended smoothly to no motion over ``taper`` px outside the
+  epicardium;
+- twist: rotation ``a * twist(level) * g(r)`` (base and apex rotate in opposite
+  directions, the endocardium a little more than the epicardium, none far outside);
+- regional heterogeneity: ``E(theta)`` reduced in a hypokinetic sector (von Mises bump);
+- the RV contracts towards its centre (away from the septum), and a small smooth random
+  field (a few Fourier modes, px) is added everywhere.
+All lengths are pixels of the ED grid, angles radians.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+
+import numpy as np
+
+from register.data import phantom_anatomy as pa
+
+log = logging.getLogger(__name__)
+
+NEWTON_TOL_PX = 1e-4
+NEWTON_MAX_ITER = 40
+NEWTON_MAX_STEP_PX = 2.0
+FD_STEP_PX = 1e-3
+
+
+@dataclasses.dataclass(frozen=True)
+class Kinematics:
+    """Motion parameters: per frame ``(T,)``, per slice ``(Z,)``, modes ``(M, ...)``."""
+
+    activation: np.ndarray  # (T,) in [0, 1], 0 at ED, 1 at ES
+    wobble: np.ndarray  # (T,) second temporal component of the random field, 0 at ED
+    ejection: np.ndarray  # (Z,) ES cavity area loss fraction (1 - ES/ED area ratio)
+    kappa: float  # wall area ratio ES/ED (>= 1)
+    twist: np.ndarray  # (Z,) peak rotation, rad
+    transmural: float  # extra endocardial rotation fraction
+    hypo_angle: float
+    hypo_depth: np.ndarray  # (Z,) fraction of the ejection lost at the sector centre
+    hypo_concentration: float
+    taper: float  # px beyond the epicardium over which the motion fades out
+    rv_contraction: float
+    modes_k: np.ndarray  # (M, 2) wave vectors (ky, kx), rad/px
+    modes_phase: np.ndarray  # (M,)
+    modes_amp: np.ndarray  # (M, 2) amplitudes for activation (uy, ux), px
+    modes_amp2: np.ndarray  # (M, 2) amplitudes for wobble, px
+
+
+def _cos_taper(q: np.ndarray) -> np.ndarray:
+    """1 at q <= 0, cos^2 fade to 0 at q >= 1 (C1)."""
+    return np.cos(0.5 * np.pi * np.clip(q, 0.0, 1.0)) ** 2
+
+
+def _smoothstep(q: np.ndarray) -> np.ndarray:
+    """0 at q <= 0, 1 at q >= 1 (C1)."""
+    q = np.clip(q, 0.0, 1.0)
+    return q * q * (3.0 - 2.0 * q)
+
+
+def forward(
+    kin: Kinematics, anat: pa.Anatomy, t: np.ndarray, z: np.ndarray, y: np.ndarray, x: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Map ED points ``(y, x)`` (px) of slice ``z`` to their positions in frame ``t``.
+
+    ``t``, ``z`` (int) and ``y``, ``x`` (float) are arrays of one shape; returns ``(y', x')``.
+    """
+    a = kin.activation[t]
+    r, theta = pa.polar(anat, z, y, x)
+    r_en = pa.endo_radius(anat, z, theta)
+    r_ep = pa.epi_radius(anat, z, theta, r_en)
+    bump = np.exp(kin.hypo_concentration * (np.cos(theta - kin.hypo_angle) - 1.0))
+    ejection = kin.ejection[z] * (1.0 - kin.hypo_depth[z] * bump)
+    r_en_t2 = r_en**2 * (1.0 - a * ejection)
+    kappa = 1.0 + a * (kin.kappa - 1.0)
+    r_ep_t = np.sqrt(r_en_t2 + kappa * (r_ep**2 - r_en**2))
+    cavity = r < r_en
+    wall = ~cavity & (r <= r_ep)
+    outside = r > r_ep
+    r_t = np.empty_like(r)
+    r_t[cavity] = r[cavity] * np.sqrt(r_en_t2[cavity]) / r_en[cavity]
+    r_t[wall] = np.sqrt(r_en_t2[wall] + kappa[wall] * (r[wall] ** 2 - r_en[wall] ** 2))
+    fade = _cos_taper((r - r_ep) / kin.taper)
+    r_t[outside] = r[outside] - (r_ep - r_ep_t)[outside] * fade[outside]
+
+    depth = np.clip((r_ep - r) / (r_ep - r_en), 0.0, 1.0)
+    spin = np.where(outside, fade, 1.0 + kin.transmural * depth)
+    theta_t = theta + a * kin.twist[z] * spin
+    y_t = anat.centre_y[z] + r_t * np.sin(theta_t)
+    x_t = anat.centre_x[z] + r_t * np.cos(theta_t)
+
+    rho = pa.rv_radius(anat, z, y, x)
+    rv_w = _cos_taper((rho - 1.05) / 0.5) * _smoothstep((r - r_ep) / 4.0)
+    y_t -= a * kin.rv_contraction * rv_w * (y - anat.rv_y[z])
+    x_t -= a * kin.rv_contraction * rv_w * (x - anat.rv_x[z])
+
+    w2 = kin.wobble[t]
+    for k, phase, amp, amp2 in zip(
+        kin.modes_k, kin.modes_phase, kin.modes_amp, kin.modes_amp2, strict=True
+    ):
+        wave = np.cos(k[0] * y + k[1] * x + phase)
+        y_t += (a * amp[0] + w2 * amp2[0]) * wave
+        x_t += (a * amp[1] + w2 * amp2[1]) * wave
+    return y_t, x_t
+
+
+def displacement(
+    kin: Kinematics, anat: pa.Anatomy, frames: int, slices: int, size: int
+) -> np.ndarray:
+    """Ground-truth motion ``(T, Z, 2, H, W)`` float32 px on the ED pixel grid (frame 0 = 0)."""
+    t, z, y, x = np.meshgrid(
+        np.arange(frames),
+        np.arange(slices),
+        np.arange(size, dtype=np.float64),
+        np.arange(size, dtype=np.float64),
+        indexing="ij",
+    )
+    y_t, x_t = forward(kin, anat, t, z, y, x)
+    return np.stack([y_t - y, x_t - x], axis=2).astype(np.float32)
+
+
+def invert(
+    kin: Kinematics, anat: pa.Anatomy, t: np.ndarray, z: np.ndarray, y: np.ndarray, x: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """ED positions of the points ``(y, x)`` of frame ``t``: solve ``phi_t(p) = (y, x)`` for p.
+
+    Damped Newton iterations with a finite-difference Jacobian, on the points not yet
+    converged; raises ``RuntimeError`` if any point misses ``NEWTON_TOL_PX`` (the model is
+    built to be invertible, so that would be a bug).
+    """
+    t, z, y, x = (np.ravel(v) for v in np.broadcast_arrays(t, z, y, x))
+    fy, fx = forward(kin, anat, t, z, y, x)
+    py, px = y - (fy - y), x - (fx - x)
+    active = np.arange(y.size)
+    h = FD_STEP_PX
+    for _ in range(NEWTON_MAX_ITER):
+        ta, za, ya, xa = t[active], z[active], py[active], px[active]
+        n = active.size
+        gy, gx = forward(
+            kin,
+            anat,
+            np.tile(ta, 3),
+            np.tile(za, 3),
+            np.concatenate([ya, ya + h, ya]),
+            np.concatenate([xa, xa, xa + h]),
+        )
+        ry, rx = gy[:n] - y[active], gx[:n] - x[active]
+        done = np.maximum(np.abs(ry), np.abs(rx)) < NEWTON_TOL_PX
+        j00, j10 = (gy[n : 2 * n] - gy[:n]) / h, (gx[n : 2 * n] - gx[:n]) / h
+        j01, j11 = (gy[2 * n :] - gy[:n]) / h, (gx[2 * n :] - gx[:n]) / h
+        det = j00 * j11 - j01 * j10
+        sy = (j11 * ry - j01 * rx) / det
+        sx = (-j10 * ry + j00 * rx) / det
+        step = np.hypot(sy, sx)
+        scale = np.minimum(1.0, NEWTON_MAX_STEP_PX / np.maximum(step, 1e-12))
+        keep = ~done
+        py[active[keep]] -= (scale * sy)[keep]
+        px[active[keep]] -= (scale * sx)[keep]
+        active = active[keep]
+        if active.size == 0:
+            return py, px
+    raise RuntimeError(f"phantom motion not invertible at {active.size} points (Newton)")

@@ -1,0 +1,160 @@
+"""Registration training (l2 and binn losses), the R_VAE traps, resume, tracking engine."""
+
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+import pytest
+import torch
+
+from binn.errors import BinnInputError
+from register.checkpoint import load_checkpoint
+from register.data.subject import CineSubject
+from register.losses import freeze, vae_penalty
+from register.network import RegistrationNet
+from register.track import Registrar, track_sequence
+from register.train import PairSet, TrainConfig, train_registration
+
+SIZE = 32
+
+
+def toy_subject(seed: int, frames: int = 4, slices: int = 2, size: int = SIZE) -> CineSubject:
+    """A textured ring whose radius and position change over the frames (frame 0 = ED)."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[:size, :size].astype(np.float32)
+    cy, cx = size / 2 + rng.uniform(-2, 2, 2)
+    images = np.zeros((frames, slices, size, size), np.float32)
+    labels = np.zeros((frames, slices, size, size), np.uint8)
+    for t in range(frames):
+        shrink = 1.0 - 0.25 * t / max(frames - 1, 1)
+        for z in range(slices):
+            r = np.hypot(yy - cy - 0.5 * t, xx - cx) / shrink
+            inner, outer = 5.0 - z, 9.0 - z
+            lab = np.where(r < inner, 3, np.where(r < outer, 2, 0)).astype(np.uint8)
+            img = np.where(lab == 3, 0.9, np.where(lab == 2, 0.35, 0.1))
+            img = img + 0.05 * np.sin(xx / 2.0 + z) * np.cos(yy / 3.0)
+            images[t, z] = np.clip(img, 0, 1)
+            labels[t, z] = lab
+    return CineSubject(
+        f"toy{seed}",
+        images,
+        labels[0].copy(),
+        labels[-1].copy(),
+        frames - 1,
+        np.array([8.0, 1.5, 1.5]),
+    )
+
+
+def tiny_vae():
+    from learn.model import MotionVAE2D
+
+    torch.manual_seed(0)
+    return MotionVAE2D(image_size=SIZE, latent_dim=4, nf=4, max_norm=0.1)
+
+
+def test_l2_training_lowers_validation_loss_writes_curves_and_resumes(tmp_path) -> None:
+    train = [toy_subject(s) for s in (1, 2)]
+    val = [toy_subject(3)]
+    cfg = TrainConfig(
+        method="l2",
+        lam=0.01,
+        width=0.0625,
+        steps=30,
+        batch_size=4,
+        lr=1e-3,
+        val_every=15,
+        seed=0,
+        device="cpu",
+    )
+    out = tmp_path / "m.pt"
+    res = train_registration(train, val, cfg, out)
+    assert res["best_val_loss"] < res["first_val_loss"]
+    _net, meta = load_checkpoint(out, image_size=SIZE)
+    assert (meta["method"], meta["width"], meta["image_size"]) == ("l2", 0.0625, SIZE)
+    assert meta["setting"] == "lam=0.01" and meta["lam"] == 0.01
+    rows = list(csv.DictReader(out.with_suffix(".curves.csv").open()))
+    assert [int(r["step"]) for r in rows] == [0, 15, 30]
+    assert out.with_suffix(".curves.png").stat().st_size > 0
+    # a finished run is not retrained; the history is kept
+    res2 = train_registration(train, val, cfg, out)
+    assert res2["steps"] == 30 and res2["best_val_loss"] == res["best_val_loss"]
+    assert len(list(csv.DictReader(out.with_suffix(".curves.csv").open()))) == 3
+
+
+def test_resume_matches_uninterrupted_run(tmp_path) -> None:
+    train, val = [toy_subject(1)], [toy_subject(3)]
+    base = dict(method="l2", width=0.0625, batch_size=2, lr=1e-3, val_every=5, seed=1, device="cpu")
+    full = train_registration(train, val, TrainConfig(steps=10, **base), tmp_path / "a.pt")
+    # interrupted: train 5 steps, then continue the same run to 10 from its resume file
+    part = tmp_path / "b.pt"
+    train_registration(train, val, TrainConfig(steps=5, **base), part)
+    resumed = train_registration(train, val, TrainConfig(steps=10, **base), part)
+    assert resumed["best_val_loss"] == pytest.approx(full["best_val_loss"], rel=1e-5)
+
+
+def test_vae_penalty_gradient_reaches_network_on_real_masks() -> None:
+    """The reference code's trap: an empty (double-cropped) mask gives R_VAE no gradient."""
+    pytest.importorskip("learn.score")
+    subject = toy_subject(5)
+    pairs = PairSet([subject])
+    assert float(pairs.myo.mean()) > 0.05  # the ED myocardium is really there
+    vae = freeze(tiny_vae())
+    torch.manual_seed(0)
+    net = RegistrationNet(0.0625, SIZE)
+    field = net(pairs.source[:2], pairs.target[:2])
+    vae_penalty(vae, field, pairs.myo[:2]).backward()
+    grads = [p.grad.abs().sum() for p in net.parameters() if p.grad is not None]
+    assert grads and float(sum(grads)) > 0
+    assert all(p.grad is None for p in vae.parameters())
+
+
+def test_binn_training_keeps_vae_frozen_and_needs_a_vae(tmp_path) -> None:
+    pytest.importorskip("learn.score")
+    vae = tiny_vae()
+    before = {k: v.clone() for k, v in vae.state_dict().items()}
+    cfg = TrainConfig(
+        method="binn",
+        alpha=1e-3,
+        width=0.0625,
+        steps=6,
+        batch_size=2,
+        lr=1e-3,
+        val_every=3,
+        seed=0,
+        device="cpu",
+    )
+    res = train_registration([toy_subject(1)], [toy_subject(2)], cfg, tmp_path / "b.pt", vae=vae)
+    assert res["mask_coverage"] > 0.05
+    for k, v in vae.state_dict().items():
+        assert torch.equal(v, before[k]), k
+    _, meta = load_checkpoint(tmp_path / "b.pt")
+    assert meta["method"] == "binn" and meta["setting"] == "alpha=0.001"
+    with pytest.raises(BinnInputError, match="needs a VAE"):
+        train_registration([toy_subject(1)], [toy_subject(2)], cfg, tmp_path / "c.pt")
+
+
+def test_track_sequence_network_and_classical(tmp_path) -> None:
+    subject = toy_subject(7, frames=3)
+    torch.manual_seed(0)
+    net = RegistrationNet(0.0625, SIZE)
+    res = track_sequence(subject.images, Registrar("l2", model=net, batch_size=4))
+    assert res["fields"].shape == (3, 2, 2, SIZE, SIZE)
+    assert np.all(res["fields"][0] == 0) and list(res["frames"]) == [0, 1, 2]
+    assert res["ms_per_pair"] > 0
+    res = track_sequence(
+        subject.images, Registrar("demons", {"iterations": 20}), "es", subject.es_index
+    )
+    assert list(res["frames"]) == [0, 2] and res["fields"].shape == (2, 2, 2, SIZE, SIZE)
+    assert np.abs(res["fields"][1]).max() > 0.1  # the ring moved and shrank
+
+
+def test_model_of_other_crop_size_is_refused(tmp_path) -> None:
+    from register.checkpoint import save_checkpoint
+
+    path = tmp_path / "m48.pt"
+    save_checkpoint(path, RegistrationNet(0.0625, 48), method="l2", setting="lam=0.01")
+    with pytest.raises(BinnInputError, match="crop size 48"):
+        Registrar("l2", model=path, image_size=SIZE)
+    with pytest.raises(BinnInputError, match="trained with method 'l2'"):
+        Registrar("binn", model=path, image_size=48)
