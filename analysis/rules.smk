@@ -15,11 +15,11 @@ rule evaluate:
         L.path("logs", "eval", "{experiment}", "{method}", "{setting}.log"),
     benchmark:
         L.path("benchmarks", "eval", "{experiment}", "{method}", "{setting}.tsv")
+    conda:
+        "../environment.yml"
     resources:
         mem_mb=2000,
         runtime=30,
-    conda:
-        "../environment.yml"
     shell:
         "binn --log-file {log} evaluate --data {input.data} --fields {input.fields}"
         " --experiment {wildcards.experiment} --out {output.metrics} --curves {output.curves}"
@@ -28,18 +28,20 @@ rule evaluate:
 rule select_setting:
     """The paper's fair-comparison rule: the setting nearest the target mean |det J - 1|."""
     input:
-        lambda wc: [L.metrics("validation", wc.method, s) for s in L.settings(wc.method)],
+        lambda wc: [
+            L.metrics("validation", wc.method, s) for s in L.settings(wc.method)
+        ],
     output:
         L.selection("{method}"),
     log:
         L.path("logs", "select", "{method}.log"),
-    params:
-        target=config["register"]["target_abs_det_j_minus_1"],
+    conda:
+        "../environment.yml"
     resources:
         mem_mb=1000,
         runtime=5,
-    conda:
-        "../environment.yml"
+    params:
+        target=config["register"]["target_abs_det_j_minus_1"],
     shell:
         "binn --log-file {log} select --metrics {input} --target {params.target} --out {output}"
 
@@ -64,11 +66,11 @@ rule report:
         ),
     log:
         L.path("logs", "report.log"),
+    conda:
+        "../environment.yml"
     resources:
         mem_mb=2000,
         runtime=10,
-    conda:
-        "../environment.yml"
     shell:
         "binn --log-file {log} report --metrics {input.metrics} --curves {input.curves}"
         " --failed {input.failed} --selections {input.selections}"

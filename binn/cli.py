@@ -1,7 +1,8 @@
 """The ``binn`` command line: one entry point whose subcommands come from the stage packages.
 
-Each stage package (and ``register.data``) has a ``cli`` module with ``add_commands(subparsers)`` (and, where it has
-them, ``add_bench(bench_subparsers)`` / ``add_verify(verify_subparsers)``). A subcommand
+Each stage package (and ``register.data``) has a ``cli`` module with
+``add_commands(subparsers)`` (and, where it has them, ``add_bench(bench_subparsers)`` /
+``add_verify(verify_subparsers)``). A subcommand
 stores its handler as ``func``; the handler returns the process exit code.
 """
 
@@ -43,7 +44,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the ``binn`` command line; return the exit code (2 for bad input, 3 for solver failure)."""
+    """Run the ``binn`` command line; return the exit code.
+
+    Exit codes: 0 success, 2 bad input (the message names the file), 3 solver failure.
+    """
     args = build_parser().parse_args(argv)
     configure_logging(args.log_level, args.log_file)
     try:

@@ -33,7 +33,7 @@ class Volume:
 
 
 def load_volume(path: str | Path, *, dims: tuple[int, ...] = (3,)) -> Volume:
-    """Load a 3D (or, with ``dims=(4,)``/``(3, 4)``, 4D) NIfTI file as ``[z, y, x]`` / ``[t, z, y, x]``.
+    """Load a 3D NIfTI file as ``[z, y, x]`` (4D as ``[t, z, y, x]`` with ``dims=(4,)``).
 
     Raises :class:`BinnInputError` naming the file when it cannot be read, has a rank not in
     ``dims``, or has an absurd voxel spacing (outside 0.05-50 mm).

@@ -15,6 +15,13 @@ rule train_vae:
         L.path("logs", "learn", "train_vae.log"),
     benchmark:
         L.path("benchmarks", "learn", "train_vae.tsv")
+    conda:
+        "../environment.yml"
+    threads: config["train_threads"]
+    resources:
+        mem_mb=4000,
+        runtime=120,
+        gpu=config["train_gpus"],
     params:
         image_size=config["vae"]["image_size"],
         latent=config["vae"]["latent"],
@@ -26,13 +33,6 @@ rule train_vae:
         val_fraction=config["vae"]["val_fraction"],
         seed=config["seed"],
         device=config["device"],
-    threads: workflow.cores
-    resources:
-        mem_mb=4000,
-        runtime=120,
-        gpu=config["train_gpus"],
-    conda:
-        "../environment.yml"
     shell:
         "binn --log-file {log} train-vae {input} --out {output.model}"
         " --failed-table {output.failed} --image-size {params.image_size}"

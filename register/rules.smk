@@ -14,6 +14,11 @@ rule phantom:
         L.path("benchmarks", "data", "{split}", "{subject}.tsv")
     wildcard_constraints:
         split="train|val|test|general",
+    conda:
+        "../environment.yml"
+    resources:
+        mem_mb=1000,
+        runtime=10,
     params:
         seed=lambda wc: L.phantom_seed(wc.split, wc.subject),
         family=lambda wc: L.phantom_family(wc.split),
@@ -21,11 +26,6 @@ rule phantom:
         slices=config["phantom"]["slices"],
         size=config["phantom"]["size"],
         snr=config["phantom"]["snr_db"],
-    resources:
-        mem_mb=1000,
-        runtime=10,
-    conda:
-        "../environment.yml"
     shell:
         "binn --log-file {log} phantom --seed {params.seed} --family {params.family}"
         " --frames {params.frames} --slices {params.slices} --size {params.size}"
@@ -38,15 +38,15 @@ rule import_real_subject:
         L.subject_npz("real", "{subject}"),
     log:
         L.path("logs", "data", "real", "{subject}.log"),
+    conda:
+        "../environment.yml"
+    resources:
+        mem_mb=2000,
+        runtime=10,
     params:
         subject_dir=lambda wc: L.real_subject_dir(wc.subject),
         layout=config.get("real_data", {}).get("layout", "acdc"),
         size=config["phantom"]["size"],
-    resources:
-        mem_mb=2000,
-        runtime=10,
-    conda:
-        "../environment.yml"
     shell:
         "binn --log-file {log} import-cine {params.subject_dir} --layout {params.layout}"
         " --size {params.size} --out {output}"
@@ -65,6 +65,13 @@ rule train_registration:
         L.path("benchmarks", "models", "{method}", "{setting}.tsv")
     wildcard_constraints:
         method="binn|l2",
+    conda:
+        "../environment.yml"
+    threads: config["train_threads"]
+    resources:
+        mem_mb=4000,
+        runtime=240,
+        gpu=config["train_gpus"],
     params:
         weights=lambda wc: " ".join(
             f"--{kv.split('=')[0]} {kv.split('=')[1]}" for kv in wc.setting.split(",")
@@ -75,13 +82,6 @@ rule train_registration:
         batch_size=config["register"]["batch_size"],
         seed=config["seed"],
         device=config["device"],
-    threads: workflow.cores
-    resources:
-        mem_mb=4000,
-        runtime=240,
-        gpu=config["train_gpus"],
-    conda:
-        "../environment.yml"
     shell:
         "binn --log-file {log} train-reg --train {input.train} --val {input.val}"
         " --method {wildcards.method} {params.weights} {params.vae} --width {params.width}"
@@ -123,15 +123,17 @@ rule track:
     log:
         L.path("logs", "track", "{split}", "{method}", "{setting}", "{subject}.log"),
     benchmark:
-        L.path("benchmarks", "track", "{split}", "{method}", "{setting}", "{subject}.tsv")
-    params:
-        args=_track_args,
-        device=config["device"],
+        L.path(
+            "benchmarks", "track", "{split}", "{method}", "{setting}", "{subject}.tsv"
+        )
+    conda:
+        "../environment.yml"
     resources:
         mem_mb=2000,
         runtime=60,
-    conda:
-        "../environment.yml"
+    params:
+        args=_track_args,
+        device=config["device"],
     shell:
         "binn --log-file {log} track --data {input.data} --method {wildcards.method}"
         " {params.args} --device {params.device} --out {output}"

@@ -9,18 +9,18 @@ rule simulate_case:
         L.path("logs", "simulate", "{case}.log"),
     benchmark:
         L.path("benchmarks", "simulate", "{case}.tsv")
+    conda:
+        "../environment.yml"
+    threads: config["simulate"]["threads"]
+    resources:
+        mem_mb=2000,
+        runtime=30,
     params:
         case_args=lambda wc: L.case_args(wc.case),
         xdmf=lambda wc: L.path("simulate", "xdmf", f"{wc.case}.xdmf"),
         mu=config["simulate"]["mu_kpa"],
         frames=config["simulate"]["frames"],
         mesh_size=config["simulate"]["mesh_size_mm"],
-    threads: config["simulate"]["threads"]
-    resources:
-        mem_mb=2000,
-        runtime=30,
-    conda:
-        "../environment.yml"
     shell:
         "binn --log-file {log} simulate {params.case_args} --mu {params.mu}"
         " --frames {params.frames} --mesh-size {params.mesh_size}"

@@ -1,0 +1,68 @@
+"""The configuration schema: shipped configs validate, bad keys and types are named."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+from snakemake.common.configfile import load_configfile
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import update_config, validate
+
+from tests.workflow_helpers import REPO
+
+SCHEMA = str(REPO / "config" / "schema.yaml")
+
+
+def _load(name: str) -> dict:
+    return load_configfile(str(REPO / "config" / name))
+
+
+@pytest.mark.parametrize("name", ["config.yaml", "test.yaml", "paper.yaml"])
+def test_shipped_configs_validate(name: str) -> None:
+    config = _load(name)
+    validate(config, SCHEMA)
+    assert config["simulate"]["source"]["kind"] == "synthetic"
+
+
+def test_real_data_config_merges_over_default_and_validates() -> None:
+    """Snakemake merges --configfile over config/config.yaml; the merge must stay valid."""
+    config = _load("config.yaml")
+    update_config(config, _load("real_acdc.yaml"))
+    validate(config, SCHEMA)
+    assert config["simulate"]["source"]["kind"] == "acdc"
+    assert config["real_data"]["layout"] == "acdc"
+
+
+def test_defaults_are_filled_in() -> None:
+    config = {"simulate": {"source": {"kind": "synthetic", "n_cases": 3}}}
+    validate(config, SCHEMA)
+    assert config["simulate"]["mu_kpa"] == pytest.approx(36.75)
+    assert config["simulate"]["frames"] == 50
+    assert config["vae"]["latent"] == 32
+    assert config["register"]["target_abs_det_j_minus_1"] == pytest.approx(0.1)
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "message"),
+    [
+        (("vae", "bogus"), 1, "'bogus' was unexpected"),
+        (("vae", "epochs"), "many", "'many' is not of type 'integer'"),
+        (("simulate", "mu_kpa"), -1.0, "mu_kpa"),
+        (("device",), "tpu", "tpu"),
+    ],
+)
+def test_bad_key_or_type_is_named(path: tuple[str, ...], value: object, message: str) -> None:
+    config = copy.deepcopy(_load("config.yaml"))
+    target = config
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+    with pytest.raises(WorkflowError, match=message):
+        validate(config, SCHEMA)
+
+
+def test_real_source_needs_a_data_dir() -> None:
+    config = {"simulate": {"source": {"kind": "acdc"}}}
+    with pytest.raises(WorkflowError, match="data_dir"):
+        validate(config, SCHEMA)
