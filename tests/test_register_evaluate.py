@@ -1,0 +1,64 @@
+"""evaluate-pair scoring: known answers, unevaluable slices kept, registration improves Dice."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from register.evaluate_pair import evaluate_pair, score_pair_stack, warp_labels
+from register.track import Registrar
+
+H = 48
+
+
+def ring_labels(cy: float, cx: float, r_in: float, r_out: float) -> np.ndarray:
+    yy, xx = np.mgrid[:H, :H]
+    r = np.hypot(yy - cy, xx - cx)
+    return np.where(r < r_in, 3, np.where(r < r_out, 2, 0)).astype(np.uint8)
+
+
+def test_warp_labels_moves_by_whole_pixels() -> None:
+    lab = ring_labels(24, 24, 5, 9)[None]
+    u = np.zeros((1, 2, H, H), np.float32)
+    u[:, 1] = 2.0  # out(x) = lab(x + 2 columns)
+    np.testing.assert_array_equal(warp_labels(lab, u)[0, :, :-2], lab[0, :, 2:])
+
+
+def test_scores_known_answers_and_keeps_unevaluable_slices() -> None:
+    ed = np.stack(
+        [ring_labels(24, 24, 5, 9), ring_labels(24, 24, 4, 8), np.zeros((H, H), np.uint8)]
+    )
+    es = ed.copy()
+    es[1] = ring_labels(24, 27, 4, 8)  # slice 1 at ES is shifted 3 px along columns
+    fields = np.zeros((3, 2, H, H), np.float32)
+    fields[1, 1] = 3.0  # the exact ES->ED field of slice 1: ES(x + 3 e_col) = ED(x)
+    slices, levels, before = score_pair_stack(fields, ed, es, np.array([1.5, 1.5]))
+    assert [s["evaluable"] for s in slices] == [True, True, False]
+    assert slices[2]["reason"] == "no myocardium in the ED labels" and slices[2]["dice"] is None
+    assert slices[0]["dice"] == 1.0 and slices[0]["mcd_mm"] == 0.0
+    assert slices[1]["dice"] == pytest.approx(1.0, abs=0.02)
+    assert slices[1]["dice_before"] < 0.8
+    assert slices[1]["abs_det_j_minus_1"] == pytest.approx(0.0, abs=1e-6)
+    assert [s["level"] for s in slices] == ["basal", "apical", None]
+    assert levels["mid"]["slices"] == 0 and levels["mid"]["dice"] is None
+    assert before["basal"] == 1.0
+    json.dumps({"s": slices, "l": levels, "b": before}, allow_nan=False)
+
+
+def test_evaluate_pair_demons_improves_dice() -> None:
+    ed_lab = np.stack([ring_labels(24, 24, 6, 11), ring_labels(24, 23, 5, 10)])
+    img = np.where(ed_lab == 3, 0.9, np.where(ed_lab == 2, 0.3, 0.1)).astype(np.float32)
+    img = ndimage.gaussian_filter(img, (0, 1, 1))
+    shift = (0, 2, -2)  # ES = ED translated by (2, -2) px
+    es_img = ndimage.shift(img, shift, order=1, mode="nearest")
+    es_lab = ndimage.shift(ed_lab, shift, order=0, mode="nearest")
+    res = evaluate_pair(
+        img, ed_lab, es_img, es_lab, np.array([1.2, 1.2]), Registrar("demons", {"iterations": 50})
+    )
+    assert res["method"] == "demons" and res["seconds"] > 0
+    for s in res["slices"]:
+        assert s["dice"] > s["dice_before"] + 0.1
+        assert s["dice"] > 0.9
