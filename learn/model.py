@@ -1,0 +1,136 @@
+"""MotionVAE2D: the convolutional VAE that reconstructs displacement-field gradients.
+
+Architecture taken from the authors' public code (cq615/Biomechanics-informed-motion-tracking,
+``network.py``; supplement Fig. S2): four stride-2 4x4 convolutions (nf, 2nf, 4nf, 8nf
+channels, ReLU, no normalisation), flatten, two linear heads for the latent mean and
+log-variance, a linear layer back to the feature map, four stride-2 4x4 transposed
+convolutions (ReLU, last one tanh). The input (4 gradient channels) is masked by the dilated
+myocardium and divided by a fixed ``max_norm``; the tanh output is multiplied back by it.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import torch
+from torch import nn
+
+ARCH = "MotionVAE2D"
+GRADIENT_CHANNELS = 4
+DOWNSAMPLING = 16
+
+
+class MotionVAE2D(nn.Module):
+    """VAE on ``(B, 4, S, S)`` gradient maps, ``S`` divisible by 16.
+
+    Gradient units: the model sees gradients of displacements expressed in half-window
+    units, ``(du / (S/2)) / dx`` with ``x`` in px (the authors normalise fields to [-1, 1]
+    over the window before differentiating); ``unit_px = S / 2``. ``max_norm`` is the fixed
+    input scale in those units (authors: 0.1, i.e. 4.8 px/px at S = 96); ``nf`` the width
+    of the first convolution (authors: 32). ``beta`` (KL weight) and ``mask_dilation`` (px)
+    travel with the model because scoring needs them.
+    """
+
+    def __init__(
+        self,
+        image_size: int = 96,
+        latent_dim: int = 32,
+        nf: int = 32,
+        max_norm: float = 0.1,
+        beta: float = 1e-4,
+        mask_dilation: int = 3,
+    ) -> None:
+        super().__init__()
+        if image_size % DOWNSAMPLING or image_size < DOWNSAMPLING:
+            raise ValueError(f"image_size must be a positive multiple of 16, got {image_size}")
+        self.image_size = image_size
+        self.latent_dim = latent_dim
+        self.nf = nf
+        self.max_norm = float(max_norm)
+        self.beta = float(beta)
+        self.mask_dilation = int(mask_dilation)
+        side = image_size // DOWNSAMPLING
+        self._bottom = (nf * 8, side, side)
+        h_dim = nf * 8 * side * side
+        widths = [GRADIENT_CHANNELS, nf, nf * 2, nf * 4, nf * 8]
+        enc: list[nn.Module] = []
+        for c_in, c_out in itertools.pairwise(widths):
+            enc += [nn.Conv2d(c_in, c_out, kernel_size=4, stride=2, padding=1), nn.ReLU()]
+        self.encoder = nn.Sequential(*enc, nn.Flatten())
+        self.fc_mu = nn.Linear(h_dim, latent_dim)
+        self.fc_logvar = nn.Linear(h_dim, latent_dim)
+        self.fc_dec = nn.Linear(latent_dim, h_dim)
+        dec: list[nn.Module] = []
+        rev = widths[::-1]
+        for i, (c_in, c_out) in enumerate(itertools.pairwise(rev)):
+            dec.append(nn.ConvTranspose2d(c_in, c_out, kernel_size=4, stride=2, padding=1))
+            dec.append(nn.ReLU() if i < len(rev) - 2 else nn.Tanh())
+        self.decoder = nn.Sequential(*dec)
+
+    @property
+    def unit_px(self) -> float:
+        """Displacement unit of the model's gradients, px (half the window)."""
+        return self.image_size / 2
+
+    def config(self) -> dict[str, int | float | str]:
+        """Constructor arguments and architecture name (stored in checkpoints)."""
+        return {
+            "arch": ARCH,
+            "image_size": self.image_size,
+            "latent_dim": self.latent_dim,
+            "nf": self.nf,
+            "max_norm": self.max_norm,
+            "beta": self.beta,
+            "mask_dilation": self.mask_dilation,
+        }
+
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Scaled input ``(B, 4, S, S)`` -> latent mean and log-variance ``(B, latent_dim)``."""
+        h = self.encoder(x)
+        return self.fc_mu(h), self.fc_logvar(h)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """Latent ``(B, latent_dim)`` -> scaled reconstruction ``(B, 4, S, S)`` in [-1, 1]."""
+        return self.decoder(self.fc_dec(z).view(z.shape[0], *self._bottom))
+
+    def forward(
+        self,
+        grad: torch.Tensor,
+        mask: torch.Tensor,
+        sample: bool = False,
+        generator: torch.Generator | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Reconstruct masked gradients.
+
+        ``grad``: ``(B, 4, S, S)`` in model gradient units; ``mask``: ``(B, 1, S, S)`` or
+        ``(B, S, S)`` dilated myocardium (0/1). Returns ``(recon, mu, logvar)`` with
+        ``recon`` in the same units as ``grad``. ``sample=True`` draws ``z`` with the
+        reparameterisation trick (training); otherwise ``z = mu`` (deterministic scoring).
+        """
+        if mask.ndim == 3:
+            mask = mask.unsqueeze(1)
+        x = grad * mask / self.max_norm
+        mu, logvar = self.encode(x)
+        z = mu
+        if sample:
+            eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
+            z = mu + eps * torch.exp(0.5 * logvar)
+        return self.decode(z) * self.max_norm, mu, logvar
+
+
+def vae_loss(
+    recon: torch.Tensor,
+    target: torch.Tensor,
+    mu: torch.Tensor,
+    logvar: torch.Tensor,
+    beta: float,
+) -> torch.Tensor:
+    """Per-sample VAE loss ``(B,)``: sum of squared errors + ``beta`` * KL(q(z|x) || N(0, I)).
+
+    The authors' ``MotionVAELoss`` (``reduction='sum'``) evaluated per sample; ``target`` is
+    the masked gradient map, ``recon`` the unmasked reconstruction (so the network must also
+    predict zero outside the dilated mask).
+    """
+    sse = (recon - target).square().flatten(1).sum(dim=1)
+    kld = -0.5 * (1.0 + logvar - mu.square() - logvar.exp()).sum(dim=1)
+    return sse + beta * kld

@@ -1,0 +1,324 @@
+"""Training MotionVAE2D on simulated fields: seeded, resumable, best-validation checkpoint.
+
+Beside the checkpoint ``VAE.pt``: ``VAE.state.pt`` (periodic training state for resuming
+after an interruption), ``VAE.loss.csv`` / ``VAE.loss.png`` (loss curves; epoch 0 is the
+untrained model) and ``VAE.recon.png`` (input vs reconstructed gradients, validation).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import logging
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from tqdm import tqdm
+
+from binn.errors import BinnInputError
+from binn.io import atomic_path, write_text
+from binn.provenance import config_hash, provenance
+from learn.augment import random_orientations, random_shifts, reorient
+from learn.checkpoint import read_torch_file, save_checkpoint
+from learn.dataset import WindowSet, build_windows, read_records, split_by_case
+from learn.gradients import displacement_gradient
+from learn.model import MotionVAE2D, vae_loss
+from learn.score import resolve_device
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Hyperparameters of one training run (everything but ``epochs`` fixes a resumable run)."""
+
+    image_size: int = 96
+    latent_dim: int = 32
+    nf: int = 32
+    beta: float = 1e-4
+    max_norm: float = 0.1
+    lr: float = 1e-4
+    batch_size: int = 32
+    epochs: int = 30
+    mask_dilation: int = 3
+    val_fraction: float = 0.2
+    frames_per_case: int | None = None
+    max_shift_px: int = 3
+    seed: int = 0
+
+    def run_identity(self) -> dict[str, Any]:
+        """The fields that must match to resume a run (all but ``epochs``)."""
+        d = asdict(self)
+        d.pop("epochs")
+        return d
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """Summary of a finished run."""
+
+    checkpoint: Path
+    best_epoch: int
+    best_val_loss: float
+    untrained_val_loss: float
+    history: list[dict[str, float]]
+    train_cases: list[str]
+    val_cases: list[str]
+    samples_per_second: float
+
+
+def artefact_paths(out: Path) -> dict[str, Path]:
+    """Files written beside the checkpoint ``out``."""
+    stem = out.with_suffix("")
+    return {
+        "state": Path(f"{stem}.state.pt"),
+        "csv": Path(f"{stem}.loss.csv"),
+        "loss_png": Path(f"{stem}.loss.png"),
+        "recon_png": Path(f"{stem}.recon.png"),
+    }
+
+
+def _batch_loss(
+    model: MotionVAE2D,
+    fields: torch.Tensor,
+    masks: torch.Tensor,
+    generator: torch.Generator | None,
+) -> torch.Tensor:
+    """Per-sample VAE loss ``(B,)``; ``generator`` given = training (sampled latent)."""
+    grad = displacement_gradient(fields) / model.unit_px
+    recon, mu, logvar = model(grad, masks, sample=generator is not None, generator=generator)
+    return vae_loss(recon, grad * masks.unsqueeze(1), mu, logvar, model.beta)
+
+
+def evaluate(model: MotionVAE2D, data: WindowSet, device: torch.device, batch: int = 64) -> float:
+    """Mean deterministic (latent mean) loss over all windows of ``data``."""
+    model.eval()
+    total = 0.0
+    with torch.no_grad():
+        for start in range(0, data.fields.shape[0], batch):
+            f = data.fields[start : start + batch].to(device)
+            m = data.masks[data.case_index[start : start + batch]].to(device)
+            total += float(_batch_loss(model, f, m, None).sum())
+    return total / data.fields.shape[0]
+
+
+def _epoch(
+    model: MotionVAE2D,
+    opt: torch.optim.Optimizer,
+    data: WindowSet,
+    cfg: TrainConfig,
+    epoch: int,
+    device: torch.device,
+) -> float:
+    """One pass over the training windows with random re-orientations; mean loss."""
+    model.train()
+    gen = torch.Generator().manual_seed(cfg.seed * 100_003 + epoch)
+    dev_gen = torch.Generator(device=device).manual_seed(cfg.seed * 100_003 + epoch)
+    n = data.fields.shape[0]
+    order = torch.randperm(n, generator=gen)
+    total = 0.0
+    for start in range(0, n, cfg.batch_size):
+        idx = order[start : start + cfg.batch_size]
+        mats = random_orientations(idx.numel(), gen)
+        shifts = random_shifts(idx.numel(), cfg.max_shift_px, gen)
+        f = data.fields[idx].to(device)
+        m = data.masks[data.case_index[idx]].to(device)
+        f, m = reorient(f, m, mats.to(device), shifts.to(device))
+        loss = _batch_loss(model, f, m, dev_gen)
+        opt.zero_grad(set_to_none=True)
+        loss.mean().backward()
+        opt.step()
+        total += float(loss.detach().sum())
+    return total / n
+
+
+def _row(epoch: int, train_loss: float, val_loss: float, seconds: float) -> dict[str, float]:
+    return {"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss, "seconds": seconds}
+
+
+def _write_curves(paths: dict[str, Path], history: list[dict[str, float]]) -> None:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(history[0]))
+    writer.writeheader()
+    writer.writerows(history)
+    write_text(paths["csv"], buf.getvalue())
+    from learn.figures import plot_loss_curves
+
+    plot_loss_curves(paths["loss_png"], history)
+
+
+def train_vae(
+    case_paths: list[Path],
+    out: Path,
+    cfg: TrainConfig,
+    device: str = "auto",
+    failed_table: Path | None = None,
+    resume: bool = True,
+) -> TrainResult:
+    """Train on the ``ok`` records of ``case_paths``; write the checkpoint and artefacts.
+
+    Failed records are skipped and listed in ``failed_table`` (CSV ``case,reason``; written
+    even when empty). Raises :class:`BinnInputError` for bad records, fewer than two usable
+    cases, or a state file of a different run (nothing is overwritten then).
+    """
+    out = Path(out)
+    if out.suffix != ".pt":
+        raise BinnInputError(out, "the checkpoint must be a .pt file")
+    if cfg.image_size % 16 or cfg.epochs < 1 or cfg.batch_size < 1:
+        raise BinnInputError(None, f"invalid training settings: {cfg}")
+    records, failed = read_records(case_paths)
+    if not records:
+        raise BinnInputError(None, f"no usable (status 'ok') records among {len(case_paths)} files")
+    train_names, val_names = split_by_case([r.name for r in records], cfg.val_fraction, cfg.seed)
+    by_name = {r.name: r for r in records}
+    size, dil, fpc = cfg.image_size, cfg.mask_dilation, cfg.frames_per_case
+    train = build_windows([by_name[n] for n in train_names], size, dil, fpc)
+    val = build_windows([by_name[n] for n in val_names], size, dil, fpc)
+    log.info(
+        "VAE data: %d train windows (%d cases), %d val windows (%d cases)",
+        train.fields.shape[0],
+        len(train_names),
+        val.fields.shape[0],
+        len(val_names),
+    )
+    identity = {**cfg.run_identity(), "train_cases": train_names, "val_cases": val_names}
+    paths = artefact_paths(out)
+    dev = resolve_device(device)
+
+    torch.manual_seed(cfg.seed)
+    model = MotionVAE2D(size, cfg.latent_dim, cfg.nf, cfg.max_norm, cfg.beta, dil).to(dev)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    _warn_saturation(train, model)
+    history: list[dict[str, float]] = []
+    best = {"epoch": 0, "val_loss": float("inf")}
+    start_epoch = 1
+    if resume and paths["state"].is_file():
+        state = read_torch_file(paths["state"])
+        if state.get("identity_hash") != config_hash(identity):
+            raise BinnInputError(
+                paths["state"],
+                "state file belongs to a different training run (settings or cases differ);"
+                " delete it or pass --no-resume",
+            )
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        history, best = state["history"], state["best"]
+        start_epoch = int(state["epoch"]) + 1
+        log.info("resuming VAE training after epoch %d", state["epoch"])
+    if not history:
+        untrained = evaluate(model, val, dev)
+        history.append(
+            {"epoch": 0, "train_loss": float("nan"), "val_loss": untrained, "seconds": 0.0}
+        )
+    prov = provenance(asdict(cfg), cfg.seed, train_cases=train_names, val_cases=val_names)
+
+    seen, spent = 0, 0.0
+    for epoch in tqdm(
+        range(start_epoch, cfg.epochs + 1),
+        desc="train VAE",
+        unit="epoch",
+        initial=start_epoch - 1,
+        total=cfg.epochs,
+    ):
+        t0 = time.perf_counter()
+        train_loss = _epoch(model, opt, train, cfg, epoch, dev)
+        dt = time.perf_counter() - t0
+        seen, spent = seen + train.fields.shape[0], spent + dt
+        val_loss = evaluate(model, val, dev)
+        history.append(
+            {"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss, "seconds": dt}
+        )
+        log.info("epoch %d: train %.6g, val %.6g (%.1f s)", epoch, train_loss, val_loss, dt)
+        if val_loss < best["val_loss"]:
+            best = {"epoch": epoch, "val_loss": val_loss}
+            save_checkpoint(
+                out,
+                model,
+                epoch=epoch,
+                val_loss=val_loss,
+                train_cases=train_names,
+                val_cases=val_names,
+                provenance=prov,
+            )
+        state = {
+            "identity_hash": config_hash(identity),
+            "epoch": epoch,
+            "model": model.state_dict(),
+            "optimizer": opt.state_dict(),
+            "history": history,
+            "best": best,
+        }
+        with atomic_path(paths["state"], suffix=".pt") as tmp:
+            torch.save(state, tmp)
+    if not out.is_file():
+        raise BinnInputError(paths["state"], "no checkpoint was written (state file without it)")
+    _write_curves(paths, history)
+    from learn.figures import plot_reconstruction
+    from learn.score import load_vae
+
+    plot_reconstruction(paths["recon_png"], load_vae(out, dev), val)
+    if failed_table is not None:
+        write_failed_table(failed_table, failed)
+    return TrainResult(
+        checkpoint=out,
+        best_epoch=int(best["epoch"]),
+        best_val_loss=float(best["val_loss"]),
+        untrained_val_loss=float(history[0]["val_loss"]),
+        history=history,
+        train_cases=train_names,
+        val_cases=val_names,
+        samples_per_second=seen / spent if spent > 0 else float("nan"),
+    )
+
+
+def _warn_saturation(data: WindowSet, model: MotionVAE2D) -> None:
+    """Log a warning when training gradients reach the tanh output range (``max_norm``)."""
+    grad = displacement_gradient(data.fields) / model.unit_px
+    inside = grad * data.masks[data.case_index].unsqueeze(1)
+    frac = float((inside.abs() > 0.9 * model.max_norm).float().mean())
+    if frac > 1e-3:
+        log.warning(
+            "%.2f %% of masked gradients exceed 0.9 max_norm; consider a larger --max-norm",
+            100 * frac,
+        )
+
+
+def write_failed_table(path: Path, failed: list[tuple[str, str]]) -> None:
+    """CSV ``case,reason`` of skipped failed simulations (header only when none failed)."""
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(["case", "reason"])
+    writer.writerows(failed)
+    write_text(path, buf.getvalue())
+
+
+def train_from_cli(args: argparse.Namespace) -> int:
+    """Handler of ``binn train-vae``."""
+    cfg = TrainConfig(
+        image_size=args.image_size,
+        latent_dim=args.latent,
+        beta=args.beta,
+        max_norm=args.max_norm,
+        lr=args.lr,
+        batch_size=args.batch_size,
+        epochs=args.epochs,
+        mask_dilation=args.mask_dilation,
+        val_fraction=args.val_fraction,
+        frames_per_case=args.frames_per_case,
+        seed=args.seed,
+    )
+    result = train_vae(
+        list(args.cases), args.out, cfg, args.device, args.failed_table, resume=not args.no_resume
+    )
+    log.info(
+        "best epoch %d: val loss %.6g (untrained %.6g); %.1f samples/s",
+        result.best_epoch,
+        result.best_val_loss,
+        result.untrained_val_loss,
+        result.samples_per_second,
+    )
+    return 0
