@@ -1,4 +1,4 @@
-"""Command line of the simulate stage: ``binn simulate``, ``binn verify cylinder``, ``binn bench simulate``.
+"""Command line of the simulate stage: binn simulate, binn verify cylinder, binn bench simulate.
 
 Kept light: numpy, gmsh and dolfinx are imported inside the handlers, so ``binn --help`` is fast.
 """
@@ -15,7 +15,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_MU_KPA = 36.75
 DEFAULT_FRAMES = 50
-DEFAULT_MESH_SIZE_MM = 2.0
+DEFAULT_MESH_SIZE_MM = 1.5
 DEFAULT_SIZE_PX = 96
 
 
