@@ -77,6 +77,13 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--selections", type=Path, nargs="*", default=[], metavar="S.json")
     p.add_argument("--out-dir", type=Path, required=True, metavar="DIR")
+    p.add_argument(
+        "--summary",
+        type=Path,
+        default=None,
+        metavar="SUMMARY.md",
+        help="where summary.md goes (default: DIR/summary.md)",
+    )
     p.set_defaults(func=_run_report)
 
 

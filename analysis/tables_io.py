@@ -51,11 +51,11 @@ def to_markdown(table: pd.DataFrame) -> str:
     """Render ``table`` (cells already formatted, or any values) as a GitHub Markdown table."""
 
     def cell(value: object) -> str:
-        if value is None or (isinstance(value, float) and value != value):
+        if value is None or value is pd.NA or (isinstance(value, float) and value != value):
             return MISSING
         return str(value).replace("|", "\\|").replace("\n", " ")
 
-    header = [str(c) for c in table.columns]
+    header = [cell(c) for c in table.columns]
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     for values in table.itertuples(index=False):
         lines.append("| " + " | ".join(cell(v) for v in values) + " |")

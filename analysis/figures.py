@@ -1,0 +1,145 @@
+"""The report's figures (PNG, matplotlib Agg), computed from ``binn evaluate`` curves.
+
+- :func:`alpha_sweep_figure` (Fig. 2 style): Dice, myocardial area change, radial and
+  circumferential strain over the cardiac cycle, one line per alpha of ``binn`` (mean over
+  subjects and evaluable slices; the band is +- one standard deviation).
+- :func:`detj_cycle_figure` (Fig. 3 style): mean det J and mean |det J - 1| over the
+  myocardium across the cycle for ``binn`` vs ``l2`` on one subject (line: mean over its
+  slices; band: range over its slices).
+
+When there is nothing to plot the figure says so instead of being left out, so the report
+always has the same files.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from binn.io import atomic_path
+
+DPI = 120
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, path: str | Path) -> Path:
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=DPI, bbox_inches="tight")
+    _pyplot().close(fig)
+    return path
+
+
+def _empty_figure(path: str | Path, title: str, reason: str) -> Path:
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6, 2.5))
+    ax.set_axis_off()
+    ax.set_title(title)
+    ax.text(0.5, 0.5, reason, ha="center", va="center", wrap=True)
+    return _save(fig, path)
+
+
+def _alpha_of(setting: str) -> float:
+    from register.settings import parse_setting
+
+    return parse_setting(str(setting)).get("alpha", np.nan)
+
+
+def alpha_sweep_figure(curves: pd.DataFrame, path: str | Path) -> Path:
+    """Fig. 2 style panels over the cycle for each alpha; ``curves``: ``binn evaluate`` rows."""
+    title = "Effect of the VAE weight alpha (binn)"
+    rows = curves[curves["level"].notna()] if len(curves) else curves
+    if rows.empty:
+        return _empty_figure(path, title, "no alpha-sweep curves in the inputs")
+    rows = rows.assign(alpha=rows["setting"].map(_alpha_of))
+    panels = [
+        ("dice", "Dice (frame t warped to ED)", 1.0),
+        ("area_change", "myocardial area change (%)", 100.0),
+        ("radial_strain", "radial strain (%)", 100.0),
+        ("circ_strain", "circumferential strain (%)", 100.0),
+    ]
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, 4, figsize=(16, 3.8))
+    cmap = plt.get_cmap("viridis")
+    settings = sorted(rows["setting"].unique(), key=lambda s: (_alpha_of(s), str(s)))
+    for i, setting in enumerate(settings):
+        sub = rows[rows["setting"] == setting]
+        alpha = _alpha_of(setting)
+        label = f"alpha = {alpha:g}" if np.isfinite(alpha) else str(setting)
+        colour = cmap(i / max(len(settings) - 1, 1))
+        for ax, (col, _, scale) in zip(axes, panels, strict=True):
+            stats = sub.groupby("phase")[col].agg(["mean", "std"]).dropna(subset=["mean"])
+            if stats.empty:
+                continue
+            x = 100.0 * stats.index.to_numpy()
+            m, s = scale * stats["mean"].to_numpy(), scale * stats["std"].fillna(0).to_numpy()
+            ax.plot(x, m, color=colour, label=label, marker=".")
+            ax.fill_between(x, m - s, m + s, color=colour, alpha=0.15, linewidth=0)
+    for ax, (_, ylabel, _) in zip(axes, panels, strict=True):
+        ax.set_xlabel("cardiac cycle (% of frames, 0 = ED)")
+        ax.set_ylabel(ylabel)
+        ax.grid(alpha=0.3)
+    for ax, letter in zip(axes, "abcd", strict=True):
+        ax.set_title(f"({letter})", loc="left")
+    axes[0].legend(fontsize=8)
+    n_subj = rows["subject"].nunique()
+    fig.suptitle(f"{title}: mean ± std over {n_subj} subjects and their slices")
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def pick_detj_subject(
+    curves: pd.DataFrame, methods: tuple[str, str] = ("binn", "l2")
+) -> str | None:
+    """The first subject (by name) whose curves hold both ``methods``; None if there is none."""
+    if curves.empty:
+        return None
+    have = curves.groupby("subject")["method"].agg(set)
+    both = sorted(s for s, m in have.items() if set(methods) <= m)
+    return both[0] if both else None
+
+
+def detj_cycle_figure(
+    curves: pd.DataFrame, path: str | Path, methods: tuple[str, str] = ("binn", "l2")
+) -> tuple[Path, str | None]:
+    """Fig. 3 style det J across the cycle on one subject; returns ``(path, subject)``."""
+    title = "Jacobian determinant across the cardiac cycle"
+    subject = pick_detj_subject(curves, methods)
+    if subject is None:
+        reason = f"no subject with curves of both {methods[0]} and {methods[1]}"
+        return _empty_figure(path, title, reason), None
+    rows = curves[(curves["subject"] == subject) & curves["level"].notna()]
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
+    colours = {methods[0]: "tab:red", methods[1]: "tab:blue"}
+    from analysis.tables import method_label
+
+    for method in methods:
+        sub = rows[rows["method"] == method]
+        for ax, col in zip(axes, ("mean_det_j", "abs_det_j_minus_1"), strict=True):
+            stats = sub.groupby("frame")[col].agg(["mean", "min", "max"]).dropna()
+            x = stats.index.to_numpy()
+            label = method_label(method, sub["setting"].iloc[0] if len(sub) else None)
+            ax.plot(x, stats["mean"], color=colours[method], marker=".", label=label)
+            ax.fill_between(x, stats["min"], stats["max"], color=colours[method], alpha=0.15,
+                            linewidth=0)  # fmt: skip
+    axes[0].axhline(1.0, color="k", linewidth=0.8, linestyle="--")
+    axes[0].set_ylabel("mean det J over the myocardium")
+    axes[1].set_ylabel("mean |det J - 1| over the myocardium")
+    for ax in axes:
+        ax.set_xlabel("frame (0 = ED)")
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=8)
+    fig.suptitle(f"{title}, subject {subject} (line: mean over slices, band: slice range)")
+    fig.tight_layout()
+    return _save(fig, path), subject

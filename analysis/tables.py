@@ -1,0 +1,236 @@
+"""The report's tables, computed from ``binn evaluate`` metrics (Tables 1-3 of the paper's kind).
+
+Aggregation (every table): within one subject the slices of a level are averaged, then
+the mean and the sample standard deviation over subjects are reported ("mean (std) over
+subjects"); level ``all`` pools every evaluable slice. Missing values (NaN) are left out of
+means; a cell with no value at all stays missing (``—`` in Markdown, empty in CSV).
+
+"No registration" is the ES myocardium compared with the ED myocardium as it is (the
+``*_before`` columns). The tagged-MRI reference strains are the only constants: they are
+quoted from the paper's Table 2 ("Reference [11]") and labelled as such.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+LEVEL_ORDER = ("apical", "mid", "basal", "all")
+METHOD_ORDER = ("none", "ffd", "demons", "l2", "binn")
+METHOD_NAMES = {
+    "none": "no registration",
+    "ffd": "FFD",
+    "demons": "demons",
+    "l2": "DL+L2 (l2)",
+    "binn": "BINN (binn)",
+}
+NO_REGISTRATION = "none"
+GROUND_TRUTH = "ground truth"
+REFERENCE_LABEL = "Reference [11] (tagged MRI, quoted from Qin et al. 2020 Table 2)"
+# Peak strain (%) on tagged MRI of a UK Biobank cohort, as printed in the paper's Table 2,
+# column "Reference [11]": (radial RR, circumferential CC). Quoted, not computed by binn.
+PAPER_REFERENCE_STRAIN_PCT = {
+    "apical": (18.7, -20.8),
+    "mid": (23.1, -19.6),
+    "basal": (23.8, -16.7),
+}
+ACCURACY_COLUMNS = ("mcd_mm", "dice", "hd_mm", "abs_det_j_minus_1", "fold_fraction", "epe_mm")
+
+
+def method_label(method: str, setting: str | float | None = None) -> str:
+    """Display name of a method, with its setting in brackets when it has one."""
+    name = METHOD_NAMES.get(method, method)
+    has_setting = isinstance(setting, str) and setting not in ("", "nan")
+    return f"{name} [{setting}]" if has_setting else name
+
+
+def _method_rank(method: str) -> tuple[int, str]:
+    return (
+        (METHOD_ORDER.index(method), "") if method in METHOD_ORDER else (len(METHOD_ORDER), method)
+    )
+
+
+def no_registration_rows(metrics: pd.DataFrame) -> pd.DataFrame:
+    """One 'no registration' row per subject x slice from the ``*_before`` columns."""
+    before = metrics.drop_duplicates(subset=["subject", "z"]).copy()
+    before = before.assign(
+        method=NO_REGISTRATION,
+        setting="",
+        dice=before["dice_before"],
+        mcd_mm=before["mcd_before_mm"],
+        hd_mm=before["hd_before_mm"],
+    )
+    for col in ("abs_det_j_minus_1", "fold_fraction", "epe_mm"):
+        before[col] = np.nan
+    return before
+
+
+def aggregate(metrics: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+    """Mean and std over subjects of the per-subject level means.
+
+    ``metrics``: rows per subject x slice with ``method``, ``setting``, ``level``,
+    ``subject`` and ``columns``. Returns one row per (method, setting, level) with
+    ``n_subjects`` and ``{col}_mean``/``{col}_std`` for every column (levels ordered apical,
+    mid, basal, all; methods in the paper's order).
+    """
+    rows = metrics[metrics["level"].notna()].copy()
+    rows["setting"] = rows["setting"].fillna("").astype(str)
+    rows = pd.concat([rows, rows.assign(level="all")], ignore_index=True)
+    keys = ["method", "setting", "level"]
+    per_subject = rows.groupby([*keys, "subject"], sort=False)[list(columns)].mean()
+    grouped = per_subject.groupby(level=keys, sort=False)
+    out = grouped.mean().add_suffix("_mean").join(grouped.std(ddof=1).add_suffix("_std"))
+    out["n_subjects"] = grouped.size()
+    out = out.reset_index()
+    out["_level"] = out["level"].map(LEVEL_ORDER.index)
+    out["_method"] = out["method"].map(_method_rank)
+    out = out.sort_values(["_level", "_method", "setting"]).drop(columns=["_level", "_method"])
+    ordered = [c for col in columns for c in (f"{col}_mean", f"{col}_std")]
+    return out[[*keys, "n_subjects", *ordered]].reset_index(drop=True)
+
+
+def mean_std(mean: float, std: float, digits: int = 3) -> str | float:
+    """``"1.234 (0.056)"``; NaN (missing) when the mean is missing, ``(—)`` for a missing std."""
+    if mean is None or not math.isfinite(mean):
+        return np.nan
+    spread = f"{std:.{digits}f}" if std is not None and math.isfinite(std) else "—"
+    return f"{mean:.{digits}f} ({spread})"
+
+
+def _display(agg: pd.DataFrame, spec: Sequence[tuple[str, str, float, int]]) -> pd.DataFrame:
+    """Markdown view: Level, Method, then ``label`` = mean (std) of ``col`` x ``scale``."""
+    out = pd.DataFrame({
+        "Level": agg["level"],
+        "Method": [method_label(m, s) for m, s in zip(agg["method"], agg["setting"], strict=True)],
+    })  # fmt: skip
+    for label, col, scale, digits in spec:
+        out[label] = [
+            mean_std(m * scale, s * scale, digits)
+            for m, s in zip(agg[f"{col}_mean"], agg[f"{col}_std"], strict=True)
+        ]
+    out["Subjects"] = agg["n_subjects"].astype("Int64")
+    return out.dropna(axis=1, how="all")
+
+
+def comparison_table(metrics: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Table 1 style: MCD, Dice, |det J - 1| (+ HD, folds, EPE) per level and method.
+
+    Returns ``(csv_table, markdown_view)``; includes the 'no registration' rows.
+    """
+    rows = pd.concat([no_registration_rows(metrics), metrics], ignore_index=True)
+    agg = aggregate(rows, ACCURACY_COLUMNS)
+    view = _display(
+        agg,
+        [
+            ("MCD (mm)", "mcd_mm", 1.0, 3),
+            ("Dice", "dice", 1.0, 3),
+            ("|det J - 1|", "abs_det_j_minus_1", 1.0, 3),
+            ("HD (mm)", "hd_mm", 1.0, 2),
+            ("folds (%)", "fold_fraction", 100.0, 2),
+            ("EPE (mm)", "epe_mm", 1.0, 3),
+        ],
+    )
+    return agg, view
+
+
+def strain_table(metrics: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Table 2 style: peak radial (RR) and circumferential (CC) strain in % per level.
+
+    Rows: every method, the phantoms' ground truth (when ``motion`` existed) and the
+    paper's quoted tagged-MRI reference. Strain values are percent (x100).
+    """
+    cols = ("peak_radial_strain", "peak_circ_strain", "radial_strain_error", "circ_strain_error")
+    agg = aggregate(metrics, cols)
+    gt_rows = metrics.drop_duplicates(subset=["subject", "z"]).assign(
+        method=GROUND_TRUTH,
+        setting="",
+        peak_radial_strain=lambda d: d["peak_radial_strain_gt"],
+        peak_circ_strain=lambda d: d["peak_circ_strain_gt"],
+        radial_strain_error=np.nan,
+        circ_strain_error=np.nan,
+    )
+    gt = aggregate(gt_rows, cols)
+    gt = gt[gt["peak_radial_strain_mean"].notna() | gt["peak_circ_strain_mean"].notna()]
+    ref = pd.DataFrame([
+        {"method": REFERENCE_LABEL, "setting": "", "level": level, "n_subjects": np.nan,
+         "peak_radial_strain_mean": rr / 100.0, "peak_circ_strain_mean": cc / 100.0}
+        for level, (rr, cc) in PAPER_REFERENCE_STRAIN_PCT.items()
+    ])  # fmt: skip
+    table = pd.concat([agg, gt, ref], ignore_index=True)
+    table["_level"] = table["level"].map(LEVEL_ORDER.index)
+    table = table.sort_values("_level", kind="stable").drop(columns="_level")
+    table = table.reset_index(drop=True)
+    for col in cols:
+        for stat in ("mean", "std"):
+            table[f"{col}_{stat}_pct"] = 100.0 * table[f"{col}_{stat}"]
+    csv = table[["method", "setting", "level", "n_subjects"]].join(
+        table[[f"{c}_{s}_pct" for c in cols for s in ("mean", "std")]]
+    )
+    view = _display(
+        table,
+        [
+            ("RR (%)", "peak_radial_strain", 100.0, 1),
+            ("CC (%)", "peak_circ_strain", 100.0, 1),
+            ("RR error (%)", "radial_strain_error", 100.0, 1),
+            ("CC error (%)", "circ_strain_error", 100.0, 1),
+        ],
+    )
+    return csv, view
+
+
+def generalisation_table(metrics: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Table 3 style: MCD and Dice (+ |det J - 1|) per level on the unseen data set."""
+    rows = pd.concat([no_registration_rows(metrics), metrics], ignore_index=True)
+    agg = aggregate(rows, ("mcd_mm", "dice", "abs_det_j_minus_1"))
+    view = _display(
+        agg,
+        [
+            ("MCD (mm)", "mcd_mm", 1.0, 3),
+            ("Dice", "dice", 1.0, 3),
+            ("|det J - 1|", "abs_det_j_minus_1", 1.0, 3),
+        ],
+    )
+    return agg, view
+
+
+def alpha_sweep_table(metrics: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Fig. 2 companion: per alpha, accuracy, volume preservation and peak strain (level all)."""
+    cols = ("dice", "mcd_mm", "abs_det_j_minus_1", "fold_fraction", "peak_radial_strain",
+            "peak_circ_strain", "epe_mm")  # fmt: skip
+    agg = aggregate(metrics, cols)
+    agg = agg[agg["level"] == "all"].reset_index(drop=True)
+    view = _display(
+        agg,
+        [
+            ("Dice", "dice", 1.0, 3),
+            ("MCD (mm)", "mcd_mm", 1.0, 3),
+            ("|det J - 1|", "abs_det_j_minus_1", 1.0, 3),
+            ("folds (%)", "fold_fraction", 100.0, 2),
+            ("RR (%)", "peak_radial_strain", 100.0, 1),
+            ("CC (%)", "peak_circ_strain", 100.0, 1),
+            ("EPE (mm)", "epe_mm", 1.0, 3),
+        ],
+    )
+    return agg, view.drop(columns="Level")
+
+
+def selections_table(selections: Sequence[dict]) -> pd.DataFrame:
+    """One row per candidate setting of every selection; ``selected`` marks the choice."""
+    rows = []
+    for sel in selections:
+        for cand in sel.get("candidates", []):
+            rows.append({
+                "method": sel["method"], "setting": cand["setting"],
+                "selected": cand["setting"] == sel["setting"], "target": sel.get("target"),
+                "mean_abs_det_j_minus_1": cand.get("mean_abs_det_j_minus_1"),
+                "dice": cand.get("dice"), "n_slices": cand.get("n_slices"),
+            })  # fmt: skip
+        if not sel.get("candidates"):
+            rows.append({"method": sel["method"], "setting": sel["setting"], "selected": True,
+                         "target": sel.get("target")})  # fmt: skip
+    columns = ["method", "setting", "selected", "target", "mean_abs_det_j_minus_1", "dice",
+               "n_slices"]  # fmt: skip
+    return pd.DataFrame(rows, columns=columns)
