@@ -159,3 +159,33 @@ def test_missing_es_frame_is_noted(files, tmp_path):
     row = table[table.z == 0].iloc[0]
     assert math.isnan(row["dice"]) and "ES frame" in row["note"]
     assert row["dice_before"] > 0.0
+
+
+def test_cli_evaluate_select_report(files, tmp_path):
+    from binn.cli import main
+
+    subj = _subject("s001")
+    _tracking(tmp_path / "a.npz", subj, subj.motion, range(T), "binn", "alpha=0.001")
+    _tracking(tmp_path / "b.npz", subj, 0 * subj.motion, range(T), "binn", "alpha=0.1")
+    data = ["--data", str(files / "s001.npz")]
+    for name in ("a", "b"):
+        args = ["evaluate", *data, "--fields", str(tmp_path / f"{name}.npz"), "--experiment",
+                "alpha_sweep", "--out", str(tmp_path / f"{name}.csv"),
+                "--curves", str(tmp_path / f"{name}.curves.csv")]  # fmt: skip
+        assert main(args) == 0
+    metrics = [str(tmp_path / "a.csv"), str(tmp_path / "b.csv")]
+    assert main(["select", "--metrics", *metrics, "--target", "0.1",
+                 "--out", str(tmp_path / "sel.json")]) == 0  # fmt: skip
+    # the exact field (|det J - 1| > 0) is nearer 0.1 than the zero field (exactly 0)
+    assert '"setting": "alpha=0.001"' in (tmp_path / "sel.json").read_text()
+    curves = [str(tmp_path / "a.curves.csv"), str(tmp_path / "b.curves.csv")]
+    assert main(["report", "--metrics", *metrics, "--curves", *curves, "--selections",
+                 str(tmp_path / "sel.json"), "--out-dir", str(tmp_path / "rep")]) == 0  # fmt: skip
+    sweep = pd.read_csv(tmp_path / "rep" / "table_alpha_sweep.csv")
+    assert sweep.set_index("setting").loc["alpha=0.001", "epe_mm_mean"] == pytest.approx(0.0)
+    assert (tmp_path / "rep" / "summary.md").is_file()
+    # bad input: exit code 2, nothing written
+    assert main(["evaluate", "--data", str(tmp_path / "none.npz"), "--fields",
+                 str(tmp_path / "a.npz"), "--experiment", "x",
+                 "--out", str(tmp_path / "bad.csv")]) == 2  # fmt: skip
+    assert not (tmp_path / "bad.csv").exists()
