@@ -96,7 +96,6 @@ def _ffd(fixed: np.ndarray, moving: np.ndarray, params: dict[str, float]) -> np.
     reg = itk.ElastixRegistrationMethod.New(f, m)
     reg.SetParameterObject(_ffd_parameters(params))
     reg.SetLogToConsole(False)
-    reg.SetNumberOfThreads(1)
     reg.UpdateLargestPossibleRegion()
     field = itk.transformix_deformation_field(m, reg.GetTransformParameterObject())
     return _itk_xy_to_rc(itk.GetArrayFromImage(field))

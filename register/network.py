@@ -45,7 +45,7 @@ class RegistrationNet(nn.Module):
     ``forward(source (B,1,H,W), target (B,1,H,W)) -> (B, 2, H, W)`` float32, pixels, such that
     ``warp(source, u) ≈ target``. ``H`` and ``W`` must be divisible by 16. The ``tanh`` output
     is scaled by ``max_disp`` px (default: ``(image_size - 1) / 2``, i.e. the normalised
-    ``[-1, 1]`` range of the original code).
+    ``[-1, 1]`` range of the original code). The output layer starts at zero (identity).
     """
 
     def __init__(self, width: float = 1.0, image_size: int = 96, max_disp: float | None = None):
@@ -71,6 +71,9 @@ class RegistrationNet(nn.Module):
             nn.ReLU(inplace=True),
             nn.Conv2d(head, 2, 1),
         )
+        # start from the identity (zero field), as registration networks usually do
+        nn.init.zeros_(self.head[-1].weight)
+        nn.init.zeros_(self.head[-1].bias)
 
     def forward(self, source: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """Predict the field (B, 2, H, W) px that warps ``source`` onto ``target``."""

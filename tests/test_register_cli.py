@@ -1,0 +1,127 @@
+"""The registration command line (train-reg, track, selection files) and the bench scorer."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from binn.cli import main
+from binn.io import load_npz
+from binn.provenance import provenance
+from register.bench import score_subject
+from register.checkpoint import save_checkpoint
+from register.data.phantom import make_phantom
+from register.data.subject import load_subject, save_subject
+from register.network import RegistrationNet
+
+SIZE = 32
+
+
+@pytest.fixture(scope="module")
+def subject_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("data") / "s.npz"
+    save_subject(path, make_phantom(3, frames=4, slices=1, size=SIZE), provenance({}, 3))
+    return path
+
+
+def test_track_classical_with_params(subject_file, tmp_path) -> None:
+    out = tmp_path / "f.npz"
+    argv = [
+        "track",
+        "--data",
+        str(subject_file),
+        "--method",
+        "demons",
+        "--param",
+        "iterations=10",
+        "--frames",
+        "es",
+        "--out",
+        str(out),
+    ]
+    assert main(argv) == 0
+    f = load_npz(out, required={"fields": 5, "frames": 1})
+    assert f["fields"].shape == (2, 1, 2, SIZE, SIZE) and np.all(f["fields"][0] == 0)
+    assert str(f["method"]) == "demons" and str(f["setting"]) == "iterations=10"
+    assert str(f["subject"]) == load_subject(subject_file).name
+    assert float(f["ms_per_pair"]) > 0 and float(f["seconds"]) > 0
+
+
+def test_track_network_from_selection_fills_setting(subject_file, tmp_path) -> None:
+    save_checkpoint(
+        tmp_path / "l2_lam=0.01.pt", RegistrationNet(0.0625, SIZE), method="l2", setting="lam=0.01"
+    )
+    sel = tmp_path / "select.json"
+    sel.write_text(json.dumps({"method": "l2", "setting": "lam=0.01", "params": {"lam": 0.01}}))
+    out = tmp_path / "f.npz"
+    argv = [
+        "track",
+        "--data",
+        str(subject_file),
+        "--selection",
+        str(sel),
+        "--model",
+        str(tmp_path / "l2_{setting}.pt"),
+        "--out",
+        str(out),
+    ]
+    assert main(argv) == 0
+    f = load_npz(out)
+    assert f["fields"].shape == (4, 1, 2, SIZE, SIZE) and list(f["frames"]) == [0, 1, 2, 3]
+    assert str(f["setting"]) == "lam=0.01" and str(f["method"]) == "l2"
+
+
+def test_bad_input_exit_code_2(subject_file, tmp_path) -> None:
+    save_checkpoint(tmp_path / "m48.pt", RegistrationNet(0.0625, 48), method="l2", setting="x")
+    out = tmp_path / "f.npz"
+    base = ["track", "--data", str(subject_file), "--out", str(out)]
+    assert main([*base, "--method", "l2", "--model", str(tmp_path / "m48.pt")]) == 2
+    assert main([*base, "--method", "l2"]) == 2  # no model
+    assert main([*base, "--method", "demons", "--param", "bogus=1"]) == 2
+    assert (
+        main(
+            ["track", "--data", str(tmp_path / "none.npz"), "--method", "demons", "--out", str(out)]
+        )
+        == 2
+    )
+    assert not out.exists()
+
+
+def test_train_reg_cli(subject_file, tmp_path) -> None:
+    out = tmp_path / "m.pt"
+    argv = [
+        "train-reg",
+        "--train",
+        str(subject_file),
+        "--val",
+        str(subject_file),
+        "--method",
+        "l2",
+        "--out",
+        str(out),
+        "--width",
+        "0.0625",
+        "--steps",
+        "2",
+        "--batch-size",
+        "2",
+        "--val-every",
+        "1",
+        "--device",
+        "cpu",
+    ]
+    assert main(argv) == 0
+    assert out.is_file() and out.with_suffix(".curves.csv").is_file()
+    assert main([*argv[:6], "binn", *argv[7:]]) == 2  # binn without --vae
+
+
+def test_score_subject_ground_truth_vs_no_registration() -> None:
+    s = make_phantom(11, frames=5, slices=2, size=48)
+    frames = np.arange(5)
+    gt = score_subject(s, s.motion, frames)
+    none = score_subject(s, np.zeros_like(s.motion), frames)
+    assert gt["epe_mm"] == 0.0 and none["epe_mm"] > 0.3
+    assert gt["dice"] > 0.9 and gt["dice"] > none["dice"]
+    assert none["abs_det_j_minus_1"] == 0.0 and none["dice"] == none["dice_before"]
