@@ -50,9 +50,14 @@ def _empty_figure(path: str | Path, title: str, reason: str) -> Path:
 
 
 def _alpha_of(setting: str) -> float:
+    """alpha of a ``name=value`` setting string; NaN when it names none (or is not one)."""
+    from binn.errors import BinnInputError
     from register.settings import parse_setting
 
-    return parse_setting(str(setting)).get("alpha", np.nan)
+    try:
+        return parse_setting(str(setting)).get("alpha", np.nan)
+    except BinnInputError:
+        return np.nan
 
 
 def alpha_sweep_figure(curves: pd.DataFrame, path: str | Path) -> Path:

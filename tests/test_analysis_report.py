@@ -166,3 +166,14 @@ def test_aggregate_is_mean_over_subjects_of_slice_means():
     assert agg.loc["mid", "dice_mean"] == pytest.approx(0.6)  # mean(0.3, 0.9), not 0.5
     assert agg.loc["mid", "dice_std"] == pytest.approx(np.std([0.3, 0.9], ddof=1))
     assert agg.loc["all", "n_subjects"] == 2
+
+
+def test_figures_accept_settings_without_alpha(tmp_path):
+    from analysis.figures import alpha_sweep_figure, pick_detj_subject
+
+    rows = pd.DataFrame(_curve_rows("alpha_sweep", "binn", "default", 0.2)
+                        + _curve_rows("alpha_sweep", "binn", "alpha=0.1", 0.1))  # fmt: skip
+    assert alpha_sweep_figure(rows, tmp_path / "f.png").stat().st_size > 0
+    assert pick_detj_subject(rows) is None  # no l2 curves
+    both = pd.concat([rows, pd.DataFrame(_curve_rows("comparison", "l2", "lam=1", 0.1))])
+    assert pick_detj_subject(both) == "s0"
