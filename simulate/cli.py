@@ -72,7 +72,7 @@ def add_bench(subparsers: argparse._SubParsersAction) -> None:
     """Register ``binn bench simulate``."""
     p = subparsers.add_parser("simulate", help="per-case simulation time on one core")
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.add_argument("--cases", type=int, default=3, help="number of synthetic cases")
+    p.add_argument("--cases", type=int, default=5, help="number of synthetic cases")
     p.add_argument("--frames", type=int, default=DEFAULT_FRAMES)
     p.set_defaults(func=_run_bench)
 

@@ -108,3 +108,10 @@ def check_nested(endo: np.ndarray, epi: np.ndarray, source: str) -> None:
     gap = np.min(np.linalg.norm(endo[:, None, :] - epi[None, :, :], axis=2))
     if gap < 0.5:
         raise BinnInputError(source, f"myocardial wall too thin after smoothing ({gap:.2f} mm)")
+
+
+def cavity_area_mm2(cavity: np.ndarray, spacing: np.ndarray, source: str) -> float:
+    """Area (mm^2) of the smoothed cavity contour: the same measure the FE mesh starts from."""
+    px = _largest_closed_contour(cavity > 0, source, "endocardial")
+    mm = px * np.asarray(spacing, dtype=np.float64)
+    return abs(polygon_area(fourier_resample(mm, curve_point_count(mm, 0.5), 10)))

@@ -60,43 +60,57 @@ def _add_loop(gmsh: object, points: np.ndarray, mesh_size: float) -> tuple[int, 
     return geo.addCurveLoop(lines), lines
 
 
+# (Mesh.Algorithm, Mesh.SubdivisionAlgorithm): blossom recombination first; if it leaves
+# triangles, another front; last, the all-quad subdivision (splits every cell into quads).
+_ATTEMPTS = ((6, 0), (8, 0), (5, 0), (6, 1))
+
+
 def build_ring_mesh(curves: RingCurves, mesh_size: float, source: str) -> QuadMesh:
     """Mesh the region between ``curves.endo`` and ``curves.epi`` with quads only.
 
     Raises :class:`BinnInputError` naming ``source`` when gmsh cannot produce a pure-quad
     mesh or produces an inverted element (min scaled Jacobian <= 0).
     """
-    with _gmsh_session() as gmsh:
-        geo = gmsh.model.geo
-        epi_loop, epi_lines = _add_loop(gmsh, curves.epi, mesh_size)
-        endo_h = float(np.mean(np.linalg.norm(np.diff(curves.endo, axis=0), axis=1)))
-        endo_loop, endo_lines = _add_loop(gmsh, curves.endo, endo_h)
-        surface = geo.addPlaneSurface([epi_loop, endo_loop])
-        for line in epi_lines + endo_lines:
-            geo.mesh.setTransfiniteCurve(line, 2)
-        geo.mesh.setRecombine(2, surface)
-        geo.synchronize()
-        gmsh.model.addPhysicalGroup(2, [surface], TAG_MYO, name="myocardium")
-        gmsh.model.addPhysicalGroup(1, endo_lines, TAG_ENDO, name="endocardium")
-        gmsh.model.addPhysicalGroup(1, epi_lines, TAG_EPI, name="epicardium")
-        gmsh.option.setNumber("Mesh.Algorithm", 6)
-        gmsh.option.setNumber("Mesh.RecombinationAlgorithm", 1)
-        gmsh.option.setNumber("Mesh.RecombineAll", 1)
-        gmsh.option.setNumber("Mesh.Smoothing", 5)
-        gmsh.model.mesh.generate(2)
-        types, elem_tags, elem_nodes = gmsh.model.mesh.getElements(2)
-        if list(types) != [GMSH_QUAD]:
-            raise BinnInputError(source, f"gmsh did not produce a pure-quad mesh (types {types})")
-        quality = gmsh.model.mesh.getElementQualities(elem_tags[0], "minSJ")
-        min_sj = float(np.min(quality))
-        if min_sj <= 0.0:
-            raise BinnInputError(source, f"gmsh produced an inverted mesh (min scaled J {min_sj})")
-        node_tags, coords, _ = gmsh.model.mesh.getNodes()
-        index = np.zeros(int(node_tags.max()) + 1, dtype=np.int64)
-        index[node_tags.astype(np.int64)] = np.arange(node_tags.size)
-        nodes = coords.reshape(-1, 3)[:, :2].copy()
-        quads = index[elem_nodes[0].astype(np.int64)].reshape(-1, 4)
-        msh_bytes = _gmsh_write_bytes(gmsh)
+    types: list[int] = []
+    for algorithm, subdivision in _ATTEMPTS:
+        with _gmsh_session() as gmsh:
+            epi_loop, epi_lines = _add_loop(gmsh, curves.epi, mesh_size)
+            endo_h = float(np.mean(np.linalg.norm(np.diff(curves.endo, axis=0), axis=1)))
+            endo_loop, endo_lines = _add_loop(gmsh, curves.endo, endo_h)
+            geo = gmsh.model.geo
+            surface = geo.addPlaneSurface([epi_loop, endo_loop])
+            for line in epi_lines + endo_lines:
+                geo.mesh.setTransfiniteCurve(line, 2)
+            geo.mesh.setRecombine(2, surface)
+            geo.synchronize()
+            gmsh.model.addPhysicalGroup(2, [surface], TAG_MYO, name="myocardium")
+            gmsh.model.addPhysicalGroup(1, endo_lines, TAG_ENDO, name="endocardium")
+            gmsh.model.addPhysicalGroup(1, epi_lines, TAG_EPI, name="epicardium")
+            gmsh.option.setNumber("Mesh.Algorithm", algorithm)
+            gmsh.option.setNumber("Mesh.RecombinationAlgorithm", 1)
+            gmsh.option.setNumber("Mesh.RecombineAll", 1)
+            gmsh.option.setNumber("Mesh.SubdivisionAlgorithm", subdivision)
+            gmsh.option.setNumber("Mesh.Smoothing", 5)
+            gmsh.model.mesh.generate(2)
+            types, elem_tags, elem_nodes = gmsh.model.mesh.getElements(2)
+            if list(types) != [GMSH_QUAD]:
+                log.debug("%s: gmsh algorithm %d left triangles; retrying", source, algorithm)
+                continue
+            quality = gmsh.model.mesh.getElementQualities(elem_tags[0], "minSJ")
+            min_sj = float(np.min(quality))
+            if min_sj <= 0.0:
+                raise BinnInputError(
+                    source, f"gmsh produced an inverted mesh (min scaled J {min_sj})"
+                )
+            node_tags, coords, _ = gmsh.model.mesh.getNodes()
+            index = np.zeros(int(node_tags.max()) + 1, dtype=np.int64)
+            index[node_tags.astype(np.int64)] = np.arange(node_tags.size)
+            nodes = coords.reshape(-1, 3)[:, :2].copy()
+            quads = index[elem_nodes[0].astype(np.int64)].reshape(-1, 4)
+            msh_bytes = _gmsh_write_bytes(gmsh)
+            break
+    else:
+        raise BinnInputError(source, f"gmsh did not produce a pure-quad mesh (types {list(types)})")
     quads = _orient_counter_clockwise(nodes, quads)
     log.debug("mesh: %d nodes, %d quads, min scaled Jacobian %.3f", len(nodes), len(quads), min_sj)
     return QuadMesh(nodes=nodes, quads=quads, min_scaled_jacobian=min_sj, msh_bytes=msh_bytes)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import time
 from dataclasses import dataclass, field
@@ -255,7 +256,10 @@ def load_ring_from_args(args: argparse.Namespace) -> tuple[RingCase, str, int | 
         from simulate.synthetic import synthetic_ring
 
         name = args.case or f"synth_{args.synthetic:04d}"
-        return synthetic_ring(args.synthetic, args.size, args.spacing_mm), name, args.synthetic
+        ring = synthetic_ring(args.synthetic, args.size, args.spacing_mm)
+        if args.ed_area_mm2 is not None:
+            ring = dataclasses.replace(ring, target_area_mm2=float(args.ed_area_mm2))
+        return ring, name, args.synthetic
     from simulate.masks import load_nifti_ring, parse_label_values
 
     if args.slice is None:
@@ -279,7 +283,12 @@ def default_case_name(es_labels: Path, z: int, layout: str) -> str:
 def run_cli_case(args: argparse.Namespace) -> int:
     """Handler of ``binn simulate``: 0 on success (or on a recorded failure), raises otherwise."""
     config = _case_config(args)
-    case = args.case or "case"
+    if args.case:
+        case = args.case
+    elif args.synthetic is not None:
+        case = f"synth_{args.synthetic:04d}"
+    else:
+        case = default_case_name(args.es_labels, args.slice or 0, args.layout)
     try:
         ring, case, seed = load_ring_from_args(args)
         result = simulate_case(ring, case, args.mu, args.frames, args.mesh_size)

@@ -1,0 +1,130 @@
+"""Enumerate the simulation cases of a source config block (for the Snakefile and batch runs).
+
+``source`` is one of::
+
+    {"kind": "synthetic", "n_cases": 8, "seed": 0, "size": 96, "spacing_mm": 1.8}
+    {"kind": "acdc" | "ukbb", "data_dir": "...", "subjects": [...], "labels": {...}}
+
+``labels`` (optional) maps ``"myocardium"`` and ``"lv_cavity"`` to the values in the files.
+Real-data slices without a closed myocardial ring are skipped with a logged reason.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from binn.errors import BinnInputError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CaseSpec:
+    """One case: its name (``synth_0003``, ``patient001_z05``) and ``binn simulate`` arguments."""
+
+    name: str
+    args: tuple[str, ...]
+
+    def cli_args(self) -> list[str]:
+        """The ``binn simulate`` arguments that make this case (without ``--out``)."""
+        return [*self.args, "--case", self.name]
+
+
+def enumerate_cases(source: dict[str, Any]) -> list[CaseSpec]:
+    """All usable cases of ``source``; raise :class:`BinnInputError` when there are none."""
+    kind = source.get("kind")
+    if kind == "synthetic":
+        return _synthetic_cases(source)
+    if kind in ("acdc", "ukbb"):
+        return _real_cases(source, kind)
+    raise BinnInputError(None, f"unknown case source kind {kind!r} (synthetic, acdc, ukbb)")
+
+
+def _synthetic_cases(source: dict[str, Any]) -> list[CaseSpec]:
+    """``n_cases`` seeds from ``seed`` on whose ED ring fits the image (others are skipped)."""
+    from simulate.synthetic import synthetic_ring
+
+    n_cases, seed = int(source.get("n_cases", 8)), int(source.get("seed", 0))
+    size, spacing = int(source.get("size", 96)), float(source.get("spacing_mm", 1.8))
+    cases: list[CaseSpec] = []
+    s = seed
+    while len(cases) < n_cases:
+        if s - seed > 10 * n_cases + 100:
+            raise BinnInputError(None, f"synthetic rings do not fit {size} px at {spacing} mm")
+        try:
+            synthetic_ring(s, size, spacing)
+        except BinnInputError as exc:
+            log.info("skipping synthetic seed %d: %s", s, exc.reason)
+        else:
+            args = ("--synthetic", str(s), "--size", str(size), "--spacing-mm", str(spacing))
+            cases.append(CaseSpec(f"synth_{s:04d}", args))
+        s += 1
+    return cases
+
+
+def _label_arg(source: dict[str, Any], kind: str) -> tuple[tuple[str, ...], tuple[int, int]]:
+    from simulate.masks import LAYOUT_LABELS
+
+    labels = source.get("labels") or {}
+    myo, cav = LAYOUT_LABELS[kind]
+    values = (int(labels.get("myocardium", myo)), int(labels.get("lv_cavity", cav)))
+    extra = ("--labels", f"{values[0]},{values[1]}") if labels else ()
+    return extra, values
+
+
+def _acdc_frames(subject_dir: Path) -> tuple[Path, Path]:
+    """ES and ED label files of an ACDC subject from its ``Info.cfg``."""
+    info = subject_dir / "Info.cfg"
+    if not info.is_file():
+        raise BinnInputError(subject_dir, "no Info.cfg")
+    fields = dict(line.split(":", 1) for line in info.read_text().splitlines() if ":" in line)
+    try:
+        ed, es = int(fields["ED"]), int(fields["ES"])
+    except (KeyError, ValueError) as exc:
+        raise BinnInputError(info, "no integer ED/ES entries") from exc
+    name = subject_dir.name
+    return (
+        subject_dir / f"{name}_frame{es:02d}_gt.nii.gz",
+        subject_dir / f"{name}_frame{ed:02d}_gt.nii.gz",
+    )
+
+
+def _real_cases(source: dict[str, Any], kind: str) -> list[CaseSpec]:
+    from binn.nifti import load_label_map
+    from simulate.masks import extract_ring
+
+    data_dir = Path(source.get("data_dir", ""))
+    if not data_dir.is_dir():
+        raise BinnInputError(data_dir, "data directory does not exist")
+    subjects = source.get("subjects") or sorted(
+        p.name for p in data_dir.iterdir() if p.is_dir() and not p.name.startswith(".")
+    )
+    label_args, values = _label_arg(source, kind)
+    cases: list[CaseSpec] = []
+    for subject in subjects:
+        subject_dir = data_dir / subject
+        try:
+            if kind == "acdc":
+                es_path, ed_path = _acdc_frames(subject_dir)
+            else:
+                es_path = subject_dir / "label_sa_ES.nii.gz"
+                ed_path = subject_dir / "label_sa_ED.nii.gz"
+            es, ed = load_label_map(es_path), load_label_map(ed_path)
+        except BinnInputError as exc:
+            log.warning("skipping subject %s: %s", subject, exc)
+            continue
+        for z in range(min(es.data.shape[0], ed.data.shape[0])):
+            try:
+                extract_ring(es.data[z], values, f"{es_path} slice {z}")
+                extract_ring(ed.data[z], values, f"{ed_path} slice {z}")
+            except BinnInputError as exc:
+                log.info("skipping %s slice %d: %s", subject, z, exc.reason)
+                continue
+            args = ("--es-labels", str(es_path), "--ed-labels", str(ed_path), "--slice", str(z))
+            cases.append(CaseSpec(f"{subject}_z{z:02d}", (*args, "--layout", kind, *label_args)))
+    if not cases:
+        raise BinnInputError(data_dir, f"no usable {kind} slice with a closed myocardial ring")
+    return cases
