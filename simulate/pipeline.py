@@ -60,7 +60,7 @@ def recentre(nodes: np.ndarray, disp: np.ndarray) -> np.ndarray:
     u, _, vt = np.linalg.svd(h)
     d = np.sign(np.linalg.det(u @ vt))
     rot = (u @ np.diag([1.0, d]) @ vt).T
-    return (y - cy) @ rot + cx - nodes
+    return (y - cy) @ rot.T + cx - nodes
 
 
 def _boundary_indices(curve: np.ndarray, tree: cKDTree, source: str) -> np.ndarray:
