@@ -124,7 +124,7 @@ def evaluate(anat: Anatomy, z: np.ndarray, y: np.ndarray, x: np.ndarray):
         pm_y = anat.centre_y[z] + pm_r * np.sin(ang)
         pm_x = anat.centre_x[z] + pm_r * np.cos(ang)
         dist = np.hypot(y - pm_y, x - pm_x) - anat.pm_radius[z]
-        img += _inside(dist) * (val["myocardium"] - img)
+        img += _inside(dist) * (anat.pm_radius[z] > 0) * (val["myocardium"] - img)
 
     labels = np.zeros(r.shape, dtype=np.uint8)
     labels[(rho < 1.0) & (r >= r_ep)] = RV_CAVITY

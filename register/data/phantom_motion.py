@@ -30,8 +30,8 @@ from register.data import phantom_anatomy as pa
 
 log = logging.getLogger(__name__)
 
-NEWTON_TOL_PX = 1e-4
-NEWTON_MAX_ITER = 40
+NEWTON_TOL_PX = 1e-3
+NEWTON_MAX_ITER = 80
 NEWTON_MAX_STEP_PX = 2.0
 FD_STEP_PX = 1e-3
 
@@ -71,47 +71,62 @@ def _smoothstep(q: np.ndarray) -> np.ndarray:
 def forward(
     kin: Kinematics, anat: pa.Anatomy, t: np.ndarray, z: np.ndarray, y: np.ndarray, x: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Map ED points ``(y, x)`` (px) of slice ``z`` to their positions in frame ``t``.
+    """Displacement ``u_t`` (px) of ED points ``(y, x)`` of slice ``z`` in frame ``t``.
 
-    ``t``, ``z`` (int) and ``y``, ``x`` (float) are arrays of one shape; returns ``(y', x')``.
+    ``t``, ``z`` (int) and ``y``, ``x`` (float) are arrays of one shape; returns ``(uy, ux)``
+    (the point moves to ``(y + uy, x + ux)``), exactly 0 where the activation is 0.
     """
     a = kin.activation[t]
-    r, theta = pa.polar(anat, z, y, x)
+    dy = y - anat.centre_y[z]
+    dx = x - anat.centre_x[z]
+    r, theta = np.hypot(dy, dx), np.arctan2(dy, dx)
     r_en = pa.endo_radius(anat, z, theta)
     r_ep = pa.epi_radius(anat, z, theta, r_en)
     bump = np.exp(kin.hypo_concentration * (np.cos(theta - kin.hypo_angle) - 1.0))
     ejection = kin.ejection[z] * (1.0 - kin.hypo_depth[z] * bump)
-    r_en_t2 = r_en**2 * (1.0 - a * ejection)
-    kappa = 1.0 + a * (kin.kappa - 1.0)
-    r_ep_t = np.sqrt(r_en_t2 + kappa * (r_ep**2 - r_en**2))
+    gain = kin.kappa - 1.0
+
+    def stretch_minus_one(q: np.ndarray) -> np.ndarray:
+        """sqrt(1 + a q) - 1, exact 0 at a = 0."""
+        return a * q / (1.0 + np.sqrt(1.0 + a * q))
+
+    r_safe = np.maximum(r, 1e-9)
     cavity = r < r_en
-    wall = ~cavity & (r <= r_ep)
     outside = r > r_ep
-    r_t = np.empty_like(r)
-    r_t[cavity] = r[cavity] * np.sqrt(r_en_t2[cavity]) / r_en[cavity]
-    r_t[wall] = np.sqrt(r_en_t2[wall] + kappa[wall] * (r[wall] ** 2 - r_en[wall] ** 2))
+    # r_t^2 = r^2 - a E r_en^2 + a (kappa - 1)(r^2 - r_en^2) in the wall; s = r_t / r.
+    q_wall = np.maximum((gain * (r**2 - r_en**2) - ejection * r_en**2) / r_safe**2, -1.0)
+    q_epi = (gain * (r_ep**2 - r_en**2) - ejection * r_en**2) / r_ep**2
     fade = _cos_taper((r - r_ep) / kin.taper)
-    r_t[outside] = r[outside] - (r_ep - r_ep_t)[outside] * fade[outside]
+    s1 = np.where(cavity, stretch_minus_one(-ejection), stretch_minus_one(q_wall))
+    s1 = np.where(outside, r_ep * stretch_minus_one(q_epi) * fade / r_safe, s1)
 
     depth = np.clip((r_ep - r) / (r_ep - r_en), 0.0, 1.0)
     spin = np.where(outside, fade, 1.0 + kin.transmural * depth)
-    theta_t = theta + a * kin.twist[z] * spin
-    y_t = anat.centre_y[z] + r_t * np.sin(theta_t)
-    x_t = anat.centre_x[z] + r_t * np.cos(theta_t)
+    turn = a * kin.twist[z] * spin
+    # (s R(turn) - I) d with s cos(turn) - 1 = s1 cos(turn) - 2 sin^2(turn / 2)
+    c1 = s1 * np.cos(turn) - 2.0 * np.sin(0.5 * turn) ** 2
+    sn = (1.0 + s1) * np.sin(turn)
+    uy = c1 * dy + sn * dx
+    ux = c1 * dx - sn * dy
 
     rho = pa.rv_radius(anat, z, y, x)
-    rv_w = _cos_taper((rho - 1.05) / 0.5) * _smoothstep((r - r_ep) / 4.0)
-    y_t -= a * kin.rv_contraction * rv_w * (y - anat.rv_y[z])
-    x_t -= a * kin.rv_contraction * rv_w * (x - anat.rv_x[z])
+    rv_w = (
+        a
+        * kin.rv_contraction
+        * _cos_taper((rho - 1.05) / 0.5)
+        * _smoothstep((r - r_ep) / kin.taper)
+    )
+    uy -= rv_w * (y - anat.rv_y[z])
+    ux -= rv_w * (x - anat.rv_x[z])
 
     w2 = kin.wobble[t]
     for k, phase, amp, amp2 in zip(
         kin.modes_k, kin.modes_phase, kin.modes_amp, kin.modes_amp2, strict=True
     ):
         wave = np.cos(k[0] * y + k[1] * x + phase)
-        y_t += (a * amp[0] + w2 * amp2[0]) * wave
-        x_t += (a * amp[1] + w2 * amp2[1]) * wave
-    return y_t, x_t
+        uy += (a * amp[0] + w2 * amp2[0]) * wave
+        ux += (a * amp[1] + w2 * amp2[1]) * wave
+    return uy, ux
 
 
 def displacement(
@@ -125,8 +140,8 @@ def displacement(
         np.arange(size, dtype=np.float64),
         indexing="ij",
     )
-    y_t, x_t = forward(kin, anat, t, z, y, x)
-    return np.stack([y_t - y, x_t - x], axis=2).astype(np.float32)
+    uy, ux = forward(kin, anat, t, z, y, x)
+    return np.stack([uy, ux], axis=2).astype(np.float32)
 
 
 def invert(
@@ -134,35 +149,38 @@ def invert(
 ) -> tuple[np.ndarray, np.ndarray]:
     """ED positions of the points ``(y, x)`` of frame ``t``: solve ``phi_t(p) = (y, x)`` for p.
 
-    Damped Newton iterations with a finite-difference Jacobian, on the points not yet
-    converged; raises ``RuntimeError`` if any point misses ``NEWTON_TOL_PX`` (the model is
-    built to be invertible, so that would be a bug).
+    Newton iterations with a finite-difference Jacobian on the points not yet converged,
+    steps capped at ``NEWTON_MAX_STEP_PX`` and halved for a point whose residual grew (the
+    map is only piecewise smooth: kinks at the endo- and epicardium). Raises
+    ``RuntimeError`` if a point misses ``NEWTON_TOL_PX`` (the model is built invertible).
     """
     t, z, y, x = (np.ravel(v) for v in np.broadcast_arrays(t, z, y, x))
-    fy, fx = forward(kin, anat, t, z, y, x)
-    py, px = y - (fy - y), x - (fx - x)
+    uy, ux = forward(kin, anat, t, z, y, x)
+    py, px = y - uy, x - ux
     active = np.arange(y.size)
+    damping = np.ones(y.size)
+    previous = np.full(y.size, np.inf)
     h = FD_STEP_PX
     for _ in range(NEWTON_MAX_ITER):
         ta, za, ya, xa = t[active], z[active], py[active], px[active]
         n = active.size
-        gy, gx = forward(
-            kin,
-            anat,
-            np.tile(ta, 3),
-            np.tile(za, 3),
-            np.concatenate([ya, ya + h, ya]),
-            np.concatenate([xa, xa, xa + h]),
-        )
+        qy, qx = np.concatenate([ya, ya + h, ya]), np.concatenate([xa, xa, xa + h])
+        gy, gx = forward(kin, anat, np.tile(ta, 3), np.tile(za, 3), qy, qx)
+        gy += qy
+        gx += qx
         ry, rx = gy[:n] - y[active], gx[:n] - x[active]
-        done = np.maximum(np.abs(ry), np.abs(rx)) < NEWTON_TOL_PX
+        residual = np.maximum(np.abs(ry), np.abs(rx))
+        done = residual < NEWTON_TOL_PX
+        # halve the step where the residual grew (Newton oscillating across a kink)
+        damping[active[residual >= previous[active]]] *= 0.5
+        previous[active] = residual
         j00, j10 = (gy[n : 2 * n] - gy[:n]) / h, (gx[n : 2 * n] - gx[:n]) / h
         j01, j11 = (gy[2 * n :] - gy[:n]) / h, (gx[2 * n :] - gx[:n]) / h
         det = j00 * j11 - j01 * j10
         sy = (j11 * ry - j01 * rx) / det
         sx = (-j10 * ry + j00 * rx) / det
         step = np.hypot(sy, sx)
-        scale = np.minimum(1.0, NEWTON_MAX_STEP_PX / np.maximum(step, 1e-12))
+        scale = damping[active] * np.minimum(1.0, NEWTON_MAX_STEP_PX / np.maximum(step, 1e-12))
         keep = ~done
         py[active[keep]] -= (scale * sy)[keep]
         px[active[keep]] -= (scale * sx)[keep]
