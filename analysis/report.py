@@ -229,9 +229,13 @@ def _summary(
         "## What was run",
         "",
         to_markdown(_runs_overview(metric_rows)),
-        f"Hyperparameters chosen on validation data (mean |det J - 1| nearest {target_text}): "
-        f"{selected or 'no selection files given'} "
-        f"([details]({link(by_name['selections.md'])})).",
+        (
+            f"Hyperparameters chosen on validation data (mean |det J - 1| nearest "
+            f"{target_text}): {selected}"
+            if chosen
+            else "No hyperparameter selection files were given"
+        )
+        + f" ([details]({link(by_name['selections.md'])})).",
         "",
         f"Failed simulation cases: {n_failed} ([table]({link(by_name['failed_cases.md'])})).",
         "",
