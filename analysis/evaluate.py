@@ -86,7 +86,11 @@ def load_tracking(path: str | Path) -> Tracking:
     its ``subject`` entry, or the file name when it has none."""
     path = Path(path)
     data = load_npz(path, required={"fields": 5, "frames": 1})
-    if data["fields"].shape[2] != 2 or len(data["frames"]) != data["fields"].shape[0]:
+    if (
+        data["fields"].shape[2] != 2
+        or len(data["frames"]) != data["fields"].shape[0]
+        or len(data["frames"]) == 0
+    ):
         raise BinnInputError(
             path, f"fields {data['fields'].shape} / frames {data['frames'].shape} do not match"
         )
