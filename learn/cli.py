@@ -30,10 +30,22 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--latent", type=int, default=DEFAULT_LATENT, help="latent dimension")
     p.add_argument("--mask-dilation", type=int, default=3, help="dilation of the ED mask, px")
     p.add_argument("--val-fraction", type=float, default=0.2, help="fraction of cases for val")
-    p.add_argument("--max-norm", type=float, default=None, help="input scale (default: from data)")
+    p.add_argument(
+        "--max-norm",
+        type=float,
+        default=0.1,
+        help="fixed input scale, half-window displacement units per px (authors: 0.1)",
+    )
     p.add_argument(
         "--frames-per-case", type=int, default=None, help="subsample frames (default: all)"
     )
+    p.add_argument(
+        "--augment",
+        default="rigid",
+        choices=["rigid", "dihedral", "none"],
+        help="random re-orientations: any angle + flips, quarter turns + flips, or none",
+    )
+    p.add_argument("--nf", type=int, default=32, help="width of the first convolution")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--failed-table", type=Path, default=None, help="CSV of skipped failed cases")

@@ -48,6 +48,7 @@ class TrainConfig:
     val_fraction: float = 0.2
     frames_per_case: int | None = None
     max_shift_px: int = 3
+    augment: str = "rigid"
     seed: int = 0
 
     def run_identity(self) -> dict[str, Any]:
@@ -123,11 +124,12 @@ def _epoch(
     total = 0.0
     for start in range(0, n, cfg.batch_size):
         idx = order[start : start + cfg.batch_size]
-        mats = random_orientations(idx.numel(), gen)
-        shifts = random_shifts(idx.numel(), cfg.max_shift_px, gen)
         f = data.fields[idx].to(device)
         m = data.masks[data.case_index[idx]].to(device)
-        f, m = reorient(f, m, mats.to(device), shifts.to(device))
+        if cfg.augment != "none":
+            mats = random_orientations(idx.numel(), gen, cfg.augment == "dihedral")
+            shifts = random_shifts(idx.numel(), cfg.max_shift_px, gen)
+            f, m = reorient(f, m, mats.to(device), shifts.to(device))
         loss = _batch_loss(model, f, m, dev_gen)
         opt.zero_grad(set_to_none=True)
         loss.mean().backward()
@@ -168,7 +170,7 @@ def train_vae(
     out = Path(out)
     if out.suffix != ".pt":
         raise BinnInputError(out, "the checkpoint must be a .pt file")
-    if cfg.image_size % 16 or cfg.epochs < 1 or cfg.batch_size < 1:
+    if cfg.image_size % 16 or cfg.epochs < 1 or cfg.batch_size < 1 or cfg.max_norm <= 0:
         raise BinnInputError(None, f"invalid training settings: {cfg}")
     records, failed = read_records(case_paths)
     if not records:
@@ -309,6 +311,8 @@ def train_from_cli(args: argparse.Namespace) -> int:
         mask_dilation=args.mask_dilation,
         val_fraction=args.val_fraction,
         frames_per_case=args.frames_per_case,
+        augment=args.augment,
+        nf=args.nf,
         seed=args.seed,
     )
     result = train_vae(
