@@ -109,6 +109,14 @@ def test_pair_detects_label_convention(tmp_path, phantom):
     )
     assert s.meta["label_convention"] == "ukbb" and s.frames == 2
     assert np.array_equal(s.labels_ed, phantom.labels_ed)
+    cropped = load_pair(
+        folder / "sa_ED.nii.gz",
+        folder / "label_sa_ED.nii.gz",
+        folder / "sa_ES.nii.gz",
+        folder / "label_sa_ES.nii.gz",
+        size=48,
+    )
+    assert cropped.images.shape == (2, 2, 48, 48) and cropped.meta["crop_size"] == 48
     assert detect_convention(phantom.labels_ed) == "acdc"
     with pytest.raises(BinnInputError, match="label convention"):
         detect_convention(np.zeros((1, 5, 5), np.uint8), "x.nii.gz")
@@ -128,7 +136,7 @@ def test_slices_without_myocardium_are_kept(tmp_path, phantom):
         folder / "ed_gt.nii.gz",
         folder / "es.nii.gz",
         folder / "es_gt.nii.gz",
-        labels="acdc",
+        layout="acdc",
     )
     assert s.slices == 2 and s.meta["slices_without_myocardium"] == [1]
     assert not np.any(s.labels_ed[1])
@@ -144,7 +152,7 @@ def pair_files(tmp_path: Path, phantom) -> dict[str, Path]:
 
 
 def load(paths: dict[str, Path]):
-    return load_pair(paths["ed"], paths["ed_gt"], paths["es"], paths["es_gt"], labels="acdc")
+    return load_pair(paths["ed"], paths["ed_gt"], paths["es"], paths["es_gt"], layout="acdc")
 
 
 @pytest.mark.parametrize(

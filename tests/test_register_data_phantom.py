@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
+from binn.errors import BinnInputError
 from register.data import phantom_motion as pm
 from register.data.cli import add_commands
 from register.data.phantom import activation_curve, make_phantom
@@ -179,3 +180,9 @@ def test_cli_phantom_writes_a_loadable_subject(tmp_path):
     assert np.array_equal(s.images, direct.images)
     assert np.array_equal(s.motion, direct.motion)
     assert s.es_index == direct.es_index and s.meta["family"] == "B"
+
+
+@pytest.mark.parametrize("kwargs", [{"frames": 2}, {"size": 8}, {"family": "C"}])
+def test_bad_phantom_arguments_are_input_errors(kwargs):
+    with pytest.raises(BinnInputError, match="phantom"):
+        make_phantom(0, **kwargs)

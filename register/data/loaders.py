@@ -27,6 +27,7 @@ from scipy import ndimage
 
 from binn.errors import BinnInputError
 from binn.nifti import Volume, load_label_map, load_volume
+from register.data.crop import crop_subject
 from register.data.intensity import normalise_intensity
 from register.data.subject import LV_CAVITY, MYOCARDIUM, RV_CAVITY, CineSubject, validate_subject
 
@@ -55,7 +56,7 @@ def load_acdc(patient_dir: str | Path, labels: str = "acdc") -> CineSubject:
         frame_file(ed, True),
         es_image,
         frame_file(es, True),
-        labels=labels,
+        layout=labels,
         name=folder.name,
     )
     cine_files = sorted(folder.glob("*_4d.nii.gz")) + sorted(folder.glob("*_4d.nii"))
@@ -99,7 +100,7 @@ def load_ukbb(subject_dir: str | Path, labels: str = "ukbb") -> CineSubject:
         names["label_sa_ED"],
         names["sa_ES"],
         names["label_sa_ES"],
-        labels=labels,
+        layout=labels,
         name=folder.name,
     )
     try:
@@ -132,16 +133,19 @@ def load_pair(
     ed_labels: str | Path,
     es_image: str | Path,
     es_labels: str | Path,
-    labels: str = "auto",
+    layout: str = "auto",
     name: str | None = None,
+    size: int | None = None,
 ) -> CineSubject:
     """Load ED and ES stacks (3D NIfTI) with their label maps as a 2-frame subject (ES = 1).
 
-    ``labels``: convention of the label files, ``acdc``, ``ukbb`` or ``auto`` (the label of
-    1 and 3 that the myocardium (2) encloses is the LV cavity). All four grids must match.
+    ``layout``: label convention of the label files, ``acdc``, ``ukbb`` or ``auto`` (the
+    label of 1 and 3 that the myocardium (2) encloses is the LV cavity). All four grids must
+    match. ``size``: if given, the subject is cropped to ``size x size`` px centred on the
+    LV (:func:`register.data.crop.crop_subject`; the origin is in ``meta["crop_origin"]``).
     """
-    if labels not in CONVENTIONS:
-        raise ValueError(f"unknown label convention {labels!r} (known: {CONVENTIONS})")
+    if layout not in CONVENTIONS:
+        raise ValueError(f"unknown label convention {layout!r} (known: {CONVENTIONS})")
     vols = [
         load_volume(ed_image),
         load_label_map(ed_labels),
@@ -153,7 +157,7 @@ def load_pair(
     for vol in (vols[0], vols[2]):
         if not np.all(np.isfinite(vol.data)):
             raise BinnInputError(vol.path, "image contains NaN or Inf")
-    convention = detect_convention(vols[1].data, vols[1].path) if labels == "auto" else labels
+    convention = detect_convention(vols[1].data, vols[1].path) if layout == "auto" else layout
     lab_ed = to_acdc_labels(vols[1].data, convention, vols[1].path)
     lab_es = to_acdc_labels(vols[3].data, convention, vols[3].path)
     if not np.any(lab_ed == MYOCARDIUM):
@@ -177,7 +181,8 @@ def load_pair(
             "slices_without_myocardium": empty,
         },
     )
-    return validate_subject(subject, source=vols[0].path)
+    validate_subject(subject, source=vols[0].path)
+    return subject if size is None else crop_subject(subject, size)[0]
 
 
 def detect_convention(labels: np.ndarray, source: str | Path | None = None) -> str:

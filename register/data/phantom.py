@@ -19,6 +19,7 @@ import math
 import numpy as np
 from scipy import ndimage
 
+from binn.errors import BinnInputError
 from register.data import phantom_anatomy as pa
 from register.data import phantom_motion as pm
 from register.data.intensity import robust_window
@@ -253,10 +254,11 @@ def make_phantom(
     Same arguments -> bit-identical output.
     """
     if family not in FAMILIES:
-        raise ValueError(f"unknown phantom family {family!r} (known: {sorted(FAMILIES)})")
+        raise BinnInputError("phantom", f"unknown family {family!r} (known: {sorted(FAMILIES)})")
     if not 4 <= frames <= 200 or not 1 <= slices <= 64 or not 16 <= size <= 1024:
-        raise ValueError(
-            f"phantom needs 4-200 frames, 1-64 slices, 16-1024 px (got {frames}, {slices}, {size})"
+        raise BinnInputError(
+            "phantom",
+            f"needs 4-200 frames, 1-64 slices, 16-1024 px (got {frames}, {slices}, {size})",
         )
     fam = FAMILIES[family]
     spacing = fam.spacing_mm if spacing_mm is None else float(spacing_mm)
