@@ -162,29 +162,28 @@ def invert(
     previous = np.full(y.size, np.inf)
     h = FD_STEP_PX
     for _ in range(NEWTON_MAX_ITER):
-        ta, za, ya, xa = t[active], z[active], py[active], px[active]
-        n = active.size
-        qy, qx = np.concatenate([ya, ya + h, ya]), np.concatenate([xa, xa, xa + h])
-        gy, gx = forward(kin, anat, np.tile(ta, 3), np.tile(za, 3), qy, qx)
-        gy += qy
-        gx += qx
-        ry, rx = gy[:n] - y[active], gx[:n] - x[active]
+        uy, ux = forward(kin, anat, t[active], z[active], py[active], px[active])
+        ry = py[active] + uy - y[active]
+        rx = px[active] + ux - x[active]
         residual = np.maximum(np.abs(ry), np.abs(rx))
-        done = residual < NEWTON_TOL_PX
         # halve the step where the residual grew (Newton oscillating across a kink)
         damping[active[residual >= previous[active]]] *= 0.5
         previous[active] = residual
-        j00, j10 = (gy[n : 2 * n] - gy[:n]) / h, (gx[n : 2 * n] - gx[:n]) / h
-        j01, j11 = (gy[2 * n :] - gy[:n]) / h, (gx[2 * n :] - gx[:n]) / h
+        keep = residual >= NEWTON_TOL_PX
+        active, ry, rx, uy, ux = active[keep], ry[keep], rx[keep], uy[keep], ux[keep]
+        if active.size == 0:
+            return py, px
+        ta, za, ya, xa = t[active], z[active], py[active], px[active]
+        n = active.size
+        qy, qx = np.concatenate([ya + h, ya]), np.concatenate([xa, xa + h])
+        gy, gx = forward(kin, anat, np.tile(ta, 2), np.tile(za, 2), qy, qx)
+        j00, j10 = 1.0 + (gy[:n] - uy) / h, (gx[:n] - ux) / h
+        j01, j11 = (gy[n:] - uy) / h, 1.0 + (gx[n:] - ux) / h
         det = j00 * j11 - j01 * j10
         sy = (j11 * ry - j01 * rx) / det
         sx = (-j10 * ry + j00 * rx) / det
         step = np.hypot(sy, sx)
         scale = damping[active] * np.minimum(1.0, NEWTON_MAX_STEP_PX / np.maximum(step, 1e-12))
-        keep = ~done
-        py[active[keep]] -= (scale * sy)[keep]
-        px[active[keep]] -= (scale * sx)[keep]
-        active = active[keep]
-        if active.size == 0:
-            return py, px
+        py[active] -= scale * sy
+        px[active] -= scale * sx
     raise RuntimeError(f"phantom motion not invertible at {active.size} points (Newton)")
