@@ -151,8 +151,8 @@ def build_report(
     shown = ", ".join(subjects[:6]) + (", ..." if len(subjects) > 6 else "")
     title = (
         "# Table 3 style: generalisation to unseen data\n\n"
-        f"Models trained on the training phantoms, evaluated on {len(subjects)} subjects of "
-        f"another source ({shown})."
+        f"Models trained on the training phantoms, evaluated on {len(subjects)} "
+        f"subject{'s' if len(subjects) != 1 else ''} of another source ({shown})."
     )
     paths, body["table3"] = _table_section(
         out_dir, TABLE_NAMES["generalisation"], title, csv, view,

@@ -177,3 +177,16 @@ def test_figures_accept_settings_without_alpha(tmp_path):
     assert pick_detj_subject(rows) is None  # no l2 curves
     both = pd.concat([rows, pd.DataFrame(_curve_rows("comparison", "l2", "lam=1", 0.1))])
     assert pick_detj_subject(both) == "s0"
+
+
+def test_markdown_and_csv_keep_missing_values_missing(tmp_path):
+    from analysis.tables_io import read_csvs, to_markdown, write_table
+
+    table = pd.DataFrame({"|det J - 1|": [0.1, np.nan], "method": ["a|b", None]})
+    md = to_markdown(table)
+    assert md.splitlines()[0] == "| \\|det J - 1\\| | method |"
+    assert md.splitlines()[3] == "| — | — |"
+    write_table(tmp_path, "t", table, "# title")
+    back = read_csvs([tmp_path / "t.csv"], ["method"])
+    assert back.isna().to_numpy().tolist() == [[False, False], [True, True]]
+    assert (tmp_path / "t.md").read_text().startswith("# title\n\n| ")
