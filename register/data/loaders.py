@@ -64,13 +64,16 @@ def load_acdc(patient_dir: str | Path, labels: str = "acdc") -> CineSubject:
         log.warning("%s: no *_4d.nii.gz, using the ED and ES frames only (T = 2)", folder)
         return subject
     cine = load_volume(cine_files[0], dims=(4,))
-    _check_grid(cine, load_volume(ed_image), spatial_only=True)
+    ed_vol = load_volume(ed_image)
+    _check_grid(cine, ed_vol, spatial_only=True)
     frames = cine.data.shape[0]
     if not (1 <= ed <= frames and 1 <= es <= frames) or ed == es:
         raise BinnInputError(
             folder / "Info.cfg",
             f"ED {ed} / ES {es} are not two distinct frames of the {frames}-frame cine",
         )
+    if _matching_frame(cine, ed_vol) != ed - 1:
+        log.warning("%s: %s is not frame %d of the cine", folder, ed_image.name, ed)
     if "NbFrame" in info and info["NbFrame"] != frames:
         log.warning(
             "%s: Info.cfg NbFrame %d but the cine has %d frames", folder, info["NbFrame"], frames
@@ -265,8 +268,8 @@ def _check_grid(ref: Volume, other: Volume, spatial_only: bool = False) -> None:
 
 def _matching_frame(cine: Volume, frame: Volume) -> int:
     """Index of the cine frame closest (mean absolute difference) to the 3D ``frame``."""
-    diff = np.abs(cine.data.astype(np.float64) - frame.data.astype(np.float64)[None])
-    err = diff.reshape(cine.data.shape[0], -1).mean(axis=1)
+    target = frame.data.astype(np.float64)
+    err = np.array([np.abs(f.astype(np.float64) - target).mean() for f in cine.data])
     best = int(err.argmin())
     scale = float(np.abs(frame.data).mean()) or 1.0
     if err[best] > 1e-3 * scale:
