@@ -28,9 +28,11 @@ def bench_simulate(n_cases: int = 3, frames: int = 50, mesh_size: float = 1.5) -
     totals: list[float] = []
     parts: list[dict[str, float]] = []
     sizes: list[int] = []
+    cpu: list[float] = []
+    factorisations: list[int] = []
     with tempfile.TemporaryDirectory() as tmp:
         for seed in seeds:
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             ring = synthetic_ring(seed)
             result = simulate_case(
                 ring, f"synth_{seed:04d}", frames=frames, mesh_size=mesh_size, progress=False
@@ -39,12 +41,16 @@ def bench_simulate(n_cases: int = 3, frames: int = 50, mesh_size: float = 1.5) -
             write_result(result, Path(tmp) / f"synth_{seed:04d}.npz", None, {"bench": True}, seed)
             timings = dict(result.timings, write=time.perf_counter() - t1)
             totals.append(time.perf_counter() - t0)
+            cpu.append(time.process_time() - c0)
+            factorisations.append(result.diagnostics["tangent_factorisations"])
             parts.append(timings)
             sizes.append(result.diagnostics["n_dofs"])
     return {
         "seconds_per_case": float(np.median(totals)),
         "parts_median_seconds": {k: float(np.median([p[k] for p in parts])) for k in parts[0]},
+        "cpu_seconds_per_case": float(np.median(cpu)),
         "case_seconds": [round(t, 3) for t in totals],
+        "tangent_factorisations": factorisations,
         "first_case_seconds": round(totals[0], 3),
         "n_cases": len(seeds),
         "frames": frames,

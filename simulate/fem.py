@@ -54,6 +54,7 @@ class NewtonStats:
     """Counters over all solves of one model."""
 
     iterations: int = 0
+    factorisations: int = 0
     solves: int = 0
     failures: int = 0
     history: list[int] = field(default_factory=list)
@@ -174,6 +175,7 @@ class RingMechanics:
             self.A.assemble()
             self.ksp.setOperators(self.A)
             self._factorised = True
+            self.stats.factorisations += 1
         out = []
         for form in (self._R, self._g):
             with self.b.localForm() as loc:

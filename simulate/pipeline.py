@@ -178,6 +178,7 @@ def simulate_case(
         "n_cells": len(qmesh.quads),
         "n_dofs": int(model.W.dofmap.index_map.size_local * model.W.dofmap.index_map_bs),
         "newton_iterations": model.stats.iterations,
+        "tangent_factorisations": model.stats.factorisations,
         "newton_step_cuts": model.stats.failures,
         "area_path_steps": len(path) - 1,
         "source": ring.source,
