@@ -122,13 +122,11 @@ class RingMechanics:
     # ---------------------------------------------------------------- set-up
     def _point_supports(self) -> list[dolfinx.fem.DirichletBC]:
         """Vertex a fixed in both directions, vertex b (farthest along axis 0) in direction 1."""
-        x = self.mesh.geometry.x[:, :2]
         self.mesh.topology.create_connectivity(0, 2)
         n_vertices = self.mesh.topology.index_map(0).size_local
         vertex_x = dolfinx.mesh.compute_midpoints(
             self.mesh, 0, np.arange(n_vertices, dtype=np.int32)
         )
-        del x
         a = int(np.argmin(vertex_x[:, 0]))
         b = int(np.argmax(vertex_x[:, 0]))
         bcs = []

@@ -134,3 +134,27 @@ def test_fourier_resample_smooths_and_orients_counter_clockwise() -> None:
     out = fourier_resample(10 * noisy, 64, 8)
     assert polygon_area(out) > 0
     assert np.allclose(np.linalg.norm(out, axis=1), 10.0, atol=0.05)
+
+
+def test_raster_interpolates_affine_fields_exactly_and_zero_to_zero() -> None:
+    from simulate.raster import build_ed_raster
+
+    spacing = np.array([1.5, 2.0])
+    t = np.linspace(0, 2 * np.pi, 80, endpoint=False)
+    endo = np.column_stack([30 + 8 * np.cos(t), 40 + 8 * np.sin(t)])
+    epi = np.column_stack([30 + 16 * np.cos(t), 40 + 16 * np.sin(t)])
+    r, a = np.meshgrid(np.linspace(8, 16, 9), t)
+    nodes = np.column_stack([30 + (r * np.cos(a)).ravel(), 40 + (r * np.sin(a)).ravel()])
+    raster = build_ed_raster(nodes, endo, epi, (48, 48), spacing)
+    assert raster.mask.sum() > 100 and raster.cavity.sum() > 50
+    grad = np.array([[0.05, -0.02], [0.03, 0.01]])
+    field = raster.field(nodes @ grad.T + np.array([0.3, -0.6]))
+    rows, cols = np.mgrid[0:48, 0:48]
+    pix = np.stack([rows * spacing[0], cols * spacing[1]], -1)
+    expected = (pix @ grad.T + np.array([0.3, -0.6])) / spacing
+    inside = raster.mask.astype(bool)
+    np.testing.assert_allclose(np.moveaxis(field, 0, -1)[inside], expected[inside], atol=1e-5)
+    zero = raster.field(np.zeros_like(nodes))
+    assert zero.dtype == np.float32 and np.all(zero == 0.0)
+    # Outside the myocardium the fill is bounded by the field's values (maximum principle).
+    assert field[0].max() <= expected[..., 0][inside].max() + 1e-5
