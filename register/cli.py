@@ -54,7 +54,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--method", choices=METHODS, required=True)
     p.add_argument("--model", type=Path, default=None, help="network checkpoint (binn/l2)")
     p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE")
-    p.add_argument("--layout", choices=["acdc", "ukbb"], default="acdc", help="label values")
+    p.add_argument("--layout", choices=["auto", "acdc", "ukbb"], default="auto", help="labels")
     p.add_argument("--size", type=int, default=None, help="crop size (default: model's, or 96)")
     p.add_argument("--device", default="auto")
     p.add_argument("--json", action="store_true", help="print one JSON object")

@@ -62,3 +62,67 @@ def test_evaluate_pair_demons_improves_dice() -> None:
     for s in res["slices"]:
         assert s["dice"] > s["dice_before"] + 0.1
         assert s["dice"] > 0.9
+
+
+def _write_pair(folder, shift=(0, 2, -2), es_shape=None, ndim3=True):
+    """ED/ES image and label NIfTI files of 3 slices (the last without myocardium)."""
+    from binn.nifti import save_volume
+
+    ed_lab = np.stack(
+        [ring_labels(24, 24, 6, 11), ring_labels(24, 23, 5, 10), np.zeros((H, H), np.uint8)]
+    )
+    ed_lab[2, 20:28, 20:28] = 1  # RV cavity only: no myocardium on the last slice
+    img = np.where(ed_lab == 3, 0.9, np.where(ed_lab == 2, 0.3, 0.1)) * 500.0
+    img = ndimage.gaussian_filter(img, (0, 1, 1))
+    es_img = ndimage.shift(img, shift, order=1, mode="nearest")
+    es_lab = ndimage.shift(ed_lab, shift, order=0, mode="nearest")
+    if es_shape is not None:
+        es_img, es_lab = (
+            es_img[:, : es_shape[0], : es_shape[1]],
+            es_lab[:, : es_shape[0], : es_shape[1]],
+        )
+    sp = np.array([8.0, 1.4, 1.4])
+    paths = [folder / n for n in ("ed.nii.gz", "ed_gt.nii.gz", "es.nii.gz", "es_gt.nii.gz")]
+    for p, a in zip(paths, (img, ed_lab, es_img, es_lab), strict=True):
+        save_volume(p, a if ndim3 else a[0:1], sp)
+    return paths
+
+
+def _argv(paths, *extra):
+    keys = ("--fixed-image", "--fixed-labels", "--moving-image", "--moving-labels")
+    return [
+        "evaluate-pair",
+        *[x for kv in zip(keys, map(str, paths), strict=True) for x in kv],
+        *extra,
+    ]
+
+
+def test_evaluate_pair_cli_json(tmp_path, capsys) -> None:
+    from binn.cli import main
+
+    paths = _write_pair(tmp_path)
+    argv = _argv(paths, "--method", "demons", "--param", "iterations=50", "--size", "32", "--json")
+    assert main(argv) == 0
+    res = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert set(res) >= {"method", "seconds", "slices", "levels", "dice_before"}
+    assert [s["evaluable"] for s in res["slices"]] == [True, True, False]
+    assert res["slices"][2]["level"] is None and "reason" in res["slices"][2]
+    assert res["levels"]["basal"]["dice"] > res["dice_before"]["basal"]
+    assert set(res["levels"]) == {"basal", "mid", "apical"}
+
+
+def test_evaluate_pair_cli_bad_input(tmp_path) -> None:
+    from binn.cli import main
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    bad_shape = _write_pair(tmp_path / "a", es_shape=(H, H - 4))
+    assert main(_argv(bad_shape, "--method", "demons", "--size", "32")) == 2
+    paths = _write_pair(tmp_path / "b")
+    model = tmp_path / "m.pt"
+    from register.checkpoint import save_checkpoint
+    from register.network import RegistrationNet
+
+    save_checkpoint(model, RegistrationNet(0.0625, 48), method="l2", setting="lam=0.01")
+    # a 48 px model asked to work on a 32 px crop
+    assert main(_argv(paths, "--method", "l2", "--model", str(model), "--size", "32")) == 2
