@@ -64,10 +64,14 @@ def add_bench(subparsers: argparse._SubParsersAction) -> None:
     """Register ``binn bench vae``."""
     p = subparsers.add_parser("vae", help="train a small VAE; plausibility AUC and throughput")
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.add_argument("--cases", type=Path, default=None, help="folder of simulation records")
+    p.add_argument(
+        "--cases", type=Path, default=None, help="folder of simulation records (default: simulate)"
+    )
     p.add_argument("--n-cases", type=int, default=8, help="synthetic cases to simulate")
+    p.add_argument("--frames", type=int, default=20, help="frames per simulated case")
     p.add_argument("--image-size", type=int, default=64)
     p.add_argument("--epochs", type=int, default=15)
+    p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda"])
     p.set_defaults(func=_run_bench)
@@ -99,6 +103,8 @@ def _run_bench(args: argparse.Namespace) -> int:
         n_cases=args.n_cases,
         image_size=args.image_size,
         epochs=args.epochs,
+        frames=args.frames,
+        lr=args.lr,
         seed=args.seed,
         device=args.device,
     )
