@@ -104,7 +104,9 @@ def _run_select(args: argparse.Namespace) -> int:
 def _run_report(args: argparse.Namespace) -> int:
     from analysis.report import build_report
 
-    written = build_report(args.metrics, args.curves, args.failed, args.selections, args.out_dir)
+    written = build_report(
+        args.metrics, args.curves, args.failed, args.selections, args.out_dir, summary=args.summary
+    )
     for path in written:
         print(path)
     return 0
