@@ -118,10 +118,13 @@ def _real_cases(source: dict[str, Any], kind: str) -> list[CaseSpec]:
             continue
         for z in range(min(es.data.shape[0], ed.data.shape[0])):
             try:
-                extract_ring(es.data[z], values, f"{es_path} slice {z}")
-                extract_ring(ed.data[z], values, f"{ed_path} slice {z}")
+                es_cavity, _ = extract_ring(es.data[z], values, f"{es_path} slice {z}")
+                ed_cavity, _ = extract_ring(ed.data[z], values, f"{ed_path} slice {z}")
             except BinnInputError as exc:
                 log.info("skipping %s slice %d: %s", subject, z, exc.reason)
+                continue
+            if ed_cavity.sum() <= es_cavity.sum():
+                log.info("skipping %s slice %d: ED cavity not larger than ES", subject, z)
                 continue
             args = ("--es-labels", str(es_path), "--ed-labels", str(ed_path), "--slice", str(z))
             cases.append(CaseSpec(f"{subject}_z{z:02d}", (*args, "--layout", kind, *label_args)))

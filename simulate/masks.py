@@ -64,9 +64,12 @@ def extract_ring(
     return cav.astype(np.uint8), myo.astype(np.uint8)
 
 
-def _load_slice(path: Path, z: int, layout: str) -> tuple[np.ndarray, np.ndarray, str]:
+def _load_slice(
+    path: Path, z: int, layout: str, label_values: tuple[int, int]
+) -> tuple[np.ndarray, np.ndarray, str]:
+    """Slice ``z`` of a label map, its in-plane spacing (mm) and a source string for errors."""
     vol = load_label_map(path)
-    allowed = {0, 1, 2, 3}
+    allowed = {0, 1, 2, 3, *label_values}
     extra = set(np.unique(vol.data).tolist()) - allowed
     if extra:
         raise BinnInputError(path, f"not a {layout} label map (unexpected values {sorted(extra)})")
@@ -102,12 +105,12 @@ def load_nifti_ring(
     ``ed_area_mm2`` when given (one of the two is required).
     """
     es_path = Path(es_path)
-    labels, spacing, source = _load_slice(es_path, z, layout)
+    labels, spacing, source = _load_slice(es_path, z, layout, label_values)
     cav, myo = extract_ring(labels, label_values, source)
     if ed_area_mm2 is None:
         if ed_path is None:
             raise BinnInputError(es_path, "an ED label map or an ED area target is needed")
-        ed_labels, ed_spacing, ed_source = _load_slice(Path(ed_path), z, layout)
+        ed_labels, ed_spacing, ed_source = _load_slice(Path(ed_path), z, layout, label_values)
         if ed_labels.shape != labels.shape or not np.allclose(ed_spacing, spacing, rtol=1e-3):
             raise BinnInputError(ed_path, "ED and ES label maps have different grids")
         ed_cav, _ = extract_ring(ed_labels, label_values, ed_source)

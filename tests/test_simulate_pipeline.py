@@ -208,3 +208,23 @@ def test_synthetic_cases_are_seeded_and_physiological() -> None:
         assert 150 < cavity_mm2 < 900
         assert 1.5 < ring.target_area_mm2 / cavity_mm2 < 3.2
         assert not ring.myocardium[0].any() and not ring.myocardium[:, 0].any()
+
+
+def test_ukbb_layout_with_custom_label_values(tmp_path: Path) -> None:
+    subject = tmp_path / "ukbb" / "1000001"
+    subject.mkdir(parents=True)
+    remap = np.array([0, 0, 5, 7], dtype=np.uint8)  # myocardium -> 5, LV cavity -> 7
+    es = remap[_ring((64, 64), (32, 32), 5.0, 11.0)]
+    ed = remap[_ring((64, 64), (32, 32), 7.5, 12.5)]
+    _single_slice(subject / "label_sa_ES.nii.gz", es)
+    _single_slice(subject / "label_sa_ED.nii.gz", ed)
+    source = {"kind": "ukbb", "data_dir": str(tmp_path / "ukbb")}
+    cases = enumerate_cases({**source, "labels": {"myocardium": 5, "lv_cavity": 7}})
+    assert [c.name for c in cases] == ["1000001_z00"]
+    assert "--layout" in cases[0].cli_args() and "5,7" in cases[0].cli_args()
+    with pytest.raises(BinnInputError):  # the default UK Biobank values find no ring
+        enumerate_cases(source)
+    out = tmp_path / "1000001_z00.npz"
+    assert main(["simulate", *cases[0].cli_args(), *FAST, "--size", "64", "--out", str(out)]) == 0
+    rec = load_npz(out)
+    np.testing.assert_array_equal(rec["mask_es"].sum(), (es == 5).sum())
