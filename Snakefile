@@ -6,7 +6,7 @@ Run `snakemake --cores all` (default: embedded synthetic data, CPU) or pass
 
 from snakemake.utils import min_version, validate
 
-from binn.workflow import CLASSICAL_METHODS, METHODS, NETWORK_METHODS, SELECTED, Layout
+from binn.workflow import METHODS, Layout
 
 min_version("9.0")
 

@@ -17,6 +17,7 @@ Experiments (they match the paper's evidence):
 from __future__ import annotations
 
 import os
+import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -109,6 +110,37 @@ class Layout:
 
     def fields(self, split: str, method: str, setting: str, subject: str) -> str:
         return self.path("track", split, method, setting, f"{subject}.npz")
+
+    def track_inputs(self, wc: Any) -> dict[str, Any]:
+        """Inputs of the tracking job ``wc`` (split, method, setting, subject wildcards).
+
+        The subject file, plus the model of a network setting, or, for the selected setting,
+        the selection file and every candidate model (the selection picks one of them).
+        """
+        inputs: dict[str, Any] = {"data": self.subject_npz(wc.split, wc.subject)}
+        if wc.setting == SELECTED:
+            inputs["selection"] = self.selection(wc.method)
+            if wc.method in NETWORK_METHODS:
+                inputs["models"] = [self.model(wc.method, s) for s in self.settings(wc.method)]
+        elif wc.method in NETWORK_METHODS:
+            inputs["models"] = [self.model(wc.method, wc.setting)]
+        return inputs
+
+    def track_args(self, wc: Any) -> str:
+        """``binn track`` options of the job ``wc``: model (or its pattern), setting, frames.
+
+        Validation tracks ES->ED only (what the selection needs); test sets whole sequences.
+        """
+        args: list[str] = []
+        if wc.method in NETWORK_METHODS:
+            pattern = "{setting}" if wc.setting == SELECTED else wc.setting
+            args += ["--model", shlex.quote(self.model(wc.method, pattern))]
+        if wc.setting == SELECTED:
+            args += ["--selection", shlex.quote(self.selection(wc.method))]
+        elif wc.method in CLASSICAL_METHODS:
+            args += [f"--param {shlex.quote(kv)}" for kv in wc.setting.split(",")]
+        args += ["--frames", "es" if wc.split == "val" else "all"]
+        return " ".join(args)
 
     def experiment_split(self, experiment: str) -> str:
         return {

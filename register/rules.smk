@@ -2,9 +2,6 @@
 # networks and classical baselines, tracking of whole sequences.
 
 
-import shlex
-
-
 rule phantom:
     output:
         L.subject_npz("{split}", "{subject}"),
@@ -48,8 +45,8 @@ rule import_real_subject:
         layout=config.get("real_data", {}).get("layout", "acdc"),
         size=config["phantom"]["size"],
     shell:
-        "binn --log-file {log} import-cine {params.subject_dir} --layout {params.layout}"
-        " --size {params.size} --out {output}"
+        "binn --log-file {log} import-cine --dir {params.subject_dir} --layout {params.layout}"
+        " --crop {params.size} --out {output}"
 
 
 rule train_registration:
@@ -89,35 +86,9 @@ rule train_registration:
         " --device {params.device} --out {output}"
 
 
-def _track_inputs(wc):
-    """Subject, and the model(s) / selection a tracking job needs."""
-    inputs = {"data": L.subject_npz(wc.split, wc.subject)}
-    if wc.setting == SELECTED:
-        inputs["selection"] = L.selection(wc.method)
-        if wc.method in NETWORK_METHODS:
-            inputs["models"] = [L.model(wc.method, s) for s in L.settings(wc.method)]
-    elif wc.method in NETWORK_METHODS:
-        inputs["models"] = [L.model(wc.method, wc.setting)]
-    return inputs
-
-
-def _track_args(wc):
-    """`binn track` options: the model (or its {setting} pattern) and the setting."""
-    args = []
-    if wc.method in NETWORK_METHODS:
-        pattern = "{setting}" if wc.setting == SELECTED else wc.setting
-        args += ["--model", shlex.quote(L.model(wc.method, pattern))]
-    if wc.setting == SELECTED:
-        args += ["--selection", L.selection(wc.method)]
-    elif wc.method in CLASSICAL_METHODS:
-        args += [f"--param {shlex.quote(kv)}" for kv in wc.setting.split(",")]
-    args += ["--frames", "es" if wc.split == "val" else "all"]
-    return " ".join(args)
-
-
 rule track:
     input:
-        unpack(_track_inputs),
+        unpack(L.track_inputs),
     output:
         L.fields("{split}", "{method}", "{setting}", "{subject}"),
     log:
@@ -132,7 +103,7 @@ rule track:
         mem_mb=2000,
         runtime=60,
     params:
-        args=_track_args,
+        args=L.track_args,
         device=config["device"],
     shell:
         "binn --log-file {log} track --data {input.data} --method {wildcards.method}"

@@ -94,3 +94,29 @@ def test_real_data_subjects_must_exist(tmp_path: Path) -> None:
     layout = Layout.from_config(config)
     assert layout.subjects("real") == ["patient001"]
     assert layout.experiment_split("generalisation") == "real"
+
+
+def test_track_jobs_get_the_model_or_selection_they_need() -> None:
+    from types import SimpleNamespace
+
+    config = load_configfile(str(REPO / "config" / "test.yaml"))
+    validate(config, str(REPO / "config" / "schema.yaml"))
+    layout = Layout.from_config(config)
+
+    def job(split: str, method: str, setting: str) -> SimpleNamespace:
+        return SimpleNamespace(split=split, method=method, setting=setting, subject="val000")
+
+    val_net = job("val", "binn", "alpha=0.001")
+    assert layout.track_inputs(val_net)["models"] == [layout.model("binn", "alpha=0.001")]
+    assert layout.track_args(val_net).endswith("--frames es")
+    selected = job("test", "l2", "selected")
+    inputs = layout.track_inputs(selected)
+    assert inputs["selection"] == layout.selection("l2")
+    assert inputs["models"] == [layout.model("l2", s) for s in layout.settings("l2")]
+    pattern = layout.model("l2", "{setting}")
+    assert f"--model '{pattern}' --selection {layout.selection('l2')}" in layout.track_args(
+        selected
+    )
+    ffd = job("val", "ffd", "grid=8,penalty=0.01")
+    assert "models" not in layout.track_inputs(ffd)
+    assert "--param grid=8 --param penalty=0.01" in layout.track_args(ffd)
