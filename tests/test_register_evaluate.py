@@ -126,3 +126,14 @@ def test_evaluate_pair_cli_bad_input(tmp_path) -> None:
     save_checkpoint(model, RegistrationNet(0.0625, 48), method="l2", setting="lam=0.01")
     # a 48 px model asked to work on a 32 px crop
     assert main(_argv(paths, "--method", "l2", "--model", str(model), "--size", "32")) == 2
+
+
+def test_evaluate_pair_cli_refuses_2d_file(tmp_path) -> None:
+    import nibabel as nib
+
+    from binn.cli import main
+
+    paths = _write_pair(tmp_path)
+    flat = nib.Nifti1Image(np.zeros((H, H), np.float32), np.eye(4))
+    nib.save(flat, str(paths[2]))  # the ES image as a single 2D slice
+    assert main(_argv(paths, "--method", "demons", "--size", "32")) == 2
