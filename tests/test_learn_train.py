@@ -25,7 +25,7 @@ from tests.learn_fixtures import write_failed_record, write_ring_records
 
 SIZE = 32
 SMALL = TrainConfig(
-    image_size=SIZE, nf=16, lr=1e-3, batch_size=8, epochs=160, val_fraction=0.25, seed=0
+    image_size=SIZE, nf=8, lr=1e-3, batch_size=8, epochs=160, val_fraction=0.25, seed=0
 )
 
 
