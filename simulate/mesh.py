@@ -91,7 +91,10 @@ def build_ring_mesh(curves: RingCurves, mesh_size: float, source: str) -> QuadMe
             gmsh.option.setNumber("Mesh.RecombineAll", 1)
             gmsh.option.setNumber("Mesh.SubdivisionAlgorithm", subdivision)
             gmsh.option.setNumber("Mesh.Smoothing", 5)
-            gmsh.model.mesh.generate(2)
+            try:
+                gmsh.model.mesh.generate(2)
+            except Exception as exc:  # gmsh raises bare Exception with its last error
+                raise BinnInputError(source, f"gmsh could not mesh the ring ({exc})") from exc
             types, elem_tags, elem_nodes = gmsh.model.mesh.getElements(2)
             if list(types) != [GMSH_QUAD]:
                 log.debug("%s: gmsh algorithm %d left triangles; retrying", source, algorithm)
