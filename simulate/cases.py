@@ -3,7 +3,7 @@
 ``source`` is one of::
 
     {"kind": "synthetic", "n_cases": 8, "seed": 0, "size": 96, "spacing_mm": 1.8}
-    {"kind": "acdc" | "ukbb", "data_dir": "...", "subjects": [...], "labels": {...}}
+    {"kind": "acdc" | "ukbb", "data_dir": "...", "subjects": [...], "labels": {...}, "size": 96}
 
 ``labels`` (optional) maps ``"myocardium"`` and ``"lv_cavity"`` to the values in the files.
 Real-data slices without a closed myocardial ring are skipped with a logged reason.
@@ -103,6 +103,7 @@ def _real_cases(source: dict[str, Any], kind: str) -> list[CaseSpec]:
         p.name for p in data_dir.iterdir() if p.is_dir() and not p.name.startswith(".")
     )
     label_args, values = _label_arg(source, kind)
+    size_args = ("--size", str(int(source["size"]))) if "size" in source else ()
     cases: list[CaseSpec] = []
     for subject in subjects:
         subject_dir = data_dir / subject
@@ -127,7 +128,8 @@ def _real_cases(source: dict[str, Any], kind: str) -> list[CaseSpec]:
                 log.info("skipping %s slice %d: ED cavity not larger than ES", subject, z)
                 continue
             args = ("--es-labels", str(es_path), "--ed-labels", str(ed_path), "--slice", str(z))
-            cases.append(CaseSpec(f"{subject}_z{z:02d}", (*args, "--layout", kind, *label_args)))
+            args += ("--layout", kind, *label_args, *size_args)
+            cases.append(CaseSpec(f"{subject}_z{z:02d}", args))
     if not cases:
         raise BinnInputError(data_dir, f"no usable {kind} slice with a closed myocardial ring")
     return cases

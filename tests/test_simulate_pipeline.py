@@ -222,6 +222,8 @@ def test_ukbb_layout_with_custom_label_values(tmp_path: Path) -> None:
     cases = enumerate_cases({**source, "labels": {"myocardium": 5, "lv_cavity": 7}})
     assert [c.name for c in cases] == ["1000001_z00"]
     assert "--layout" in cases[0].cli_args() and "5,7" in cases[0].cli_args()
+    sized = enumerate_cases({**source, "labels": {"myocardium": 5, "lv_cavity": 7}, "size": 64})
+    assert sized[0].cli_args()[-4:-2] == ["--size", "64"]
     with pytest.raises(BinnInputError):  # the default UK Biobank values find no ring
         enumerate_cases(source)
     out = tmp_path / "1000001_z00.npz"
