@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-import dolfinx_solver  # noqa: F401  (orders MPI ahead of the bindings)
+import simulate.dolfinx_env  # noqa: F401  (before dolfinx: bootstraps the PyPI wheel)
 
 # isort: split
 import basix.ufl

@@ -177,7 +177,9 @@ def to_dolfinx(mesh: QuadMesh) -> tuple[object, object]:
 
     Returns ``(dolfinx mesh, facet MeshTags)`` with facet tags 2 (endo) and 3 (epi).
     """
-    import dolfinx_solver  # noqa: F401  (orders MPI ahead of the bindings)
+    import simulate.dolfinx_env  # noqa: F401  (before dolfinx: bootstraps the PyPI wheel)
+
+    # isort: split
     from dolfinx.io import gmsh as dgmsh
     from mpi4py import MPI
 
