@@ -107,6 +107,15 @@ def test_vae_penalty_gradient_reaches_network_on_real_masks() -> None:
     grads = [p.grad.abs().sum() for p in net.parameters() if p.grad is not None]
     assert grads and float(sum(grads)) > 0
     assert all(p.grad is None for p in vae.parameters())
+    # scoring uses the latent mean: the same field scores the same twice
+    with torch.no_grad():
+        f = field.detach()
+        assert torch.equal(vae_penalty(vae, f, pairs.myo[:2]), vae_penalty(vae, f, pairs.myo[:2]))
+    # the trap itself: with an empty (double-cropped) mask the network gets no gradient
+    net.zero_grad()
+    field = net(pairs.source[:2], pairs.target[:2])
+    vae_penalty(vae, field, torch.zeros_like(pairs.myo[:2])).backward()
+    assert all(float(p.grad.abs().sum()) == 0 for p in net.parameters() if p.grad is not None)
 
 
 def test_binn_training_keeps_vae_frozen_and_needs_a_vae(tmp_path) -> None:
