@@ -101,6 +101,8 @@ def test_resume_after_kill_gives_the_same_outputs(reference_run: Path, tmp_path:
     assert finished
     assert not (tmp_path / "results" / "summary.md").exists()
 
+    # a hard kill leaves Snakemake's lock behind: unlock, as the README tells users to
+    assert run_snakemake(tmp_path, CONFIG, "--unlock").returncode == 0
     result = run_snakemake(tmp_path, CONFIG, "--cores", "2", "--rerun-incomplete")
     assert result.returncode == 0, result.stderr[-5000:]
     for name, mtime in finished.items():
