@@ -268,13 +268,7 @@ def make_phantom(
     anat = sample_anatomy(rng, fam, slices, size, spacing)
     kin = sample_kinematics(rng, fam, frames, es_index, slices, spacing)
 
-    t, z, y, x = np.meshgrid(
-        np.arange(frames),
-        np.arange(slices),
-        np.arange(size, dtype=np.float64),
-        np.arange(size, dtype=np.float64),
-        indexing="ij",
-    )
+    t, z, y, x = pm.frame_grid(frames, slices, size)
     shape = t.shape
     ed_y, ed_x = pm.invert(kin, anat, t, z, y, x)
     clean, labels = pa.evaluate(anat, z.ravel(), ed_y, ed_x)

@@ -129,17 +129,26 @@ def forward(
     return uy, ux
 
 
+def frame_grid(
+    frames: int, slices: int, size: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Index grids ``(t, z, y, x)``, each ``(T, Z, H, W)``, of every pixel of every frame (px)."""
+    return tuple(  # type: ignore[return-value]
+        np.meshgrid(
+            np.arange(frames),
+            np.arange(slices),
+            np.arange(size, dtype=np.float64),
+            np.arange(size, dtype=np.float64),
+            indexing="ij",
+        )
+    )
+
+
 def displacement(
     kin: Kinematics, anat: pa.Anatomy, frames: int, slices: int, size: int
 ) -> np.ndarray:
     """Ground-truth motion ``(T, Z, 2, H, W)`` float32 px on the ED pixel grid (frame 0 = 0)."""
-    t, z, y, x = np.meshgrid(
-        np.arange(frames),
-        np.arange(slices),
-        np.arange(size, dtype=np.float64),
-        np.arange(size, dtype=np.float64),
-        indexing="ij",
-    )
+    t, z, y, x = frame_grid(frames, slices, size)
     uy, ux = forward(kin, anat, t, z, y, x)
     return np.stack([uy, ux], axis=2).astype(np.float32)
 
