@@ -78,20 +78,23 @@ def test_snakemake_report_builds(reference_run: Path) -> None:
 
 
 def test_resume_after_kill_gives_the_same_outputs(reference_run: Path, tmp_path: Path) -> None:
-    """Kill Snakemake once a case is finished; the rerun completes without redoing it."""
+    """Kill Snakemake once it has finished a case; the rerun completes without redoing it."""
     cases = tmp_path / "results" / "simulate" / "cases"
-    proc = subprocess.Popen(
-        snakemake_cmd(tmp_path, CONFIG, "--cores", "1"),
-        env=snakemake_env(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    log = tmp_path / "snakemake.log"
+    with open(log, "w") as log_fh:
+        proc = subprocess.Popen(
+            snakemake_cmd(tmp_path, CONFIG, "--cores", "1"),
+            env=snakemake_env(),
+            stdout=log_fh,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
         deadline = time.monotonic() + 600
-        while not list(cases.glob("*.npz")) and time.monotonic() < deadline:
+        # one job at a time: when Snakemake reports a case finished, no other case file exists
+        while "(Rule: simulate_case)" not in log.read_text() and time.monotonic() < deadline:
             assert proc.poll() is None, "snakemake ended before any case was finished"
-            time.sleep(0.5)
+            time.sleep(0.1)
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=60)
     finally:
