@@ -70,6 +70,7 @@ def gradient_score(vae: MotionVAE2D, grad: torch.Tensor, mask: torch.Tensor) -> 
     cropped (zero-padded) around each sample's LV centre. Returns ``(B,)``.
     """
     mask = _check_pair(grad, mask, 4)
+    grad = grad.to(next(vae.parameters()).dtype)
     dil = dilate_mask(mask, vae.mask_dilation).to(grad)
     size = vae.image_size
     if grad.shape[-2:] != (size, size):
