@@ -49,9 +49,9 @@ def simulate_cases(folder: Path, n_cases: int, size: int, frames: int) -> list[P
 
 def bench_vae(
     cases_dir: Path | None = None,
-    n_cases: int = 8,
+    n_cases: int = 10,
     image_size: int = 64,
-    epochs: int = 15,
+    epochs: int = 30,
     frames: int = 20,
     lr: float = 1e-3,
     seed: int = 0,

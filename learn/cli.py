@@ -67,10 +67,10 @@ def add_bench(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--cases", type=Path, default=None, help="folder of simulation records (default: simulate)"
     )
-    p.add_argument("--n-cases", type=int, default=8, help="synthetic cases to simulate")
+    p.add_argument("--n-cases", type=int, default=10, help="synthetic cases to simulate")
     p.add_argument("--frames", type=int, default=20, help="frames per simulated case")
     p.add_argument("--image-size", type=int, default=64)
-    p.add_argument("--epochs", type=int, default=15)
+    p.add_argument("--epochs", type=int, default=30)
     p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda"])
