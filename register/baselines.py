@@ -17,6 +17,7 @@ returned field is ``(2, H, W)`` float32 px with channel 0 = rows (ITK y), 1 = co
 from __future__ import annotations
 
 import logging
+import tempfile
 from typing import Any
 
 import numpy as np
@@ -97,8 +98,12 @@ def _ffd(fixed: np.ndarray, moving: np.ndarray, params: dict[str, float]) -> np.
     reg.SetParameterObject(_ffd_parameters(params))
     reg.SetLogToConsole(False)
     reg.UpdateLargestPossibleRegion()
-    field = itk.transformix_deformation_field(m, reg.GetTransformParameterObject())
-    return _itk_xy_to_rc(itk.GetArrayFromImage(field))
+    # transformix writes deformationField.nii into its output folder (the cwd by default)
+    with tempfile.TemporaryDirectory(prefix="binn-transformix-") as out_dir:
+        field = itk.transformix_deformation_field(
+            m, reg.GetTransformParameterObject(), output_directory=out_dir
+        )
+        return _itk_xy_to_rc(itk.GetArrayFromImage(field))
 
 
 def register_pair(
