@@ -11,6 +11,16 @@ rule train_vae:
             caption="../analysis/report/failed_cases.rst",
             category="Simulation",
         ),
+        loss=report(
+            L.path("learn", "vae.loss.png"),
+            caption="../analysis/report/vae_loss.rst",
+            category="VAE prior",
+        ),
+        recon=report(
+            L.path("learn", "vae.recon.png"),
+            caption="../analysis/report/vae_recon.rst",
+            category="VAE prior",
+        ),
     log:
         L.path("logs", "learn", "train_vae.log"),
     benchmark:

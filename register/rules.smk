@@ -55,7 +55,14 @@ rule train_registration:
         val=L.split_npz("val"),
         vae=lambda wc: L.path("learn", "vae.pt") if wc.method == "binn" else [],
     output:
-        L.model("{method}", "{setting}"),
+        model=L.model("{method}", "{setting}"),
+        curves=report(
+            L.path("models", "{method}", "{setting}.curves.png"),
+            caption="../analysis/report/registration_curves.rst",
+            category="Registration training",
+            subcategory="{method}",
+            labels={"method": "{method}", "setting": "{setting}"},
+        ),
     log:
         L.path("logs", "models", "{method}", "{setting}.log"),
     benchmark:
@@ -83,7 +90,7 @@ rule train_registration:
         "binn --log-file {log} train-reg --train {input.train} --val {input.val}"
         " --method {wildcards.method} {params.weights} {params.vae} --width {params.width}"
         " --steps {params.steps} --batch-size {params.batch_size} --seed {params.seed}"
-        " --device {params.device} --out {output}"
+        " --device {params.device} --out {output.model}"
 
 
 rule track:
