@@ -137,35 +137,41 @@ def _orient_counter_clockwise(nodes: np.ndarray, quads: np.ndarray) -> np.ndarra
     return out
 
 
-def write_mesh_files(
-    mesh: QuadMesh, dmesh: object, facet_tags: object, msh_path: Path, xdmf_path: Path
-) -> None:
-    """Write the gmsh ``.msh`` and the mesh with its facet tags as XDMF (+ ``.h5``), atomically.
+def write_mesh_files(mesh: QuadMesh, msh_path: Path, xdmf_path: Path) -> None:
+    """Write the gmsh ``.msh`` and, via meshio, the mesh with its physical tags as XDMF (+ .h5).
 
-    The XDMF is written by ``dolfinx.io.XDMFFile``: meshio's XDMF writer needs h5py, which
-    is not a project dependency.
+    Both are written atomically; the XDMF (quads and the tagged endo/epi edges, tags in the
+    cell data ``gmsh:physical``) is for ParaView.
     """
+    import meshio
+
     with atomic_path(msh_path) as tmp:
         tmp.write_bytes(mesh.msh_bytes)
-    write_xdmf_atomic(xdmf_path, dmesh, lambda f: f.write_meshtags(facet_tags, dmesh.geometry))
+    ring = meshio.read(msh_path, file_format="gmsh")
+    publish_xdmf(xdmf_path, lambda tmp: meshio.xdmf.write(tmp, ring))
 
 
 def write_xdmf_atomic(xdmf_path: Path, dmesh: object, body: Callable[[object], None]) -> None:
-    """Write ``dmesh`` and whatever ``body(xdmf_file)`` adds to ``xdmf_path`` (+ ``.h5``).
-
-    Both files are written in a temporary folder beside the target and renamed into place
-    only when complete.
-    """
+    """Write the dolfinx mesh ``dmesh`` and what ``body(xdmf_file)`` adds as XDMF (+ ``.h5``)."""
     from dolfinx.io import XDMFFile
 
+    def write(tmp: Path) -> None:
+        with XDMFFile(dmesh.comm, str(tmp), "w") as f:
+            f.write_mesh(dmesh)
+            body(f)
+
+    publish_xdmf(xdmf_path, write)
+
+
+def publish_xdmf(xdmf_path: Path, write: Callable[[Path], None]) -> None:
+    """Run ``write(tmp_xdmf)`` in a temporary folder beside ``xdmf_path``, then move the
+    ``.xdmf`` and its ``.h5`` into place (the pair appears only when complete)."""
     xdmf_path = Path(xdmf_path)
     xdmf_path.parent.mkdir(parents=True, exist_ok=True)
     tmpdir = Path(tempfile.mkdtemp(prefix=f".{xdmf_path.stem}.", dir=xdmf_path.parent))
     try:
         tmp = tmpdir / xdmf_path.name
-        with XDMFFile(dmesh.comm, str(tmp), "w") as f:
-            f.write_mesh(dmesh)
-            body(f)
+        write(tmp)
         os.replace(tmp.with_suffix(".h5"), xdmf_path.with_suffix(".h5"))
         os.replace(tmp, xdmf_path)
     finally:

@@ -46,7 +46,6 @@ class SimulationResult:
     timings: dict[str, float]
     mesh: QuadMesh
     model: Any = field(repr=False)
-    facet_tags: Any = field(repr=False)
     nodal: np.ndarray = field(repr=False)
 
 
@@ -194,7 +193,7 @@ def simulate_case(
         det_err,
         model.stats.iterations,
     )
-    return SimulationResult(case, arrays, diagnostics, timings, qmesh, model, facets, nodal)
+    return SimulationResult(case, arrays, diagnostics, timings, qmesh, model, nodal)
 
 
 def _check_inside(mask: np.ndarray, case: str) -> None:
@@ -210,13 +209,7 @@ def write_result(
     """Write the record ``out`` (.npz), the FE time series XDMF (+ .h5) and the mesh files."""
     out = Path(out)
     xdmf = Path(xdmf) if xdmf is not None else out.with_suffix(".xdmf")
-    write_mesh_files(
-        result.mesh,
-        result.model.mesh,
-        result.facet_tags,
-        out.with_suffix(".msh"),
-        out.with_name(out.stem + "_mesh.xdmf"),
-    )
+    write_mesh_files(result.mesh, out.with_suffix(".msh"), out.with_name(out.stem + "_mesh.xdmf"))
     write_fe_series(result, xdmf)
     prov = provenance(config, seed, diagnostics=result.diagnostics, timings=result.timings)
     save_npz(out, prov, **result.arrays)

@@ -83,7 +83,13 @@ def test_record_has_the_interface_arrays_and_invariants(synthetic_record) -> Non
     np.testing.assert_array_equal(rec["crop_origin"], [0, 0])
     for suffix in (".xdmf", ".h5", ".msh"):
         assert out.with_suffix(suffix).is_file()
-    assert (out.parent / "synth_0001_mesh.xdmf").is_file()
+    import meshio
+
+    ring = meshio.read(out.parent / "synth_0001_mesh.xdmf")  # the ParaView copy of the mesh
+    assert {block.type for block in ring.cells} <= {"quad", "line"}
+    assert sum(len(b.data) for b in ring.cells if b.type == "quad") > 0
+    tags = np.concatenate(ring.cell_data["gmsh:physical"])
+    assert set(np.unique(tags)) == {1, 2, 3}  # myocardium, endocardium, epicardium
 
 
 def test_field_follows_the_registration_convention(synthetic_record) -> None:
