@@ -24,7 +24,7 @@ wildcard_constraints:
     subject=r"[A-Za-z0-9_]+",
     split=r"train|val|test|general|real",
     method=r"binn|l2|demons|ffd",
-    setting=r"[A-Za-z0-9_.=,\-]+",
+    setting=r"[A-Za-z0-9_.=+\-]+",
     experiment=r"validation|comparison|alpha_sweep|generalisation",
 
 

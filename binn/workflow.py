@@ -28,6 +28,7 @@ NETWORK_METHODS = ("binn", "l2")
 CLASSICAL_METHODS = ("demons", "ffd")
 METHODS = NETWORK_METHODS + CLASSICAL_METHODS
 SELECTED = "selected"
+NETWORK_WEIGHT = {"binn": "alpha", "l2": "lam"}
 SPLIT_SEED_OFFSET = {"train": 10_000, "val": 20_000, "test": 30_000, "general": 40_000}
 
 
@@ -47,6 +48,7 @@ class Layout:
         source = config["simulate"]["source"]
         if source["kind"] != "synthetic" and not Path(source["data_dir"]).is_dir():
             raise BinnInputError(source["data_dir"], "simulate.source.data_dir does not exist")
+        _check_network_settings(config)
         cases = {spec.name: spec for spec in enumerate_cases(source)}
         if not cases:
             raise BinnInputError(source.get("data_dir"), "no usable simulation cases")
@@ -100,7 +102,20 @@ class Layout:
 
     # --- models, tracking, evaluation -------------------------------------------------------
     def settings(self, method: str) -> list[str]:
-        return list(self.config["register"][method])
+        """The configured settings of ``method`` in their path form (see :func:`setting_slug`)."""
+        return [setting_slug(s) for s in self.config["register"][method]]
+
+    def setting(self, method: str, slug: str) -> str:
+        """The configured setting string (``name=value[,name=value]``) behind a path slug."""
+        for setting in self.config["register"][method]:
+            if setting_slug(setting) == slug:
+                return setting
+        raise ValueError(f"{method}: no configured setting has the path form {slug!r}")
+
+    def train_args(self, method: str, slug: str) -> str:
+        """``binn train-reg`` weight option of a network setting, e.g. ``--alpha 0.001``."""
+        name, value = self.setting(method, slug).split("=")
+        return f"--{name} {shlex.quote(value)}"
 
     def model(self, method: str, setting: str) -> str:
         return self.path("models", method, f"{setting}.pt")
@@ -138,7 +153,8 @@ class Layout:
         if wc.setting == SELECTED:
             args += ["--selection", shlex.quote(self.selection(wc.method))]
         elif wc.method in CLASSICAL_METHODS:
-            args += [f"--param {shlex.quote(kv)}" for kv in wc.setting.split(",")]
+            setting = self.setting(wc.method, wc.setting)
+            args += [f"--param {shlex.quote(kv)}" for kv in setting.split(",")]
         args += ["--frames", "es" if wc.split == "val" else "all"]
         return " ".join(args)
 
@@ -185,6 +201,31 @@ class Layout:
 
     def report_files(self) -> list[str]:
         return [self.summary()]
+
+
+def setting_slug(setting: str) -> str:
+    """The form of a setting used in paths and wildcards: ``,`` becomes ``+``.
+
+    Snakemake's remote job steps (SLURM) pass wildcards as comma-separated ``name=value``
+    pairs, so a wildcard value must not hold a comma. Slugs are mapped back to the configured
+    setting by lookup (:meth:`Layout.setting`), never parsed.
+    """
+    return setting.replace(",", "+")
+
+
+def _check_network_settings(config: dict[str, Any]) -> None:
+    """Each network setting is one weight: ``alpha=<number>`` (binn), ``lam=<number>`` (l2)."""
+    for method, weight in NETWORK_WEIGHT.items():
+        for setting in config["register"][method]:
+            name, _, value = setting.partition("=")
+            try:
+                float(value)
+            except ValueError:
+                name = ""
+            if name != weight:
+                raise BinnInputError(
+                    f"register.{method}", f"setting {setting!r} is not '{weight}=<number>'"
+                )
 
 
 def _real_subjects(config: dict[str, Any]) -> tuple[str, ...]:

@@ -77,9 +77,7 @@ rule train_registration:
         runtime=240,
         gpu=config["train_gpus"],
     params:
-        weights=lambda wc: " ".join(
-            f"--{kv.split('=')[0]} {kv.split('=')[1]}" for kv in wc.setting.split(",")
-        ),
+        weights=lambda wc: L.train_args(wc.method, wc.setting),
         vae=lambda wc, input: f"--vae {input.vae}" if input.vae else "",
         width=config["register"]["width"],
         steps=config["register"]["steps"],

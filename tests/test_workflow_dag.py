@@ -117,6 +117,18 @@ def test_track_jobs_get_the_model_or_selection_they_need() -> None:
     assert f"--model '{pattern}' --selection {layout.selection('l2')}" in layout.track_args(
         selected
     )
-    ffd = job("val", "ffd", "grid=8,penalty=0.01")
+    # multi-parameter settings travel as comma-free slugs (SLURM job specs split on commas)
+    assert layout.settings("ffd") == ["grid=8+penalty=0.01"]
+    ffd = job("val", "ffd", "grid=8+penalty=0.01")
     assert "models" not in layout.track_inputs(ffd)
     assert "--param grid=8 --param penalty=0.01" in layout.track_args(ffd)
+    assert layout.train_args("binn", "alpha=0.001") == "--alpha 0.001"
+
+
+@pytest.mark.parametrize("bad", ["alpha=", "lam=0.1", "alpha=0.1,lam=2", "alpha=x"])
+def test_network_settings_are_one_weight(bad: str) -> None:
+    config = load_configfile(str(REPO / "config" / "test.yaml"))
+    config["register"]["binn"] = [bad]
+    validate(config, str(REPO / "config" / "schema.yaml"))
+    with pytest.raises(BinnInputError, match=r"register\.binn"):
+        Layout.from_config(config)
