@@ -81,13 +81,15 @@ rule train_registration:
         vae=lambda wc, input: f"--vae {input.vae}" if input.vae else "",
         width=config["register"]["width"],
         steps=config["register"]["steps"],
+        lr=config["register"]["lr"],
         batch_size=config["register"]["batch_size"],
         seed=config["seed"],
         device=config["device"],
     shell:
         "binn --log-file {log} train-reg --train {input.train} --val {input.val}"
         " --method {wildcards.method} {params.weights} {params.vae} --width {params.width}"
-        " --steps {params.steps} --batch-size {params.batch_size} --seed {params.seed}"
+        " --steps {params.steps} --lr {params.lr} --batch-size {params.batch_size}"
+        " --seed {params.seed}"
         " --device {params.device} --out {output.model}"
 
 
