@@ -67,11 +67,12 @@ def add_bench(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--cases", type=Path, default=None, help="folder of simulation records (default: simulate)"
     )
-    p.add_argument("--n-cases", type=int, default=10, help="synthetic cases to simulate")
+    p.add_argument("--n-cases", type=int, default=20, help="synthetic cases to simulate")
     p.add_argument("--frames", type=int, default=20, help="frames per simulated case")
     p.add_argument("--image-size", type=int, default=64)
     p.add_argument("--epochs", type=int, default=30)
     p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate")
+    p.add_argument("--batch-size", type=int, default=8, help="windows per minibatch")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda"])
     p.set_defaults(func=_run_bench)
@@ -105,6 +106,7 @@ def _run_bench(args: argparse.Namespace) -> int:
         epochs=args.epochs,
         frames=args.frames,
         lr=args.lr,
+        batch_size=args.batch_size,
         seed=args.seed,
         device=args.device,
     )

@@ -13,6 +13,7 @@ from scipy import ndimage
 from binn.errors import BinnInputError
 from binn.io import save_npz
 from learn.augment import orientation_matrices, reorient
+from learn.bench import split_held_out
 from learn.dataset import build_windows, read_record, read_records, split_by_case
 from learn.gradients import displacement_gradient
 from learn.masks import crop_window, dilate_mask, lv_centre
@@ -96,6 +97,17 @@ def test_records_split_by_case_and_failed_skipped(tmp_path: Path) -> None:
     windows = build_windows([r for r in usable if r.name in val], 32, 3)
     assert windows.fields.shape == (8, 2, 32, 32) and windows.masks.shape == (2, 32, 32)
     assert windows.case_index.tolist() == [0] * 4 + [1] * 4
+
+
+def test_bench_holds_out_cases_before_training(tmp_path: Path) -> None:
+    paths = write_ring_records(tmp_path, list(range(8)), size=32, frames=4)
+    failed = write_failed_record(tmp_path, "synth_9999", "mesh failed")
+    train_paths, held_out, n_failed = split_held_out([*paths, failed], 0.25, seed=1)
+    held_names = {r.name for r in held_out}
+    assert len(held_out) == 2 and n_failed == 1
+    assert failed in train_paths and len(train_paths) == 7
+    assert not held_names & {p.stem for p in train_paths}
+    assert split_held_out([*paths, failed], 0.25, seed=1)[0] == train_paths
 
 
 def _record(path: Path, **arrays: np.ndarray | str) -> Path:
