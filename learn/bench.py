@@ -76,6 +76,7 @@ def bench_vae(
     seed: int = 0,
     device: str = "cpu",
     held_out_fraction: float = 0.25,
+    threads: int = 1,
 ) -> dict[str, Any]:
     """Train on the non-held-out cases, return AUC on the held-out ones and throughput.
 
@@ -83,7 +84,41 @@ def bench_vae(
     windows of ``image_size`` px (small batches: more optimiser steps in the same CPU time),
     20 % of the training cases for validation.
     ``train_samples_per_second`` counts training windows (forward + backward) per second.
+    ``threads``: torch CPU threads for the run (restored afterwards); batches of 8 small
+    windows gain little from more, and oversubscribed cores slow them down many-fold.
     """
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        return _bench(
+            cases_dir,
+            n_cases,
+            image_size,
+            epochs,
+            frames,
+            lr,
+            batch_size,
+            seed,
+            device,
+            held_out_fraction,
+        )
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _bench(
+    cases_dir: Path | None,
+    n_cases: int,
+    image_size: int,
+    epochs: int,
+    frames: int,
+    lr: float,
+    batch_size: int,
+    seed: int,
+    device: str,
+    held_out_fraction: float,
+) -> dict[str, Any]:
+    """:func:`bench_vae` with the thread count already set."""
     dev = resolve_device(device)
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
