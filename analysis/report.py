@@ -13,7 +13,6 @@ unless another path is given).
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from collections.abc import Sequence
@@ -26,6 +25,7 @@ from analysis.tables_io import read_csvs, to_markdown, write_csv, write_table
 from binn.errors import BinnInputError
 from binn.io import write_text
 from binn.provenance import code_version
+from register.settings import read_selection
 
 log = logging.getLogger(__name__)
 
@@ -44,16 +44,6 @@ FIG2, FIG3 = "fig2_alpha_sweep.png", "fig3_detj_cycle.png"
 
 def _experiment(table: pd.DataFrame, name: str) -> pd.DataFrame:
     return table[table["experiment"] == name] if len(table) else table
-
-
-def _read_json(path: str | Path) -> dict:
-    try:
-        obj = json.loads(Path(path).read_text())
-    except (OSError, ValueError) as exc:
-        raise BinnInputError(path, f"not a readable JSON file ({exc})") from exc
-    if not isinstance(obj, dict) or not {"method", "setting"} <= set(obj):
-        raise BinnInputError(path, "a selection must hold 'method' and 'setting'")
-    return obj
 
 
 def _read_failed(paths: Sequence[str | Path]) -> pd.DataFrame:
@@ -177,7 +167,7 @@ def build_report(
     )
     written.append(fig3)
 
-    chosen = [_read_json(p) for p in selections]
+    chosen = [read_selection(p) for p in selections]
     sel = tables.selections_table(chosen)
     paths, body["selections"] = _table_section(
         out_dir, TABLE_NAMES["selections"],

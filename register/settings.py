@@ -40,14 +40,20 @@ def parse_params(items: list[str], source: str | None = None) -> dict[str, float
     return out
 
 
-def load_selection(path: Path) -> tuple[str, str, dict[str, float]]:
-    """Read ``SELECT.json`` -> ``(method, setting, params)``; bad files raise BinnInputError."""
+def read_selection(path: str | Path) -> dict:
+    """The whole ``SELECT.json`` object; it must hold ``method`` and ``setting``."""
     try:
         obj = json.loads(Path(path).read_text())
     except (OSError, ValueError) as exc:
         raise BinnInputError(path, f"not a readable JSON file ({exc})") from exc
     if not isinstance(obj, dict) or not {"method", "setting"} <= set(obj):
         raise BinnInputError(path, "selection must hold 'method' and 'setting'")
+    return obj
+
+
+def load_selection(path: Path) -> tuple[str, str, dict[str, float]]:
+    """Read ``SELECT.json`` -> ``(method, setting, params)``; bad files raise BinnInputError."""
+    obj = read_selection(path)
     params = obj.get("params")
     if params is None:
         params = parse_setting(str(obj["setting"]), str(path))
