@@ -1,8 +1,8 @@
 """The ``binn`` command line: one entry point whose subcommands come from the stage packages.
 
-Each stage package (and ``register.data``) has a ``cli`` module with
-``add_commands(subparsers)`` (and, where it has them, ``add_bench(bench_subparsers)`` /
-``add_verify(verify_subparsers)``). A subcommand
+Each module named in ``CLI_MODULES`` defines, where it has them, ``add_commands(subparsers)``,
+``add_bench(bench_subparsers)`` (-> ``binn bench <name>``) and
+``add_verify(verify_subparsers)`` (-> ``binn verify <case>``). A subcommand
 stores its handler as ``func``; the handler returns the process exit code.
 """
 
@@ -35,7 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
     verify_commands = verify.add_subparsers(dest="verify", required=True, metavar="CASE")
     for name in CLI_MODULES:
         module = importlib.import_module(name)
-        module.add_commands(commands)
+        if hasattr(module, "add_commands"):
+            module.add_commands(commands)
         if hasattr(module, "add_bench"):
             module.add_bench(bench_commands)
         if hasattr(module, "add_verify"):
