@@ -86,7 +86,8 @@ def simulate_case(
     """Simulate one ring; raise BinnInputError (bad input) or ConvergenceError (solver).
 
     ``mesh_size`` (mm) is refined by 1.5x (at most twice) while the mean |det F - 1| at
-    P_ED exceeds 1e-3; ``mu`` in kPa; ``frames`` T >= 2.
+    P_ED exceeds 1e-3; ``mu`` in kPa; ``frames`` T >= 2. ``progress`` shows a bar for the
+    pressure sweep, and only when stderr is a terminal (never in log files).
     """
     from simulate.fem import RingMechanics
     from simulate.raster import build_ed_raster
@@ -131,7 +132,10 @@ def simulate_case(
     t0 = time.perf_counter()
     pressures = ed.P * (1.0 - np.arange(frames) / (frames - 1))
     states = [ed]
-    for P in tqdm(pressures[1:-1], desc=f"{case} sweep", disable=not progress, leave=False):
+    bar = tqdm(
+        pressures[1:-1], desc=f"{case} sweep", disable=None if progress else True, leave=False
+    )
+    for P in bar:
         previous = (states[-2], states[-1]) if len(states) >= 2 else None
         states.append(model.solve_pressure(float(P), path, case, previous))
     states.append(path[0])
@@ -285,8 +289,29 @@ def default_case_name(es_labels: Path, z: int, layout: str) -> str:
     return f"{subject}_z{z:02d}"
 
 
+def failure_reason(exc: Exception) -> str:
+    """The ``reason`` of a failed record: the exception type and its message.
+
+    Types from other libraries carry their public module (``petsc4py.PETSc.Error``,
+    ``scipy.spatial.QhullError``); builtin and binn types only their name.
+    """
+    kind = type(exc)
+    module = ".".join(p for p in kind.__module__.split(".") if not p.startswith("_"))
+    name = kind.__qualname__
+    if module and module != "builtins" and module.split(".")[0] != "binn":
+        name = f"{module}.{name}"
+    message = str(exc).strip()
+    return f"{name}: {message}" if message else name
+
+
 def run_cli_case(args: argparse.Namespace) -> int:
-    """Handler of ``binn simulate``: 0 on success (or on a recorded failure), raises otherwise."""
+    """Handler of ``binn simulate``: 0 on success (or on a recorded failure), raises otherwise.
+
+    With ``--record-failure`` every per-case failure (bad input, no convergence, gmsh, Qhull,
+    PETSc, any other ``Exception``) becomes a ``status="failed"`` record whose ``reason``
+    names the exception type and message. ``MemoryError`` and what is not an ``Exception``
+    (``KeyboardInterrupt``, ``SystemExit``) stop the run: they say nothing about the case.
+    """
     config = _case_config(args)
     if args.case:
         case = args.case
@@ -298,15 +323,19 @@ def run_cli_case(args: argparse.Namespace) -> int:
         ring, case, seed = load_ring_from_args(args)
         result = simulate_case(ring, case, args.mu, args.frames, args.mesh_size)
         write_result(result, args.out, args.xdmf, config, seed)
-    except (BinnInputError, ConvergenceError) as exc:
+    except MemoryError:
+        raise
+    except Exception as exc:
         if not args.record_failure:
             raise
-        log.error("%s failed: %s (recorded in %s)", case, exc, args.out)
+        reason = failure_reason(exc)
+        expected = isinstance(exc, BinnInputError | ConvergenceError)
+        log.error("%s failed: %s (recorded in %s)", case, reason, args.out, exc_info=not expected)
         save_npz(
             args.out,
             provenance(config, getattr(args, "synthetic", None)),
             status=np.asarray("failed"),
             case=np.asarray(case),
-            reason=np.asarray(str(exc)),
+            reason=np.asarray(reason),
         )
     return 0
