@@ -95,7 +95,6 @@ def test_resume_matches_uninterrupted_run(tmp_path) -> None:
 
 def test_vae_penalty_gradient_reaches_network_on_real_masks() -> None:
     """The reference code's trap: an empty (double-cropped) mask gives R_VAE no gradient."""
-    pytest.importorskip("learn.score")
     subject = toy_subject(5)
     pairs = PairSet([subject])
     assert float(pairs.myo.mean()) > 0.05  # the ED myocardium is really there
@@ -119,7 +118,6 @@ def test_vae_penalty_gradient_reaches_network_on_real_masks() -> None:
 
 
 def test_binn_training_keeps_vae_frozen_and_needs_a_vae(tmp_path) -> None:
-    pytest.importorskip("learn.score")
     vae = tiny_vae()
     before = {k: v.clone() for k, v in vae.state_dict().items()}
     cfg = TrainConfig(

@@ -158,3 +158,16 @@ def test_raster_interpolates_affine_fields_exactly_and_zero_to_zero() -> None:
     assert zero.dtype == np.float32 and np.all(zero == 0.0)
     # Outside the myocardium the fill is bounded by the field's values (maximum principle).
     assert field[0].max() <= expected[..., 0][inside].max() + 1e-5
+
+
+def test_bench_measures_in_a_one_core_process_whatever_the_parent_set(monkeypatch) -> None:
+    """Thread pools size themselves at import: the bench's process must start with 1 set."""
+    from simulate.bench import run_single_core
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "4")
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "4")
+    env = run_single_core("thread_environment")
+    assert env["omp_num_threads"] == env["openblas_num_threads"] == env["mkl_num_threads"] == "1"
+    assert env["cpus"] == 1
+    with pytest.raises(RuntimeError, match="benchmark process failed"):
+        run_single_core("no_such_function")
