@@ -9,6 +9,7 @@ import pytest
 from scipy import ndimage
 
 from binn.errors import BinnInputError
+from binn.resample import DEFAULT_SPACING_MM
 from register.data import phantom_motion as pm
 from register.data.cli import add_commands
 from register.data.phantom import activation_curve, make_phantom
@@ -67,7 +68,10 @@ def test_es_labels_warped_nearest_give_ed_labels(subjects, case):
     s = subjects[case]
     es = s.es_index
     back = np.stack([warp(s.labels_es[z], s.motion[es, z], 0) for z in range(s.slices)])
-    assert dice(back == 2, s.labels_ed == 2) >= 0.97
+    # Nearest-neighbour sampling misplaces up to half a pixel at each edge of the wall; on
+    # the 2 mm grid an ED wall of ~8 mm is ~4 px, so 1 - Dice is about 0.05 (measured
+    # 0.946-0.962 on these cases; 0.97 held for the old 1.25 mm grid with 9 px walls).
+    assert dice(back == 2, s.labels_ed == 2) >= 0.93
     assert dice(back == 3, s.labels_ed == 3) >= 0.95
     # without the motion the myocardium does not match: the test can fail
     assert dice(s.labels_es == 2, s.labels_ed == 2) < 0.92
@@ -81,7 +85,7 @@ def test_every_frame_labels_consistent_with_motion(subjects, case):
     assert np.all(s.motion[0] == 0)
     for t in range(s.frames):
         back = np.stack([warp(s.labels[t, z], s.motion[t, z], 0) for z in range(s.slices)])
-        assert dice(back == 2, s.labels_ed == 2) >= 0.96, t
+        assert dice(back == 2, s.labels_ed == 2) >= 0.91, t  # 0.922-0.96 measured, see above
     # ES is the most contracted frame, ES/ED cavity area ratio physiological
     cavity = (s.labels == 3).sum(axis=(2, 3))
     assert np.all(cavity.argmin(axis=0) == s.es_index)
@@ -116,8 +120,8 @@ def test_newton_inverse_maps_back():
     fam = ph.FAMILIES["B"]
     rng = np.random.default_rng([5, ord("B")])
     es = round(ph._u(rng, fam.es_phase) * 25)
-    anat = ph.sample_anatomy(rng, fam, 3, 64, fam.spacing_mm)
-    kin = ph.sample_kinematics(rng, fam, 25, es, 3, fam.spacing_mm)
+    anat = ph.sample_anatomy(rng, fam, 3, 64, DEFAULT_SPACING_MM)
+    kin = ph.sample_kinematics(rng, fam, 25, es, 3, DEFAULT_SPACING_MM)
     gen = np.random.default_rng(0)
     y, x = gen.uniform(5, 58, (2, 500))
     t = np.full(500, es)
@@ -139,7 +143,9 @@ def test_seeded_reproducibility_and_families_differ():
         assert np.array_equal(getattr(a1, key), getattr(a2, key))
     assert not np.array_equal(a1.images, other.images)
     assert not np.array_equal(a1.motion, other.motion)
-    assert a1.spacing[1] != b.spacing[1]
+    # One physical grid: the families share the in-plane spacing, not the slice thickness.
+    assert a1.spacing[1] == b.spacing[1] == DEFAULT_SPACING_MM
+    assert a1.spacing[0] != b.spacing[0]
     assert a1.meta["snr_db"] != b.meta["snr_db"]
     assert a1.name != b.name
 

@@ -4,9 +4,18 @@ Every file goes through :func:`binn.nifti.load_volume` / :func:`binn.nifti.load_
 (the one place NIfTI axes are reordered to ``[t, z, y, x]``). The sequence is rolled so
 that frame 0 is ED; intensities are normalised per subject to [0, 1] (robust
 percentiles); labels are mapped to ACDC values. All grids (4D cine, ED/ES images and
-labels) must share shape, spacing and affine; anything else is a :class:`BinnInputError`
-naming the offending file. Slices without myocardium are kept (the evaluation reports
-them). Any in-plane size, spacing and orientation is accepted as stored.
+labels) must share shape, spacing and affine; anything else (mixed in-plane spacings
+included) is a :class:`BinnInputError` naming the offending file, raised before anything
+is resampled or written. Slices without myocardium are kept (the evaluation reports them).
+
+Two steps at the edge, after the checks (``docs/interfaces.md``):
+- **slice order**: after loading, z = 0 is basal. A stack stored apex first (ED LV cavity
+  area growing with z, :mod:`register.data.orientation`) is flipped; ``meta["slice_order"]``
+  says what was done.
+- **physical grid**: with ``spacing_mm``, every array is resampled in-plane to square
+  pixels of that spacing (:mod:`register.data.resample`: images linear, labels
+  label-linear, z unchanged); ``spacing`` is then ``(z, spacing_mm, spacing_mm)`` and
+  ``meta["source_spacing_mm"]`` the stored one. Without it, the stored grid is kept.
 
 Layouts:
 - ACDC ``patientXXX/``: ``patientXXX_4d.nii.gz`` (x, y, z, t), ``Info.cfg`` (``ED``/``ES``
@@ -29,6 +38,8 @@ from binn.errors import BinnInputError
 from binn.nifti import Volume, load_label_map, load_volume
 from register.data.crop import crop_subject
 from register.data.intensity import normalise_intensity
+from register.data.orientation import orient_subject
+from register.data.resample import resample_subject
 from register.data.subject import LV_CAVITY, MYOCARDIUM, RV_CAVITY, CineSubject, validate_subject
 
 log = logging.getLogger(__name__)
@@ -39,10 +50,14 @@ SPACING_RTOL = 1e-3
 AFFINE_ATOL_MM = 1e-2
 
 
-def load_acdc(patient_dir: str | Path, labels: str = "acdc") -> CineSubject:
+def load_acdc(
+    patient_dir: str | Path, labels: str = "acdc", spacing_mm: float | None = None
+) -> CineSubject:
     """Load an ACDC patient folder (see the module docstring) as a :class:`CineSubject`.
 
     ``labels``: label convention of the ``_gt`` files (``acdc``, ``ukbb`` or ``auto``).
+    ``spacing_mm``: in-plane target spacing (mm) of the physical grid; ``None`` keeps the
+    stored grid. z = 0 is basal on return.
     """
     folder = Path(patient_dir)
     if not folder.is_dir():
@@ -51,7 +66,7 @@ def load_acdc(patient_dir: str | Path, labels: str = "acdc") -> CineSubject:
     ed, es = info["ED"], info["ES"]
     frame_file = _frame_finder(folder)
     ed_image, es_image = frame_file(ed, False), frame_file(es, False)
-    subject = load_pair(
+    subject = _native_pair(
         ed_image,
         frame_file(ed, True),
         es_image,
@@ -62,7 +77,7 @@ def load_acdc(patient_dir: str | Path, labels: str = "acdc") -> CineSubject:
     cine_files = sorted(folder.glob("*_4d.nii.gz")) + sorted(folder.glob("*_4d.nii"))
     if not cine_files:
         log.warning("%s: no *_4d.nii.gz, using the ED and ES frames only (T = 2)", folder)
-        return subject
+        return _on_grid(subject, spacing_mm)
     cine = load_volume(cine_files[0], dims=(4,))
     ed_vol = load_volume(ed_image)
     _check_grid(cine, ed_vol, spatial_only=True)
@@ -79,26 +94,31 @@ def load_acdc(patient_dir: str | Path, labels: str = "acdc") -> CineSubject:
             "%s: Info.cfg NbFrame %d but the cine has %d frames", folder, info["NbFrame"], frames
         )
     sequence = np.roll(cine.data, -(ed - 1), axis=0)
-    return _assemble(
+    full = _assemble(
         subject,
         sequence,
         (es - ed) % frames,
         cine.path,
         {"ed_frame_1based": ed, "es_frame_1based": es},
     )
+    return _on_grid(full, spacing_mm)
 
 
-def load_ukbb(subject_dir: str | Path, labels: str = "ukbb") -> CineSubject:
+def load_ukbb(
+    subject_dir: str | Path, labels: str = "ukbb", spacing_mm: float | None = None
+) -> CineSubject:
     """Load a UK Biobank subject folder (see the module docstring) as a :class:`CineSubject`.
 
     The ED and ES frames of ``sa.nii.gz`` are found by matching ``sa_ED``/``sa_ES`` to its
     frames. ``labels``: label convention of the ``label_sa_*`` files (default ``ukbb``).
+    ``spacing_mm``: in-plane target spacing (mm); ``None`` keeps the stored grid. z = 0 is
+    basal on return.
     """
     folder = Path(subject_dir)
     if not folder.is_dir():
         raise BinnInputError(folder, "subject folder does not exist")
     names = {k: _nifti(folder, k) for k in ("sa_ED", "sa_ES", "label_sa_ED", "label_sa_ES")}
-    subject = load_pair(
+    subject = _native_pair(
         names["sa_ED"],
         names["label_sa_ED"],
         names["sa_ES"],
@@ -110,7 +130,7 @@ def load_ukbb(subject_dir: str | Path, labels: str = "ukbb") -> CineSubject:
         cine_path = _nifti(folder, "sa")
     except BinnInputError:
         log.warning("%s: no sa.nii.gz, using the ED and ES frames only (T = 2)", folder)
-        return subject
+        return _on_grid(subject, spacing_mm)
     cine = load_volume(cine_path, dims=(4,))
     ed_vol, es_vol = load_volume(names["sa_ED"]), load_volume(names["sa_ES"])
     _check_grid(cine, ed_vol, spatial_only=True)
@@ -122,13 +142,14 @@ def load_ukbb(subject_dir: str | Path, labels: str = "ukbb") -> CineSubject:
             names["sa_ES"], f"matches the same frame ({ed}) of {cine_path} as sa_ED"
         )
     sequence = np.roll(cine.data, -ed, axis=0)
-    return _assemble(
+    full = _assemble(
         subject,
         sequence,
         (es - ed) % frames,
         cine.path,
         {"ed_frame_0based": ed, "es_frame_0based": es},
     )
+    return _on_grid(full, spacing_mm)
 
 
 def load_pair(
@@ -139,14 +160,32 @@ def load_pair(
     layout: str = "auto",
     name: str | None = None,
     size: int | None = None,
+    spacing_mm: float | None = None,
 ) -> CineSubject:
     """Load ED and ES stacks (3D NIfTI) with their label maps as a 2-frame subject (ES = 1).
 
     ``layout``: label convention of the label files, ``acdc``, ``ukbb`` or ``auto`` (the
     label of 1 and 3 that the myocardium (2) encloses is the LV cavity). All four grids must
-    match. ``size``: if given, the subject is cropped to ``size x size`` px centred on the
-    LV (:func:`register.data.crop.crop_subject`; the origin is in ``meta["crop_origin"]``).
+    match. ``spacing_mm``: in-plane target spacing (mm) of the physical grid, applied
+    before the crop; ``None`` keeps the stored grid. ``size``: if given, the subject is
+    cropped to ``size x size`` px centred on the LV (:func:`register.data.crop.crop_subject`;
+    the origin, on the resampled grid, is in ``meta["crop_origin"]``). z = 0 is basal.
     """
+    subject = _on_grid(
+        _native_pair(ed_image, ed_labels, es_image, es_labels, layout, name), spacing_mm
+    )
+    return subject if size is None else crop_subject(subject, size)[0]
+
+
+def _native_pair(
+    ed_image: str | Path,
+    ed_labels: str | Path,
+    es_image: str | Path,
+    es_labels: str | Path,
+    layout: str,
+    name: str | None,
+) -> CineSubject:
+    """The checked 2-frame subject on the stored grid, in the stored slice order."""
     if layout not in CONVENTIONS:
         raise ValueError(f"unknown label convention {layout!r} (known: {CONVENTIONS})")
     vols = [
@@ -184,8 +223,12 @@ def load_pair(
             "slices_without_myocardium": empty,
         },
     )
-    validate_subject(subject, source=vols[0].path)
-    return subject if size is None else crop_subject(subject, size)[0]
+    return validate_subject(subject, source=vols[0].path)
+
+
+def _on_grid(subject: CineSubject, spacing_mm: float | None) -> CineSubject:
+    """The loaders' edge: z = 0 basal (flip if stored apex first), then the physical grid."""
+    return resample_subject(orient_subject(subject), spacing_mm)
 
 
 def detect_convention(labels: np.ndarray, source: str | Path | None = None) -> str:

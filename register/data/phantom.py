@@ -7,7 +7,12 @@ moved by the ground truth), then images it: partial-volume blur, a smooth multip
 bias field fixed in the scanner frame, Rician noise of the requested SNR, and the same
 robust [0, 1] normalisation as real data. Families ``A`` and ``B`` differ in anatomy
 (wall thickness, cavity size), motion (ejection, twist, hypokinesis), appearance
-(contrast, texture, bias, blur) and acquisition (spacing, SNR), for generalisation tests.
+(contrast, texture, bias, blur) and acquisition (slice thickness, SNR), for generalisation
+tests. Both are generated on the physical grid (``spacing_mm``, default
+:data:`binn.resample.DEFAULT_SPACING_MM`); every anatomical size is given in mm and matched
+to the ACDC development set (``binn bench anatomy``; ED wall 8.5 +- 2.7 mm, ED cavity
+radius 25.7 +- 6.5 mm over 200 slices of 30 subjects; normal subjects 8.0 and 23.1 mm):
+family A is normal-like (thin wall, large cavity), family B hypertrophic-like.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import numpy as np
 from scipy import ndimage
 
 from binn.errors import BinnInputError
+from binn.resample import DEFAULT_SPACING_MM
 from register.data import phantom_anatomy as pa
 from register.data import phantom_motion as pm
 from register.data.intensity import robust_window
@@ -32,9 +38,14 @@ Range = tuple[float, float]
 
 @dataclasses.dataclass(frozen=True)
 class Family:
-    """Distribution of one phantom family (ranges are uniform; mm, degrees, fractions)."""
+    """Distribution of one phantom family (ranges are uniform; mm, degrees, fractions).
 
-    spacing_mm: float
+    ``r_endo_base_mm``: ED endocardial radius of the basal slice (it shrinks by 45 % to the
+    apex); ``wall_mm``: ED wall thickness (10 % thinner at the apex); ``kappa``: ES/ED
+    wall-area ratio (through-plane shortening); ``texture_mm``: fine and coarse scale of
+    the tissue texture; ``blur_px``: partial-volume blur, in pixels of the grid.
+    """
+
     slice_mm: float
     snr_db: float
     r_endo_base_mm: Range
@@ -50,6 +61,7 @@ class Family:
     myocardium: Range
     background: Range
     texture_gain: float
+    texture_mm: tuple[float, float]
     bias_amplitude: float
     blur_px: float
     perturbation_mm: float
@@ -57,13 +69,12 @@ class Family:
 
 FAMILIES: dict[str, Family] = {
     "A": Family(
-        spacing_mm=1.25,
         slice_mm=10.0,
         snr_db=22.0,
-        r_endo_base_mm=(16.0, 20.0),
-        wall_mm=(10.0, 12.5),
+        r_endo_base_mm=(25.0, 31.0),
+        wall_mm=(7.0, 9.5),
         ejection_mid=(0.45, 0.62),
-        kappa=(1.05, 1.18),
+        kappa=(1.10, 1.25),
         twist_base_deg=(-6.0, -3.0),
         twist_apex_deg=(6.0, 12.0),
         hypo_probability=0.5,
@@ -73,16 +84,16 @@ FAMILIES: dict[str, Family] = {
         myocardium=(0.20, 0.30),
         background=(0.35, 0.50),
         texture_gain=0.12,
+        texture_mm=(1.5, 6.0),
         bias_amplitude=0.15,
         blur_px=0.6,
         perturbation_mm=0.5,
     ),
     "B": Family(
-        spacing_mm=1.1,
         slice_mm=8.0,
         snr_db=17.0,
-        r_endo_base_mm=(13.0, 16.0),
-        wall_mm=(10.5, 13.0),
+        r_endo_base_mm=(21.0, 27.0),
+        wall_mm=(10.0, 13.0),
         ejection_mid=(0.50, 0.70),
         kappa=(1.10, 1.25),
         twist_base_deg=(-9.0, -5.0),
@@ -94,6 +105,7 @@ FAMILIES: dict[str, Family] = {
         myocardium=(0.30, 0.40),
         background=(0.45, 0.60),
         texture_gain=0.20,
+        texture_mm=(1.2, 5.0),
         bias_amplitude=0.30,
         blur_px=0.8,
         perturbation_mm=0.8,
@@ -178,7 +190,9 @@ def sample_anatomy(
             "myocardium": 0.5 * fam.texture_gain,
             "blood": 0.4 * fam.texture_gain,
         },
-        texture=pa.smooth_texture(rng, slices, size, (1.2, 5.0)),
+        texture=pa.smooth_texture(
+            rng, slices, size, (fam.texture_mm[0] * mm, fam.texture_mm[1] * mm)
+        ),
     )
 
 
@@ -241,15 +255,17 @@ def make_phantom(
     frames: int = 25,
     slices: int = 3,
     size: int = 64,
-    spacing_mm: float | None = None,
+    spacing_mm: float = DEFAULT_SPACING_MM,
     snr_db: float | None = None,
 ) -> CineSubject:
     """Generate one synthetic cine subject with ground-truth motion and labels per frame.
 
     Returns a :class:`CineSubject` with ``images (T, Z, H, W)`` float32 in [0, 1], ``motion
     (T, Z, 2, H, W)`` float32 px (registration convention, frame 0 exactly 0), ``labels (T,
-    Z, H, W)``, ES at 35-40 % of the cycle. ``spacing_mm`` (in-plane) and ``snr_db`` (dB of
-    the blood signal over the noise sigma; ``inf`` for no noise) default to the family's.
+    Z, H, W)``, ES at 35-40 % of the cycle. ``spacing_mm``: in-plane pixel spacing of the
+    grid (the anatomy is drawn in mm, so a finer grid holds the same heart in more pixels);
+    ``snr_db`` (dB of the blood signal over the noise sigma; ``inf`` for no noise) defaults
+    to the family's.
     ``meta`` records the parameters and ``noise_sigma`` (noise std in normalised units).
     Same arguments -> bit-identical output.
     """
@@ -261,7 +277,9 @@ def make_phantom(
             f"needs 4-200 frames, 1-64 slices, 16-1024 px (got {frames}, {slices}, {size})",
         )
     fam = FAMILIES[family]
-    spacing = fam.spacing_mm if spacing_mm is None else float(spacing_mm)
+    spacing = float(spacing_mm)
+    if not 0.3 <= spacing <= 5.0:
+        raise BinnInputError("phantom", f"in-plane spacing {spacing} mm outside 0.3-5 mm")
     snr = fam.snr_db if snr_db is None else float(snr_db)
     rng = np.random.default_rng([seed, ord(family)])
     es_index = round(float(_u(rng, fam.es_phase)) * frames)
