@@ -1,9 +1,10 @@
 """Training of the registration network: ``binn`` (MSE + alpha R_VAE) or ``l2`` (MSE + lam
 ||grad u||^2) on pairs (random frame t -> ED, every slice) of cine subjects.
 
-Validation is by subject (fixed pairs of the validation subjects), the best checkpoint is
-kept, an interrupted run resumes from ``MODEL.resume.pt``, and the loss curves are written
-next to the model (``MODEL.curves.csv``, ``MODEL.curves.png``).
+Validation is by subject (a fixed, seeded subsample of at most ``val_pairs`` pairs of the
+validation subjects), the best-validation weights are written as the checkpoint at the end,
+an interrupted run resumes from ``MODEL.resume.pt`` (which also holds the best weights),
+and the loss curves are written next to the model (``MODEL.curves.csv``, ``MODEL.curves.png``).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from binn.errors import BinnInputError
 from binn.io import atomic_path, write_text
 from binn.provenance import provenance
 from register.checkpoint import resolve_device, save_checkpoint
-from register.losses import freeze, l2_gradient_penalty, mask_coverage, mse, vae_penalty
+from register.losses import freeze, l2_gradient_penalty, mse, vae_penalty
 from register.network import RegistrationNet
 from register.settings import format_setting
 from register.transform import warp
@@ -40,6 +41,7 @@ class Subject(Protocol):
     images: np.ndarray  # (T, Z, H, W) float32 in [0, 1]
     labels_ed: np.ndarray  # (Z, H, W) uint8, ACDC labels
     es_index: int
+    spacing: np.ndarray  # (3,) mm (z, y, x)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,6 +56,7 @@ class TrainConfig:
     batch_size: int = 8
     lr: float = 1e-4
     val_every: int = 100
+    val_pairs: int = 1024  # fixed, seeded validation subsample (all pairs when fewer)
     seed: int = 0
     device: str = "auto"
 
@@ -63,42 +66,97 @@ class TrainConfig:
 
 
 class PairSet:
-    """All (frame t >= 1 -> ED) pairs of a list of subjects, every slice, as tensors.
+    """(frame t >= 1 -> ED) pairs of cine subjects, every slice, gathered per batch.
 
-    ``source``/``target`` are ``(N, 1, H, W)`` float32, ``myo`` ``(N, H, W)`` float32 (the ED
-    myocardium of the slice).
+    Pairs are indexed as ``keys`` ``(N, 3)`` int64 (subject, frame t, slice z), in the order
+    subject, frame, slice. Each subject keeps only the image slices its pairs use, once
+    (all of ``images`` for a full set): pairs are never copied, so memory is one copy of the
+    images instead of three. :meth:`batch` gathers ``source``/``target`` ``(B, 1, H, W)``
+    float32 and ``myo`` ``(B, H, W)`` float32 (the ED myocardium of the slice).
+
+    ``max_pairs`` keeps a fixed, seeded subsample of at most that many pairs, spread evenly
+    over the subjects (validation); ``None`` keeps every pair. Subjects are read one at a
+    time (a ``Path`` is loaded, used and released).
     """
 
-    def __init__(self, subjects: Sequence[Subject], frames: str = "all"):
-        src, tgt, myo = [], [], []
+    def __init__(
+        self,
+        subjects: Sequence[Subject | Path],
+        frames: str = "all",
+        max_pairs: int | None = None,
+        seed: int = 0,
+    ):
+        if max_pairs is not None and max_pairs < 1:
+            raise BinnInputError(None, f"max_pairs must be positive, got {max_pairs}")
+        self._slices: list[torch.Tensor] = []  # per subject (R, H, W): the slices it keeps
+        self._myo: list[torch.Tensor] = []  # per subject (Z, H, W): ED myocardium
+        rows: list[np.ndarray] = []  # per pair: subject, source row, target row, slice
+        keys: list[np.ndarray] = []
+        spacings: list[np.ndarray] = []
         size = None
-        for s in subjects:
+        n_subjects = len(subjects)
+        for i, item in enumerate(subjects):
+            s = _as_subject(item)
             images = np.asarray(s.images, dtype=np.float32)
             if images.ndim != 4 or images.shape[0] < 2:
                 raise BinnInputError(
-                    None, f"subject images must be (T>=2, Z, H, W), got {images.shape}"
+                    _source(item), f"subject images must be (T>=2, Z, H, W), got {images.shape}"
                 )
             if size is None:
                 size = images.shape[-2:]
             elif images.shape[-2:] != size:
                 raise BinnInputError(
-                    None, f"subjects differ in crop size: {images.shape[-2:]} vs {size}"
+                    _source(item), f"subjects differ in crop size: {images.shape[-2:]} vs {size}"
                 )
-            ts = range(1, images.shape[0]) if frames == "all" else [int(s.es_index)]
-            myo_ed = (np.asarray(s.labels_ed) == MYO).astype(np.float32)
-            for t in ts:
-                src.append(images[t])
-                tgt.append(images[0])
-                myo.append(myo_ed)
-        if not src:
+            n_t, n_z = images.shape[:2]
+            ts = np.arange(1, n_t) if frames == "all" else np.array([int(s.es_index)])
+            tz = np.stack(np.meshgrid(ts, np.arange(n_z), indexing="ij"), -1).reshape(-1, 2)
+            if max_pairs is not None:
+                quota = max_pairs // n_subjects + (i < max_pairs % n_subjects)
+                if quota < len(tz):
+                    pick = np.random.default_rng([seed, i]).choice(len(tz), quota, replace=False)
+                    tz = tz[np.sort(pick)]
+            spacings.append(np.asarray(getattr(s, "spacing", [np.nan] * 3), float)[-2:])
+            if not len(tz):
+                continue
+            # the slices this subject's pairs use: sources (t, z) and their ED targets (0, z)
+            used = np.unique(
+                np.concatenate([tz, np.column_stack([np.zeros_like(tz[:, 1]), tz[:, 1]])]), axis=0
+            )
+            flat = used[:, 0] * n_z + used[:, 1]
+            row_of = dict(zip(flat.tolist(), range(len(flat)), strict=True))
+            src = np.array([row_of[t * n_z + z] for t, z in tz.tolist()])
+            tgt = np.array([row_of[z] for z in tz[:, 1].tolist()])
+            index = len(self._slices)
+            self._slices.append(torch.from_numpy(images[used[:, 0], used[:, 1]]))
+            myo = (np.asarray(s.labels_ed) == MYO).astype(np.float32)
+            self._myo.append(torch.from_numpy(myo))
+            rows.append(np.column_stack([np.full(len(tz), index), src, tgt, tz[:, 1]]))
+            keys.append(np.column_stack([np.full(len(tz), i), tz]))
+            del s, images  # release this subject before the next one is read
+        if not rows:
             raise BinnInputError(None, "no training pairs")
-        self.source = torch.from_numpy(np.concatenate(src)[:, None])
-        self.target = torch.from_numpy(np.concatenate(tgt)[:, None])
-        self.myo = torch.from_numpy(np.concatenate(myo))
+        self._rows = torch.from_numpy(np.concatenate(rows).astype(np.int64))
+        self.keys = torch.from_numpy(np.concatenate(keys).astype(np.int64))
+        self.spacing = np.stack(spacings)  # (S, 2) mm, in-plane (row, col) of every subject
         self.size = int(size[0])
 
     def __len__(self) -> int:
-        return self.source.shape[0]
+        return int(self._rows.shape[0])
+
+    def batch(self, idx: torch.Tensor | Sequence[int] | slice) -> tuple[torch.Tensor, ...]:
+        """``source``, ``target`` ``(B, 1, H, W)`` and ``myo`` ``(B, H, W)`` of pairs ``idx``."""
+        rows = self._rows[idx].reshape(-1, 4).tolist()
+        src = torch.stack([self._slices[s][r] for s, r, _, _ in rows])
+        tgt = torch.stack([self._slices[s][r] for s, _, r, _ in rows])
+        myo = torch.stack([self._myo[s][z] for s, _, _, z in rows])
+        return src[:, None], tgt[:, None], myo
+
+    def myo_coverage(self) -> float:
+        """Fraction of the pairs' pixels inside the ED myocardium (as ``mask_coverage``)."""
+        per_slice = [(m > 0).sum(dim=(1, 2)).tolist() for m in self._myo]
+        inside = sum(per_slice[s][z] for s, _, _, z in self._rows.tolist())
+        return inside / (len(self) * self.size * self._myo[0].shape[-1])
 
 
 def registration_loss(
@@ -129,20 +187,15 @@ def registration_loss(
 def validate(
     net: nn.Module, pairs: PairSet, cfg: TrainConfig, vae: nn.Module | None, device: torch.device
 ) -> dict[str, float]:
-    """Mean loss, MSE and regulariser over all validation pairs (eval mode)."""
+    """Mean loss, MSE and regulariser over all pairs of ``pairs`` (eval mode)."""
     net.eval()
     totals = {"loss": 0.0, "mse": 0.0, "reg": 0.0}
     for i in range(0, len(pairs), cfg.batch_size):
-        sl = slice(i, i + cfg.batch_size)
+        source, target, myo = pairs.batch(slice(i, i + cfg.batch_size))
         loss, parts = registration_loss(
-            net,
-            pairs.source[sl].to(device),
-            pairs.target[sl].to(device),
-            pairs.myo[sl].to(device),
-            cfg,
-            vae,
+            net, source.to(device), target.to(device), myo.to(device), cfg, vae
         )
-        n = pairs.source[sl].shape[0]
+        n = source.shape[0]
         totals["loss"] += float(loss) * n
         totals["mse"] += parts["mse"] * n
         totals["reg"] += parts["reg"] * n
@@ -158,18 +211,26 @@ def train_registration(
     vae_path: Path | None = None,
     vae: nn.Module | None = None,
 ) -> dict[str, Any]:
-    """Train a registration network; write the best checkpoint to ``out``.
+    """Train a registration network; write the best-validation checkpoint to ``out``.
 
-    Subjects are ``CineSubject``-like objects or subject ``.npz`` paths. For ``binn`` pass
-    ``vae_path`` (a ``binn train-vae`` checkpoint) or an in-memory ``vae``; it is frozen.
+    Subjects are ``CineSubject``-like objects or subject ``.npz`` paths (read one at a
+    time). For ``binn`` pass ``vae_path`` (a ``binn train-vae`` checkpoint) or an in-memory
+    ``vae``; it is frozen. Validation uses a fixed, seeded subsample of at most
+    ``cfg.val_pairs`` validation pairs.
+
+    ``MODEL.resume.pt`` (beside ``out``) holds everything a resume needs: the current
+    weights, optimiser, random states, history, best validation loss and the best weights.
+    It is written at every validation; the checkpoint ``out`` is written once, at the end,
+    from the best weights, so a run killed at any point and rerun without ``out`` (as
+    Snakemake does) resumes and writes the same model as an uninterrupted run.
     Returns ``{"best_val_loss", "first_val_loss", "steps", "out", "mask_coverage"}``.
     """
     out = Path(out)
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     device = resolve_device(cfg.device)
-    train = PairSet(_as_subjects(train_subjects))
-    val = PairSet(_as_subjects(val_subjects), frames="all")
+    train = PairSet(train_subjects)
+    val = PairSet(val_subjects, frames="all", max_pairs=cfg.val_pairs, seed=cfg.seed)
     if val.size != train.size:
         raise BinnInputError(None, f"train ({train.size}px) and val ({val.size}px) sizes differ")
     if cfg.method == "binn":
@@ -178,14 +239,16 @@ def train_registration(
                 raise BinnInputError(None, "method 'binn' needs a VAE (--vae VAE.pt)")
             from learn.score import load_vae
 
+            check_vae_spacing(vae_path, train, train_subjects)
             vae = load_vae(vae_path, device=str(device), image_size=train.size)
         vae = freeze(vae.to(device))
-    coverage = mask_coverage(train.myo)
+    coverage = train.myo_coverage()
     log.info(
-        "%d training pairs, %d validation pairs, %dpx; ED myocardium covers %.2f%% of "
-        "the training pixels",
+        "%d training pairs, %d validation pairs (fixed subsample of at most %d), %dpx; ED "
+        "myocardium covers %.2f%% of the training pixels",
         len(train),
         len(val),
+        cfg.val_pairs,
         train.size,
         100 * coverage,
     )
@@ -194,21 +257,25 @@ def train_registration(
 
     net = RegistrationNet(cfg.width, train.size).to(device)
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
-    state = {"step": 0, "best": float("inf"), "history": []}
+    state: dict[str, Any] = {"step": 0, "best": float("inf"), "best_step": 0, "history": []}
+    best_weights: dict[str, torch.Tensor] | None = None
     resume = out.with_suffix(".resume.pt")
-    meta = {
+    meta: dict[str, Any] = {
         "method": cfg.method,
         "alpha": cfg.alpha,
         "lam": cfg.lam,
         "setting": cfg.setting(),
         "train_config": dataclasses.asdict(cfg),
     }
+    if cfg.method == "binn" and vae_path is not None:
+        meta["vae"] = str(vae_path)
     if resume.is_file():
         ck = torch.load(resume, map_location="cpu", weights_only=False)
         if _same_run(ck.get("train_config", {}), dataclasses.asdict(cfg)):
             net.load_state_dict(ck["state_dict"])
             opt.load_state_dict(ck["optimizer"])
-            state = ck["state"]
+            state = {"best_step": 0, **ck["state"]}
+            best_weights = ck.get("best_state_dict")
             rng.bit_generator.state = ck["rng"]
             torch.set_rng_state(ck["torch_rng"])
             log.info("resuming %s from step %d", out, state["step"])
@@ -223,13 +290,9 @@ def train_registration(
     bar = tqdm(total=cfg.steps, initial=state["step"], desc=f"train-reg {cfg.method}", disable=None)
     while state["step"] < cfg.steps:
         idx = torch.from_numpy(rng.integers(0, len(train), cfg.batch_size))
+        source, target, myo = train.batch(idx)
         loss, parts = registration_loss(
-            net,
-            train.source[idx].to(device),
-            train.target[idx].to(device),
-            train.myo[idx].to(device),
-            cfg,
-            vae,
+            net, source.to(device), target.to(device), myo.to(device), cfg, vae
         )
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -252,21 +315,29 @@ def train_registration(
                 v["reg"],
             )
             if v["loss"] < state["best"]:
-                state["best"] = v["loss"]
-                save_checkpoint(
-                    out,
-                    net,
-                    **meta,
-                    step=state["step"],
-                    val_loss=v["loss"],
-                    provenance=provenance(meta, cfg.seed),
-                )
-            _save_resume(resume, net, opt, state, rng, cfg)
+                state["best"], state["best_step"] = v["loss"], state["step"]
+                best_weights = _cpu_copy(net.state_dict())
+            _save_resume(resume, net, opt, state, best_weights, rng, cfg)
             _write_curves(out, state["history"])
     bar.close()
+    if best_weights is None:  # no validation improved on inf (non-finite losses)
+        log.warning("%s: no finite validation loss; writing the last weights", out)
+        best_weights = _cpu_copy(net.state_dict())
+        state["best_step"] = state["step"]
+    final = RegistrationNet(cfg.width, train.size)
+    final.load_state_dict(best_weights)
+    save_checkpoint(
+        out,
+        final,
+        **meta,
+        step=state["best_step"],
+        val_loss=state["best"],
+        provenance=provenance(meta, cfg.seed),
+    )
     return {
         "out": str(out),
         "steps": state["step"],
+        "best_step": state["best_step"],
         "best_val_loss": state["best"],
         "first_val_loss": state["history"][0]["val_loss"],
         "mask_coverage": coverage,
@@ -274,16 +345,49 @@ def train_registration(
     }
 
 
-def _as_subjects(items: Sequence[Subject | Path]) -> list[Subject]:
-    out = []
-    for item in items:
-        if isinstance(item, str | Path):
-            from register.data.subject import load_subject
+def check_vae_spacing(
+    vae_path: Path, pairs: PairSet, subjects: Sequence[Subject | Path], rtol: float = 0.01
+) -> None:
+    """Refuse a VAE learnt on another pixel spacing than the training subjects' in-plane one.
 
-            out.append(load_subject(Path(item)))
-        else:
-            out.append(item)
-    return out
+    The VAE's R_VAE is a prior on displacement gradients in pixels, so it only transfers to
+    images of the spacing it was trained on. Checkpoints without ``spacing_mm`` (older
+    ones) are accepted with a warning.
+    """
+    from learn.checkpoint import read_torch_file
+
+    recorded = read_torch_file(vae_path).get("spacing_mm")
+    if recorded is None:
+        log.warning("%s records no spacing_mm: cannot check it against the subjects", vae_path)
+        return
+    vae_spacing = np.broadcast_to(np.asarray(recorded, dtype=float), (2,))
+    for i, spacing in enumerate(pairs.spacing):
+        if not np.all(np.isfinite(spacing)):
+            continue
+        if np.any(np.abs(spacing - vae_spacing) > rtol * vae_spacing):
+            raise BinnInputError(
+                vae_path,
+                f"VAE was trained at {vae_spacing.tolist()} mm pixels but training subject "
+                f"{_source(subjects[i])} has {spacing.tolist()} mm in-plane (more than "
+                f"{100 * rtol:g} % apart): resample the data or retrain the VAE",
+            )
+
+
+def _cpu_copy(weights: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return {k: v.detach().cpu().clone() for k, v in weights.items()}
+
+
+def _as_subject(item: Subject | Path) -> Subject:
+    if isinstance(item, str | Path):
+        from register.data.subject import load_subject
+
+        return load_subject(Path(item))
+    return item
+
+
+def _source(item: Subject | Path) -> str:
+    """How a subject is named in messages: its file, else its name."""
+    return str(item) if isinstance(item, str | Path) else str(getattr(item, "name", "subject"))
 
 
 def _same_run(a: dict, b: dict) -> bool:
@@ -302,6 +406,7 @@ def _save_resume(
     net: nn.Module,
     opt: torch.optim.Optimizer,
     state: dict,
+    best_weights: dict[str, torch.Tensor] | None,
     rng: np.random.Generator,
     cfg: TrainConfig,
 ) -> None:
@@ -309,6 +414,7 @@ def _save_resume(
         "state_dict": net.state_dict(),
         "optimizer": opt.state_dict(),
         "state": state,
+        "best_state_dict": best_weights,
         "rng": rng.bit_generator.state,
         "torch_rng": torch.get_rng_state(),
         "train_config": dataclasses.asdict(cfg),

@@ -96,24 +96,24 @@ def test_resume_matches_uninterrupted_run(tmp_path) -> None:
 def test_vae_penalty_gradient_reaches_network_on_real_masks() -> None:
     """The reference code's trap: an empty (double-cropped) mask gives R_VAE no gradient."""
     subject = toy_subject(5)
-    pairs = PairSet([subject])
-    assert float(pairs.myo.mean()) > 0.05  # the ED myocardium is really there
+    source, target, myo = PairSet([subject]).batch([0, 1])
+    assert float(myo.mean()) > 0.05  # the ED myocardium is really there
     vae = freeze(tiny_vae())
     torch.manual_seed(0)
     net = RegistrationNet(0.0625, SIZE)
-    field = net(pairs.source[:2], pairs.target[:2])
-    vae_penalty(vae, field, pairs.myo[:2]).backward()
+    field = net(source, target)
+    vae_penalty(vae, field, myo).backward()
     grads = [p.grad.abs().sum() for p in net.parameters() if p.grad is not None]
     assert grads and float(sum(grads)) > 0
     assert all(p.grad is None for p in vae.parameters())
     # scoring uses the latent mean: the same field scores the same twice
     with torch.no_grad():
         f = field.detach()
-        assert torch.equal(vae_penalty(vae, f, pairs.myo[:2]), vae_penalty(vae, f, pairs.myo[:2]))
+        assert torch.equal(vae_penalty(vae, f, myo), vae_penalty(vae, f, myo))
     # the trap itself: with an empty (double-cropped) mask the network gets no gradient
     net.zero_grad()
-    field = net(pairs.source[:2], pairs.target[:2])
-    vae_penalty(vae, field, torch.zeros_like(pairs.myo[:2])).backward()
+    field = net(source, target)
+    vae_penalty(vae, field, torch.zeros_like(myo)).backward()
     assert all(float(p.grad.abs().sum()) == 0 for p in net.parameters() if p.grad is not None)
 
 
@@ -165,3 +165,129 @@ def test_model_of_other_crop_size_is_refused(tmp_path) -> None:
         Registrar("l2", model=path, image_size=SIZE)
     with pytest.raises(BinnInputError, match="trained with method 'l2'"):
         Registrar("binn", model=path, image_size=48)
+
+
+def test_pairs_are_gathered_per_batch_as_full_copies_would_be() -> None:
+    subjects = [toy_subject(1, frames=4, slices=2), toy_subject(2, frames=3, slices=3)]
+    pairs = PairSet(subjects)
+    expected = [
+        (s, t, z)
+        for s in (0, 1)
+        for t in range(1, subjects[s].frames)
+        for z in range(subjects[s].slices)
+    ]
+    assert pairs.keys.tolist() == [list(k) for k in expected] and len(pairs) == 3 * 2 + 2 * 3
+    source, target, myo = pairs.batch(torch.arange(len(pairs)))
+    for i, (s, t, z) in enumerate(expected):
+        np.testing.assert_array_equal(source[i, 0].numpy(), subjects[s].images[t, z])
+        np.testing.assert_array_equal(target[i, 0].numpy(), subjects[s].images[0, z])
+        np.testing.assert_array_equal(myo[i].numpy(), subjects[s].labels_ed[z] == 2)
+    np.testing.assert_array_equal(pairs.spacing, [[1.5, 1.5], [1.5, 1.5]])
+    assert pairs.myo_coverage() == pytest.approx(float(myo.mean()))
+    # a validation subsample: fixed by its seed, at most max_pairs, from every subject
+    sub = PairSet(subjects, max_pairs=5, seed=3)
+    assert (
+        len(sub) == 5 and sub.keys.tolist() == PairSet(subjects, max_pairs=5, seed=3).keys.tolist()
+    )
+    assert set(sub.keys[:, 0].tolist()) == {0, 1}
+    assert {tuple(k) for k in sub.keys.tolist()} <= set(expected)
+    assert sub.keys.tolist() != PairSet(subjects, max_pairs=5, seed=4).keys.tolist()
+    src, tgt, _ = sub.batch(slice(0, 5))
+    for i, (s, t, z) in enumerate(sub.keys.tolist()):
+        np.testing.assert_array_equal(src[i, 0].numpy(), subjects[s].images[t, z])
+        np.testing.assert_array_equal(tgt[i, 0].numpy(), subjects[s].images[0, z])
+    assert len(PairSet(subjects, max_pairs=100)) == len(pairs)
+
+
+def _weights(path) -> dict[str, torch.Tensor]:
+    return torch.load(path, weights_only=False)["state_dict"]
+
+
+def test_killed_run_without_its_checkpoint_resumes_to_the_same_model(tmp_path, monkeypatch) -> None:
+    """Snakemake deletes a killed job's outputs: the resume file alone must rebuild the model."""
+    import register.train as rt
+
+    train, val = [toy_subject(1), toy_subject(2)], [toy_subject(3)]
+    cfg = TrainConfig(
+        method="l2",
+        width=0.0625,
+        steps=12,
+        batch_size=2,
+        lr=3e-3,
+        val_every=4,
+        seed=2,
+        device="cpu",
+    )
+    full = train_registration(train, val, cfg, tmp_path / "a.pt")
+    history = list(csv.DictReader((tmp_path / "a.curves.csv").open()))
+    assert [int(r["step"]) for r in history] == [0, 4, 8, 12]
+    # the checkpoint holds the best validation weights, whichever step they came from
+    net, meta = load_checkpoint(tmp_path / "a.pt")
+    best = min(history[1:], key=lambda r: float(r["val_loss"]))
+    assert meta["step"] == int(best["step"]) == full["best_step"]
+    assert meta["val_loss"] == pytest.approx(float(best["val_loss"]), rel=1e-6)
+    assert rt.validate(net, PairSet(val), cfg, None, torch.device("cpu"))["loss"] == (
+        pytest.approx(meta["val_loss"], rel=1e-5)
+    )
+
+    write_curves = rt._write_curves
+
+    def killed_after_step_8(out, hist):  # runs right after the resume file is written
+        write_curves(out, hist)
+        if hist[-1]["step"] >= 8:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(rt, "_write_curves", killed_after_step_8)
+    with pytest.raises(KeyboardInterrupt):
+        train_registration(train, val, cfg, tmp_path / "b.pt")
+    assert (tmp_path / "b.resume.pt").is_file() and not (tmp_path / "b.pt").exists()
+    monkeypatch.setattr(rt, "_write_curves", write_curves)
+    resumed = train_registration(train, val, cfg, tmp_path / "b.pt")
+    assert resumed["best_val_loss"] == full["best_val_loss"]
+    a, b = _weights(tmp_path / "a.pt"), _weights(tmp_path / "b.pt")
+    assert a.keys() == b.keys()
+    for key in a:
+        torch.testing.assert_close(b[key], a[key], rtol=0, atol=0)
+
+
+def test_progress_bar_only_on_a_terminal(tmp_path, monkeypatch, capsys) -> None:
+    import io
+    import sys
+
+    cfg = TrainConfig(method="l2", width=0.0625, steps=2, batch_size=2, val_every=2, device="cpu")
+    subjects = [toy_subject(1, frames=2, slices=1)]
+    train_registration(subjects, subjects, cfg, tmp_path / "m.pt")
+    assert "train-reg" not in capsys.readouterr().err  # a log file is not a terminal
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    train_registration(subjects, subjects, cfg, tmp_path / "n.pt")
+    assert "train-reg l2" in terminal.getvalue()
+
+
+def test_vae_of_another_pixel_spacing_is_refused(tmp_path, caplog) -> None:
+    from learn.checkpoint import save_checkpoint as save_vae
+    from register.data.subject import save_subject
+
+    paths = []
+    for seed in (1, 2):
+        paths.append(tmp_path / f"s{seed}.npz")
+        save_subject(paths[-1], toy_subject(seed, frames=2, slices=1), {})
+    cfg = TrainConfig(method="binn", width=0.0625, steps=1, batch_size=2, val_every=1, device="cpu")
+    vae = tmp_path / "vae.pt"
+    save_vae(vae, tiny_vae(), spacing_mm=1.8)
+    with pytest.raises(BinnInputError, match=r"\[1\.8, 1\.8\] mm pixels") as err:
+        train_registration(paths[:1], paths[1:], cfg, tmp_path / "m.pt", vae_path=vae)
+    assert str(vae) in str(err.value) and str(paths[0]) in str(err.value)
+    assert not (tmp_path / "m.pt").exists()
+    save_vae(vae, tiny_vae(), spacing_mm=[1.505, 1.495])  # within 1 %
+    train_registration(paths[:1], paths[1:], cfg, tmp_path / "m.pt", vae_path=vae)
+    assert load_checkpoint(tmp_path / "m.pt")[1]["vae"] == str(vae)
+    save_vae(vae, tiny_vae())  # an older checkpoint without spacing_mm: a warning
+    with caplog.at_level("WARNING", logger="register.train"):
+        train_registration(paths[:1], paths[1:], cfg, tmp_path / "o.pt", vae_path=vae)
+    assert "records no spacing_mm" in caplog.text
