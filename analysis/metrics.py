@@ -201,6 +201,26 @@ def radial_circumferential_strain(
     the centre itself has no radial direction and is left out.
     """
     mask = np.asarray(mask, dtype=bool)
+    err, ecc, has_direction = radial_circumferential_strain_maps(disp, centre, spacing)
+    valid = mask & has_direction
+    return _masked_mean(err, valid), _masked_mean(ecc, valid)
+
+
+def radial_circumferential_strain_maps(
+    disp: np.ndarray,
+    centre: tuple[float, float] | np.ndarray,
+    spacing: tuple[float, float] | np.ndarray = (1.0, 1.0),
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-pixel radial and circumferential Lagrangian strain (the maps behind
+    :func:`radial_circumferential_strain`).
+
+    ``disp``: ``(..., 2, H, W)`` px on the ED grid; ``centre``: ``(2,)`` px (row, col);
+    ``spacing``: ``(2,)`` mm. Returns ``(err, ecc, has_direction)``: ``err``, ``ecc``
+    ``(..., H, W)`` float64 (dimensionless), ``E_rr = r^T E r`` and ``E_cc = c^T E c`` with
+    ``r`` the unit vector (in mm) from ``centre`` to the pixel and ``c`` it turned by 90
+    degrees; ``has_direction`` ``(H, W)`` bool, False at the centre pixel itself and
+    everywhere when the centre is NaN (values there are meaningless).
+    """
     centre = np.asarray(centre, dtype=np.float64)
     e = lagrangian_strain(disp, spacing)
     sp = np.asarray(spacing, dtype=np.float64)
@@ -208,14 +228,14 @@ def radial_circumferential_strain(
     rows, cols = np.meshgrid(np.arange(h), np.arange(w), indexing="ij")
     r = np.stack([(rows - centre[0]) * sp[0], (cols - centre[1]) * sp[1]])  # (2, H, W) mm
     norm = np.hypot(r[0], r[1])
-    valid = mask & (norm > 0)
+    has_direction = norm > 0
     if np.isnan(centre).any():
-        valid = np.zeros_like(mask)
+        has_direction = np.zeros((h, w), dtype=bool)
     r = r / np.where(norm > 0, norm, 1.0)
     c = np.stack([-r[1], r[0]])
     err = np.einsum("iyx,...ijyx,jyx->...yx", r, e, r)
     ecc = np.einsum("iyx,...ijyx,jyx->...yx", c, e, c)
-    return _masked_mean(err, valid), _masked_mean(ecc, valid)
+    return err, ecc, has_direction
 
 
 def end_point_error_mm(
