@@ -148,3 +148,62 @@ def detj_cycle_figure(
     fig.suptitle(f"{title}, subject {subject} (line: mean over slices, band: slice range)")
     fig.tight_layout()
     return _save(fig, path), subject
+
+
+def regularity_figure(
+    tables: dict[str, pd.DataFrame], path: str | Path, target: float | None = None
+) -> Path:
+    """Dice and MCD against mean |det J - 1|, one panel column per experiment.
+
+    ``tables``: experiment -> :func:`analysis.regularity.regularity_table` (ordered panels,
+    e.g. validation then test). One line per family (a refined method is its own family),
+    its settings joined in order of mean |det J - 1|; bars: std over subjects (both axes);
+    the selected setting is ringed; 'no registration' is a dashed horizontal line; the
+    selection target a dotted vertical one.
+    """
+    from analysis.regularity import X, family_label
+
+    title = "Accuracy against volume preservation over every setting"
+    shown = {e: t for e, t in tables.items() if len(t) and t[f"{X}_mean"].notna().any()}
+    if not shown:
+        return _empty_figure(path, title, "no experiment with settings to compare")
+    plt = _pyplot()
+    cols = len(shown)
+    fig, axes = plt.subplots(2, cols, figsize=(5.5 * cols, 8), squeeze=False)
+    families = sorted({f for t in shown.values() for f in t["family"] if f != "none"})
+    colours = {f: plt.get_cmap("tab10")(i % 10) for i, f in enumerate(families)}
+    panels = (("dice", "Dice"), ("mcd_mm", "MCD (mm)"))
+    for c, (experiment, table) in enumerate(shown.items()):
+        n_subj = int(table["n_subjects"].max())
+        for r, (metric, ylabel) in enumerate(panels):
+            ax = axes[r, c]
+            none = table[table["family"] == "none"]
+            if len(none) and np.isfinite(none[f"{metric}_mean"].iloc[0]):
+                ax.axhline(none[f"{metric}_mean"].iloc[0], color="0.4", linestyle="--",
+                           linewidth=1, label="no registration")  # fmt: skip
+            for family in families:
+                sub = table[table["family"] == family].dropna(subset=[f"{X}_mean"])
+                if sub.empty:
+                    continue
+                sub = sub.sort_values(f"{X}_mean")
+                x, y = sub[f"{X}_mean"].to_numpy(), sub[f"{metric}_mean"].to_numpy()
+                ax.errorbar(x, y, xerr=sub[f"{X}_std"].fillna(0).to_numpy(),
+                            yerr=sub[f"{metric}_std"].fillna(0).to_numpy(), color=colours[family],
+                            marker="o", ms=4, capsize=2, linewidth=1.2,
+                            label=family_label(family))  # fmt: skip
+                sel = sub[sub["selected"].astype(bool)]
+                ax.plot(sel[f"{X}_mean"], sel[f"{metric}_mean"], "o", ms=12, mfc="none",
+                        mec=colours[family], mew=2)  # fmt: skip
+            if target is not None:
+                ax.axvline(target, color="k", linestyle=":", linewidth=0.8)
+            ax.set_xlabel("mean |det J - 1| over the ED myocardium")
+            ax.set_ylabel(ylabel)
+            ax.grid(alpha=0.3)
+            ax.set_title(f"{experiment}: {ylabel} ({n_subj} subjects)")
+        axes[0, c].legend(fontsize=7)
+    fig.suptitle(
+        f"{title}: mean ± std over subjects; ringed = selected on validation"
+        + (f"; dotted = target {target:g}" if target is not None else "")
+    )
+    fig.tight_layout()
+    return _save(fig, path)

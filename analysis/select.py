@@ -25,13 +25,19 @@ log = logging.getLogger(__name__)
 REQUIRED = ("method", "setting", "abs_det_j_minus_1", "dice")
 
 
+def _std(values: pd.Series) -> float | None:
+    values = values.dropna()
+    return float(values.std(ddof=1)) if len(values) > 1 else None
+
+
 def select_setting(table: pd.DataFrame, target: float, method: str | None = None) -> dict[str, Any]:
     """Choose the setting of ``method`` nearest ``target`` mean |det J - 1| in ``table``.
 
     ``table``: metrics rows (``binn evaluate`` columns). Returns ``{"method", "setting",
-    "params", "target", "candidates": [{"setting", "mean_abs_det_j_minus_1", "dice",
-    "n_slices"}, ...]}``; raises :class:`BinnInputError` when the method is ambiguous or no
-    setting has a finite mean.
+    "params", "target", "candidates": [{"setting", "mean_abs_det_j_minus_1",
+    "abs_det_j_minus_1_std", "dice", "dice_std", "n_slices", "n_subjects"}, ...]}`` (means
+    and sample stds over the evaluable slices; a std is None for one slice); raises
+    :class:`BinnInputError` when the method is ambiguous or no setting has a finite mean.
     """
     from register.settings import parse_setting
 
@@ -46,11 +52,15 @@ def select_setting(table: pd.DataFrame, target: float, method: str | None = None
     candidates = []
     for setting, group in rows.groupby(rows["setting"].astype(str), sort=False):
         valid = group["abs_det_j_minus_1"].notna()
+        subjects = group.loc[valid, "subject"].nunique() if "subject" in group else None
         candidates.append({
             "setting": setting,
             "mean_abs_det_j_minus_1": float(group.loc[valid, "abs_det_j_minus_1"].mean()),
+            "abs_det_j_minus_1_std": _std(group.loc[valid, "abs_det_j_minus_1"]),
             "dice": float(group["dice"].mean()),
+            "dice_std": _std(group["dice"]),
             "n_slices": int(valid.sum()),
+            "n_subjects": None if subjects is None else int(subjects),
         })  # fmt: skip
     finite = [c for c in candidates if math.isfinite(c["mean_abs_det_j_minus_1"])]
     if not finite:

@@ -41,10 +41,17 @@ ACCURACY_COLUMNS = ("mcd_mm", "dice", "hd_mm", "abs_det_j_minus_1", "fold_fracti
 
 
 def method_label(method: str, setting: str | float | None = None) -> str:
-    """Display name of a method, with its setting in brackets when it has one."""
-    name = METHOD_NAMES.get(method, method)
+    """Display name of a method, with its setting in brackets when it has one.
+
+    A refined setting (``alpha=0.01,refine=50``) names its own family:
+    ``BINN (binn+refine50) [alpha=0.01]`` (:func:`analysis.regularity.setting_info`).
+    """
     has_setting = isinstance(setting, str) and setting not in ("", "nan")
-    return f"{name} [{setting}]" if has_setting else name
+    if not has_setting:
+        return METHOD_NAMES.get(method, method)
+    from analysis.regularity import setting_info
+
+    return setting_info(method, setting).label
 
 
 def _method_rank(method: str) -> tuple[int, str]:
@@ -73,8 +80,8 @@ def aggregate(metrics: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
 
     ``metrics``: rows per subject x slice with ``method``, ``setting``, ``level``,
     ``subject`` and ``columns``. Returns one row per (method, setting, level) with
-    ``n_subjects`` and ``{col}_mean``/``{col}_std`` for every column (levels ordered apical,
-    mid, basal, all; methods in the paper's order).
+    ``n_subjects``, ``n_slices`` (evaluable slices pooled) and ``{col}_mean``/``{col}_std``
+    for every column (levels ordered apical, mid, basal, all; methods in the paper's order).
     """
     rows = metrics[metrics["level"].notna()].copy()
     rows["setting"] = rows["setting"].fillna("").astype(str)
@@ -84,24 +91,27 @@ def aggregate(metrics: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
     grouped = per_subject.groupby(level=keys, sort=False)
     out = grouped.mean().add_suffix("_mean").join(grouped.std(ddof=1).add_suffix("_std"))
     out["n_subjects"] = grouped.size()
+    out["n_slices"] = rows.groupby(keys, sort=False).size()
     out = out.reset_index()
     out["_level"] = out["level"].map(LEVEL_ORDER.index)
     out["_method"] = out["method"].map(_method_rank)
     out = out.sort_values(["_level", "_method", "setting"]).drop(columns=["_level", "_method"])
     ordered = [c for col in columns for c in (f"{col}_mean", f"{col}_std")]
-    return out[[*keys, "n_subjects", *ordered]].reset_index(drop=True)
+    return out[[*keys, "n_subjects", "n_slices", *ordered]].reset_index(drop=True)
 
 
 def mean_std(mean: float, std: float, digits: int = 3) -> str | float:
-    """``"1.234 (0.056)"``; NaN (missing) when the mean is missing, ``(—)`` for a missing std."""
+    """``"1.234 ± 0.056"``; NaN (missing) when the mean is missing, ``± —`` for a missing std
+    (a single subject)."""
     if mean is None or not math.isfinite(mean):
         return np.nan
     spread = f"{std:.{digits}f}" if std is not None and math.isfinite(std) else "—"
-    return f"{mean:.{digits}f} ({spread})"
+    return f"{mean:.{digits}f} ± {spread}"
 
 
 def _display(agg: pd.DataFrame, spec: Sequence[tuple[str, str, float, int]]) -> pd.DataFrame:
-    """Markdown view: Level, Method, then ``label`` = mean (std) of ``col`` x ``scale``."""
+    """Markdown view: Level, Method, then ``label`` = mean ± std of ``col`` x ``scale``,
+    then the numbers of subjects and slices behind each row."""
     out = pd.DataFrame({
         "Level": agg["level"],
         "Method": [method_label(m, s) for m, s in zip(agg["method"], agg["setting"], strict=True)],
@@ -112,6 +122,7 @@ def _display(agg: pd.DataFrame, spec: Sequence[tuple[str, str, float, int]]) -> 
             for m, s in zip(agg[f"{col}_mean"], agg[f"{col}_std"], strict=True)
         ]
     out["Subjects"] = agg["n_subjects"].astype("Int64")
+    out["Slices"] = agg["n_slices"].astype("Int64")
     return out.dropna(axis=1, how="all")
 
 
@@ -156,7 +167,8 @@ def strain_table(metrics: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     gt = gt[gt["peak_radial_strain_mean"].notna() | gt["peak_circ_strain_mean"].notna()]
     ref = pd.DataFrame([
         {"method": REFERENCE_LABEL, "setting": "", "level": level, "n_subjects": np.nan,
-         "peak_radial_strain_mean": rr / 100.0, "peak_circ_strain_mean": cc / 100.0}
+         "n_slices": np.nan, "peak_radial_strain_mean": rr / 100.0,
+         "peak_circ_strain_mean": cc / 100.0}
         for level, (rr, cc) in PAPER_REFERENCE_STRAIN_PCT.items()
     ])  # fmt: skip
     table = pd.concat([agg, gt, ref], ignore_index=True)
@@ -166,7 +178,7 @@ def strain_table(metrics: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     for col in cols:
         for stat in ("mean", "std"):
             table[f"{col}_{stat}_pct"] = 100.0 * table[f"{col}_{stat}"]
-    csv = table[["method", "setting", "level", "n_subjects"]].join(
+    csv = table[["method", "setting", "level", "n_subjects", "n_slices"]].join(
         table[[f"{c}_{s}_pct" for c in cols for s in ("mean", "std")]]
     )
     view = _display(
@@ -217,20 +229,38 @@ def alpha_sweep_table(metrics: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame
     return agg, view.drop(columns="Level")
 
 
-def selections_table(selections: Sequence[dict]) -> pd.DataFrame:
-    """One row per candidate setting of every selection; ``selected`` marks the choice."""
+def selections_table(selections: Sequence[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One row per candidate setting of every selection; ``selected`` marks the choice.
+
+    Returns ``(csv_table, markdown_view)``. Means and stds are over the validation slices the
+    selection rule averages (``binn select``); files written before the std and subject
+    counts were recorded show them missing.
+    """
+    keys = ("mean_abs_det_j_minus_1", "abs_det_j_minus_1_std", "dice", "dice_std",
+            "n_subjects", "n_slices")  # fmt: skip
     rows = []
     for sel in selections:
-        for cand in sel.get("candidates", []):
+        cands = sel.get("candidates") or [{"setting": sel["setting"]}]
+        for cand in cands:
             rows.append({
                 "method": sel["method"], "setting": cand["setting"],
                 "selected": cand["setting"] == sel["setting"], "target": sel.get("target"),
-                "mean_abs_det_j_minus_1": cand.get("mean_abs_det_j_minus_1"),
-                "dice": cand.get("dice"), "n_slices": cand.get("n_slices"),
+                **{k: _num(cand.get(k)) for k in keys},
             })  # fmt: skip
-        if not sel.get("candidates"):
-            rows.append({"method": sel["method"], "setting": sel["setting"], "selected": True,
-                         "target": sel.get("target")})  # fmt: skip
-    columns = ["method", "setting", "selected", "target", "mean_abs_det_j_minus_1", "dice",
-               "n_slices"]  # fmt: skip
-    return pd.DataFrame(rows, columns=columns)
+    csv = pd.DataFrame(rows, columns=["method", "setting", "selected", "target", *keys])
+    view = pd.DataFrame({
+        "Method": [method_label(m, s) for m, s in zip(csv["method"], csv["setting"], strict=True)],
+        "selected": ["yes" if s else "" for s in csv["selected"]],
+        "target": csv["target"],
+        "mean |det J - 1|": [mean_std(m, s) for m, s in
+                             zip(csv["mean_abs_det_j_minus_1"], csv["abs_det_j_minus_1_std"],
+                                 strict=True)],
+        "Dice": [mean_std(m, s) for m, s in zip(csv["dice"], csv["dice_std"], strict=True)],
+        "Subjects": csv["n_subjects"].astype("Int64"),
+        "Slices": csv["n_slices"].astype("Int64"),
+    })  # fmt: skip
+    return csv, view
+
+
+def _num(value: object) -> float:
+    return float(value) if isinstance(value, int | float) and value is not True else np.nan

@@ -91,7 +91,9 @@ EXPECTED = {
     "table1_comparison.csv", "table1_comparison.md", "table2_strain.csv", "table2_strain.md",
     "table3_generalisation.csv", "table3_generalisation.md", "table_alpha_sweep.csv",
     "table_alpha_sweep.md", "selections.csv", "selections.md", "failed_cases.csv",
-    "failed_cases.md", "fig2_alpha_sweep.png", "fig3_detj_cycle.png",
+    "failed_cases.md", "fig2_alpha_sweep.png", "fig3_detj_cycle.png", "fig_regularity.png",
+    "regularity_pairs.csv", "regularity_pairs.md", "split.csv", "split.md",
+    "strain_pages.csv", "strain_pages.md", "strain_segments.csv", "strain_segments.md",
 }  # fmt: skip
 
 
@@ -99,7 +101,8 @@ def test_report_writes_fixed_files_with_computed_numbers(inputs):
     out = inputs / "report"
     written = build_report([inputs / "m.csv"], [inputs / "c.csv"], [inputs / "failed.csv"],
                            [inputs / "sel.json"], out, inputs / "summary.md")  # fmt: skip
-    assert {p.name for p in written} == EXPECTED | {"summary.md"}
+    sweep_files = {"regularity_alpha_sweep.csv", "regularity_alpha_sweep.md"}
+    assert {p.name for p in written} == EXPECTED | sweep_files | {"summary.md"}
     assert all(p.is_file() and p.stat().st_size > 0 for p in written)
 
     t1 = pd.read_csv(out / "table1_comparison.csv")
@@ -107,6 +110,7 @@ def test_report_writes_fixed_files_with_computed_numbers(inputs):
     assert binn_mid.dice_mean == pytest.approx(0.85)  # 0.75 + mean(0, .1, .2)
     assert binn_mid.dice_std == pytest.approx(0.1)
     assert binn_mid.n_subjects == 3
+    assert binn_mid.n_slices == 6  # 3 subjects x 2 mid slices
     assert binn_mid.epe_mm_mean == pytest.approx(2.0)
     none = t1[t1.method == "none"]
     assert set(none.level) == {"apical", "mid", "basal", "all"}
@@ -114,7 +118,8 @@ def test_report_writes_fixed_files_with_computed_numbers(inputs):
     assert none.abs_det_j_minus_1_mean.isna().all()  # not computed for no registration
     assert list(t1.level.drop_duplicates()) == ["apical", "mid", "basal", "all"]
     md = (out / "table1_comparison.md").read_text()
-    assert "0.850 (0.100)" in md and "no registration" in md and "BINN (binn) [alpha=0.001]" in md
+    assert "0.850 ± 0.100" in md and "no registration" in md and "BINN (binn) [alpha=0.001]" in md
+    assert "| Subjects | Slices |" in md
 
     t2 = pd.read_csv(out / "table2_strain.csv")
     ref = t2[t2.method == REFERENCE_LABEL].set_index("level")
@@ -136,9 +141,11 @@ def test_report_writes_fixed_files_with_computed_numbers(inputs):
 
     sel = pd.read_csv(out / "selections.csv")
     assert sel[sel.selected].setting.tolist() == ["alpha=0.001"]
+    assert sel.mean_abs_det_j_minus_1.tolist() == pytest.approx([0.11, 0.05])
     assert "Newton did not converge" in (out / "failed_cases.md").read_text()
     summary = (inputs / "summary.md").read_text()
-    assert "report/fig2_alpha_sweep.png" in summary and "0.850 (0.100)" in summary
+    assert "report/fig2_alpha_sweep.png" in summary and "0.850 ± 0.100" in summary
+    assert "report/fig_regularity.png" in summary and "git commit" in summary
     assert "Failed simulation cases: 1" in summary and "(subject s0)" in summary
 
 
@@ -190,3 +197,113 @@ def test_markdown_and_csv_keep_missing_values_missing(tmp_path):
     back = read_csvs([tmp_path / "t.csv"], ["method"])
     assert back.isna().to_numpy().tolist() == [[False, False], [True, True]]
     assert (tmp_path / "t.md").read_text().startswith("# title\n\n| ")
+
+
+VAL_SETTINGS = {  # method -> [(setting, mean |det J - 1|, Dice)]
+    "binn": [("alpha=0.001", 0.30, 0.80), ("alpha=0.01", 0.10, 0.70)],
+    "l2": [("lam=0.01", 0.25, 0.70), ("lam=0.1", 0.05, 0.60)],
+    "demons": [("sigma=1", 0.20, 0.72), ("sigma=2", 0.12, 0.68)],
+    "ffd": [("grid=8,penalty=0.1", 0.60, 0.85)],
+}
+REFINED = [("alpha=0.001,refine=50", 0.28, 0.86), ("alpha=0.01,refine=50", 0.09, 0.80)]
+
+
+def _sweep_rows(experiment: str) -> list:
+    rows = []
+    runs = [(m, s, x, d) for m, v in VAL_SETTINGS.items() for s, x, d in v]
+    runs += [("binn", s, x, d) for s, x, d in REFINED]
+    for method, setting, x, d in runs:
+        for row in _metric_rows(experiment, method, setting, d, gt=False):
+            if row["level"] is not None:
+                row["abs_det_j_minus_1"] = x
+            rows.append(row)
+    return rows
+
+
+def _strain_folder(path, subject: str, method: str, radial: float) -> None:
+    path.mkdir(parents=True)
+    segs = [{"segment_id": k, "segment": f"seg {k}", "level": lvl, "n_pixels": 10,
+             "peak_radial_strain": radial + 0.01 * k, "peak_circ_strain": -0.1,
+             "peak_radial_strain_gt": 0.2, "peak_circ_strain_gt": -0.15}
+            for k, lvl in ((1, "basal"), (2, "basal"), (7, "mid"), (13, "apical"))]  # fmt: skip
+    segs.append({"segment_id": 14, "segment": "seg 14", "level": "apical", "n_pixels": 0,
+                 "peak_radial_strain": None, "peak_circ_strain": None})  # fmt: skip
+    obj = {"subject": subject, "method": method, "setting": "alpha=0.01", "segments": segs,
+           "global": {"segment": "global", "level": "all"}}  # fmt: skip
+    (path / "strain.json").write_text(json.dumps(obj))
+    (path / "index.html").write_text("<html></html>")
+
+
+def test_report_regularity_split_strain_and_provenance(inputs, tmp_path):
+    rows = _sweep_rows("validation") + _sweep_rows("test_sweep")
+    pd.DataFrame(rows, columns=list(METRIC_COLUMNS)).to_csv(tmp_path / "v.csv", index=False)
+    sel = {"method": "binn", "setting": "alpha=0.01,refine=50", "target": 0.1,
+           "candidates": [{"setting": s, "mean_abs_det_j_minus_1": x, "dice": d}
+                          for s, x, d in REFINED]}  # fmt: skip
+    (tmp_path / "sel_refined.json").write_text(json.dumps(sel))
+    split = {"seed": 3, "train": ["p1", "p2", "p3"], "val": ["p4"], "test": ["p5", "p6"],
+             "subjects": {f"p{i}": {"group": "DCM" if i % 2 else "NOR"} for i in range(1, 7)},
+             "excluded": {"p7": "ED image identical to p1"}}  # fmt: skip
+    (tmp_path / "split.json").write_text(json.dumps(split))
+    strain = tmp_path / "strain"
+    _strain_folder(strain / "s0", "s0", "binn", 0.3)
+    _strain_folder(strain / "s1", "s1", "binn", 0.4)
+    (tmp_path / "config.yaml").write_text("results: results\nregister:\n  binn: [alpha=0.01]\n")
+    out = tmp_path / "report"
+    written = build_report(
+        [inputs / "m.csv", tmp_path / "v.csv"], [inputs / "c.csv"], [],
+        [inputs / "sel.json", tmp_path / "sel_refined.json"], out, tmp_path / "summary.md",
+        split=tmp_path / "split.json", strain_dirs=[strain], configs=[tmp_path / "config.yaml"],
+    )  # fmt: skip
+    names = {p.name for p in written}
+    assert {"regularity_validation.csv", "regularity_test_sweep.md", "split_excluded.csv"} <= names
+
+    reg = pd.read_csv(out / "regularity_validation.csv", keep_default_na=False, na_values=[""])
+    refined = reg[reg.family == "binn+refine50"].set_index("base")
+    assert refined.loc["alpha=0.01", "selected"] and refined["selected"].sum() == 1
+    assert refined.loc["alpha=0.01", "abs_det_j_minus_1_mean"] == pytest.approx(0.09)
+    assert refined.loc["alpha=0.01", "dice_mean"] == pytest.approx(0.90)  # 0.8 + mean(0,.1,.2)
+    assert refined.loc["alpha=0.01", "n_slices"] == 18  # 3 subjects x 6 slices
+    assert "BINN (binn+refine50)" in (out / "regularity_validation.md").read_text()
+
+    pairs = pd.read_csv(out / "regularity_pairs.csv")
+    bl = pairs[(pairs.experiment == "validation") & (pairs.family_a == "binn")
+               & (pairs.family_b == "l2")].iloc[0]  # fmt: skip
+    assert bl.status == "compared" and bl.x_star == pytest.approx(0.1)  # the target
+    assert bl.dice_a_mean == pytest.approx(0.80)  # binn at alpha=0.01 itself
+    assert bl.dice_b_mean == pytest.approx(0.60 + 0.10 * (0.1 - 0.05) / 0.20 + 0.1)
+    ffd = pairs[(pairs.family_a == "ffd") | (pairs.family_b == "ffd")]
+    assert set(ffd.status) == {"no overlap"}  # one point at 0.6, outside every other range
+
+    split_md = (out / "split.md").read_text()
+    assert "(seed 3)" in split_md and "ED image identical to p1" in split_md
+    counts = pd.read_csv(out / "split.csv").set_index("group")
+    assert counts.loc["DCM", "train"] == 2 and counts.loc["all", "total"] == 6
+
+    seg = pd.read_csv(out / "strain_segments.csv")
+    basal = seg[(seg.method == "binn") & (seg.level == "basal")].iloc[0]
+    # per subject mean of segments 1, 2 (r + .01, r + .02), then over subjects (0.3, 0.4)
+    assert basal.peak_radial_strain_mean_pct == pytest.approx(100 * (0.35 + 0.015))
+    assert basal.n_subjects == 2 and basal.n_segments == 4
+    apical = seg[(seg.method == "binn") & (seg.level == "apical")].iloc[0]
+    assert apical.n_segments == 2  # the segment without pixels is left out
+    assert (seg.method == REFERENCE_LABEL).sum() == 3
+    gt = seg[(seg.method == "ground truth") & (seg.level == "all")].iloc[0]
+    assert gt.peak_circ_strain_mean_pct == pytest.approx(-15.0)
+
+    summary = (tmp_path / "summary.md").read_text()
+    assert "config hash" in summary and "config.yaml" in summary and "git commit" in summary
+    link = "strain/s0/index.html"
+    assert f"({link})" in summary and (tmp_path / link).is_file()  # relative to summary.md
+    assert "validation, interpolated at mean |det J - 1| = 0.100 (target)" in summary
+    assert "cover no common mean |det J - 1|: not compared" in summary
+    # Table 1 of the fixture: binn has the higher Dice and lower MCD, equal HD and EPE:
+    # not called "more accurate", each metric said
+    at_selected = [ln for ln in summary.splitlines() if ln.startswith("- At the selected")]
+    assert len(at_selected) == 3  # binn vs ffd, demons, l2
+    assert not any("more accurate" in ln for ln in at_selected)
+    assert all("Dice favours binn" in ln and "HD is equal" in ln for ln in at_selected)
+    # at equal regularity the refined curve is better on Dice and MCD: that may be said
+    assert "binn+refine50 is more accurate than binn: Dice favours binn+refine50" in summary
+    assert "MCD: binn+refine50 better" in summary
+    assert (out / "fig_regularity.png").stat().st_size > 10_000

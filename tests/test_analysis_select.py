@@ -31,6 +31,10 @@ def test_select_nearest_target(tmp_path):
     cands = {c["setting"]: c for c in choice["candidates"]}
     assert cands["grid=8,penalty=0.1"]["mean_abs_det_j_minus_1"] == pytest.approx(0.14)
     assert cands["grid=8,penalty=0.1"]["n_slices"] == 2
+    assert cands["grid=8,penalty=0.1"]["n_subjects"] == 2
+    assert cands["grid=8,penalty=0.1"]["abs_det_j_minus_1_std"] == pytest.approx(
+        np.std([0.12, 0.16], ddof=1)
+    )
     assert cands["grid=16,penalty=1"]["mean_abs_det_j_minus_1"] == pytest.approx(0.02)
     saved = json.loads((tmp_path / "sel.json").read_text())
     assert saved["target"] == 0.1 and len(saved["candidates"]) == 3
