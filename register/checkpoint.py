@@ -2,7 +2,8 @@
 
 A checkpoint is a ``torch.save`` dict with ``arch``, ``width``, ``image_size``, ``max_disp``,
 ``method`` (binn|l2), ``alpha``, ``lam``, ``setting``, ``state_dict``, ``step``,
-``val_loss`` and ``provenance``.
+``val_loss`` and ``provenance``; a ``binn`` checkpoint may also hold ``vae`` (the path of the VAE it
+was trained with, which test-time refinement reuses).
 """
 
 from __future__ import annotations
@@ -68,3 +69,23 @@ def load_checkpoint(
     net.to(device).eval()
     meta = {k: v for k, v in ckpt.items() if k != "state_dict"}
     return net, meta
+
+
+def training_vae(meta: dict[str, Any], source: Path | None, override: Path | None) -> Path:
+    """The VAE a ``binn`` network was trained with: ``override`` (``--vae``) if given, else
+    the path the checkpoint records under ``vae``; a missing record or file is an error."""
+    if override is not None:
+        path = Path(override)
+    elif meta.get("vae"):
+        path = Path(str(meta["vae"]))
+    else:
+        raise BinnInputError(
+            source, "the checkpoint does not record the VAE it was trained with; pass --vae VAE.pt"
+        )
+    if not path.is_file():
+        raise BinnInputError(
+            path,
+            "the VAE file is missing"
+            + ("" if override is not None else " (recorded in the checkpoint); pass --vae VAE.pt"),
+        )
+    return path

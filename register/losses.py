@@ -27,6 +27,37 @@ def l2_gradient_penalty(field: torch.Tensor) -> torch.Tensor:
     return torch.mean(torch.sum(grad**2, dim=1))
 
 
+def pairwise_mse(warped: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Per-pair MSE ``(B,)`` of ``(B, C, H, W)`` images; its mean is :func:`mse`."""
+    return torch.mean((warped - target) ** 2, dim=(1, 2, 3))
+
+
+def pairwise_l2_gradient_penalty(field: torch.Tensor) -> torch.Tensor:
+    """Per-pair ``||grad u||^2`` ``(B,)`` of ``(B, 2, H, W)`` px; its mean is
+    :func:`l2_gradient_penalty`."""
+    grad = displacement_gradient(field)
+    return torch.mean(torch.sum(grad**2, dim=1), dim=(1, 2))
+
+
+def local_ncc(a: torch.Tensor, b: torch.Tensor, window: int = 9, eps: float = 1e-5) -> torch.Tensor:
+    """Per-pair mean local normalised cross-correlation ``(B,)`` in [-1, 1] of ``(B, 1, H, W)``.
+
+    Statistics over ``window`` x ``window`` boxes (zero-padded, as VoxelMorph's NCC); the
+    squared form ``cov^2 / (var_a var_b + eps)`` is used, so 1 = a perfect local match.
+    """
+    kernel = torch.ones(1, 1, window, window, dtype=a.dtype, device=a.device) / window**2
+    pad = window // 2
+
+    def box(x: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.conv2d(x, kernel, padding=pad)
+
+    ma, mb = box(a), box(b)
+    cov = box(a * b) - ma * mb
+    var_a = box(a * a) - ma**2
+    var_b = box(b * b) - mb**2
+    return torch.mean(cov**2 / (var_a * var_b + eps), dim=(1, 2, 3))
+
+
 def mask_coverage(mask: torch.Tensor) -> float:
     """Fraction of pixels inside ``mask`` (B, H, W): logged so that an empty mask is visible."""
     return float((mask > 0).float().mean())

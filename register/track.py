@@ -14,27 +14,45 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
 from tqdm import tqdm
 
 from binn.errors import BinnInputError
 from binn.io import save_npz
 from binn.provenance import provenance
 from register.baselines import CLASSICAL_METHODS, register_pair
-from register.checkpoint import load_checkpoint, resolve_device
+from register.checkpoint import load_checkpoint, resolve_device, training_vae
+from register.losses import freeze
 from register.network import RegistrationNet
-from register.settings import format_setting, load_selection, parse_params
+from register.refine import Objective, RefineConfig, refine_config, refine_fields
+from register.settings import (
+    format_setting,
+    load_selection,
+    network_model_setting,
+    parse_params,
+    parse_setting,
+    split_refine,
+)
 
 log = logging.getLogger(__name__)
 
 NETWORK_METHODS = ("binn", "l2")
+MYO = 2  # ACDC label of the LV myocardium
 
 
 class Registrar:
     """A configured method: ``__call__(fixed (N,H,W), moving (N,H,W)) -> (N, 2, H, W)`` px.
 
     Networks: ``model`` is a checkpoint path (or an in-memory :class:`RegistrationNet`),
-    pairs are batched ``batch_size`` at a time. Classical methods: ``params`` go to
-    :func:`register_pair`, one pair at a time.
+    pairs are batched ``batch_size`` at a time. Their only parameters are the test-time
+    refinement options (``refine=N``, ``refine_lr``, ``refine_grid``, ``refine_ncc``, see
+    :mod:`register.refine`), which refine each field under the training objective with the
+    training weight (``alpha``/``lam`` from the checkpoint, or ``weight`` for an in-memory
+    net) and, for ``binn``, the training VAE (``vae`` overrides the path the checkpoint
+    records). Classical methods: ``params`` go to :func:`register_pair`, one pair at a time.
+    Pairs whose refinement stopped on a non-finite objective are listed in ``failures``
+    (``"NAME: reason"``) after each call; their field is the network's (or its last good
+    refinement) and the other pairs go on.
     """
 
     def __init__(
@@ -45,18 +63,27 @@ class Registrar:
         image_size: int | None = None,
         batch_size: int = 16,
         device: str = "cpu",
+        *,
+        vae: Path | nn.Module | None = None,
+        weight: float | None = None,
+        threads: int = 1,
     ):
         self.method = method
         self.params = dict(params or {})
         self.batch_size = batch_size
+        self.threads = int(threads)
         self.meta: dict[str, Any] = {}
         self.net: RegistrationNet | None = None
+        self.refine = RefineConfig()
+        self.objective: Objective | None = None
+        self.failures: list[str] = []
+        base, refine = split_refine(self.params)
         if method in NETWORK_METHODS:
-            if self.params:
+            if base:
                 raise BinnInputError(
                     None,
-                    f"{method}: parameters {sorted(self.params)} are "
-                    "fixed at training; pass --model instead",
+                    f"{method}: parameters {sorted(base)} are fixed at training; pass "
+                    "--model instead (a network takes only refine* parameters)",
                 )
             if model is None:
                 raise BinnInputError(None, f"method {method!r} needs --model MODEL.pt")
@@ -64,6 +91,8 @@ class Registrar:
             if isinstance(model, RegistrationNet):
                 self.net = model.to(self.device).eval()
                 self.meta = {"method": method, "setting": "in-memory"}
+                if weight is not None:
+                    self.meta["alpha" if method == "binn" else "lam"] = float(weight)
                 if image_size is not None and model.image_size != image_size:
                     raise BinnInputError(
                         None, f"network expects {model.image_size}px images, got {image_size}px"
@@ -75,19 +104,62 @@ class Registrar:
                         model,
                         f"model was trained with method {self.meta['method']!r}, not {method!r}",
                     )
-            self.setting = str(self.meta.get("setting", ""))
+            self.refine = refine_config(refine)
+            base_setting = str(self.meta.get("setting", ""))
+            self.setting = (
+                format_setting({**parse_setting(base_setting, str(model)), **refine})
+                if refine and base_setting != "in-memory"
+                else base_setting
+            )
+            if self.refine.iterations:
+                self.objective = self._objective(model, vae)
         elif method in CLASSICAL_METHODS:
+            if refine:
+                raise BinnInputError(
+                    None,
+                    f"{method} has no network to refine: {sorted(refine)} apply to the "
+                    f"network methods {NETWORK_METHODS} only",
+                )
             self.setting = format_setting(self.params) if self.params else "default"
         else:
             raise BinnInputError(None, f"unknown method {method!r}")
 
-    def __call__(self, fixed: np.ndarray, moving: np.ndarray) -> np.ndarray:
-        """Register each ``moving[i]`` to ``fixed[i]``; returns ``(N, 2, H, W)`` float32 px."""
+    def _objective(self, model: Path | RegistrationNet, vae: Path | nn.Module | None) -> Objective:
+        """The training objective of the network: its weight and (binn) its frozen VAE."""
+        name = "alpha" if self.method == "binn" else "lam"
+        source = None if isinstance(model, RegistrationNet) else model
+        if self.meta.get(name) is None:
+            raise BinnInputError(
+                source, f"refinement needs the training weight {name}, which is not recorded"
+            )
+        weight = float(self.meta[name])
+        if self.method == "l2":
+            return Objective("l2", weight, ncc=self.refine.ncc)
+        if not isinstance(vae, nn.Module):
+            vae = training_vae(self.meta, source, vae)
+            from learn.score import load_vae
+
+            vae = load_vae(vae, self.device)
+        return Objective("binn", weight, freeze(vae.to(self.device)), ncc=self.refine.ncc)
+
+    def __call__(
+        self,
+        fixed: np.ndarray,
+        moving: np.ndarray,
+        myo: np.ndarray | None = None,
+        names: list[str] | None = None,
+    ) -> np.ndarray:
+        """Register each ``moving[i]`` to ``fixed[i]``; returns ``(N, 2, H, W)`` float32 px.
+
+        ``myo`` ``(N, H, W)``: the ED myocardium of each pair (needed to refine ``binn``
+        fields: R_VAE scores the field there); ``names`` name the pairs in error messages.
+        """
         if fixed.shape != moving.shape or fixed.ndim != 3:
             raise BinnInputError(
                 None,
                 f"fixed {fixed.shape} and moving {moving.shape} must be equal (N, H, W) stacks",
             )
+        self.failures = []
         if self.net is None:
             return np.stack(
                 [
@@ -101,17 +173,41 @@ class Registrar:
                     )
                 ]
             )
+        if self.objective is not None and self.method == "binn" and myo is None:
+            raise BinnInputError(None, "refining binn fields needs the ED myocardium of each pair")
+        names = names or [f"pair {i}" for i in range(len(fixed))]
         out = []
-        with torch.inference_mode():
-            for i in range(0, len(fixed), self.batch_size):
-                f = torch.from_numpy(
-                    np.ascontiguousarray(fixed[i : i + self.batch_size], np.float32)
-                )[:, None]
-                m = torch.from_numpy(
-                    np.ascontiguousarray(moving[i : i + self.batch_size], np.float32)
-                )[:, None]
-                out.append(self.net(m.to(self.device), f.to(self.device)).cpu().numpy())
+        for i in range(0, len(fixed), self.batch_size):
+            sl = slice(i, i + self.batch_size)
+            f = _tensor(fixed[sl], self.device)[:, None]
+            m = _tensor(moving[sl], self.device)[:, None]
+            with torch.inference_mode():
+                field = self.net(m, f)
+            if self.objective is not None:
+                field = self._refine(field.clone(), f, m, myo, sl, names[sl])
+            out.append(field.cpu().numpy())
         return np.concatenate(out).astype(np.float32)
+
+    def _refine(
+        self,
+        field: torch.Tensor,
+        fixed: torch.Tensor,
+        moving: torch.Tensor,
+        myo: np.ndarray | None,
+        sl: slice,
+        names: list[str],
+    ) -> torch.Tensor:
+        mask = None if myo is None else _tensor(np.asarray(myo[sl]) != 0, self.device)
+        result = refine_fields(field, fixed, moving, self.objective, self.refine, mask)
+        for i, reason in sorted(result.failures.items()):
+            message = f"{names[i]}: refinement stopped, {reason}; kept its last finite field"
+            log.error(message)
+            self.failures.append(message)
+        return result.fields.detach()
+
+
+def _tensor(array: np.ndarray, device: torch.device) -> torch.Tensor:
+    return torch.from_numpy(np.array(array, np.float32)).to(device)  # a writable copy
 
 
 def track_sequence(
@@ -119,12 +215,16 @@ def track_sequence(
     registrar: Registrar,
     frames: str | list[int] = "all",
     es_index: int | None = None,
+    myo: np.ndarray | None = None,
+    name: str = "subject",
 ) -> dict[str, Any]:
     """Register frames of ``images`` (T, Z, H, W) to frame 0 (ED), every slice.
 
     ``frames``: ``"all"``, ``"es"`` (needs ``es_index``) or explicit frame indices. Frame 0
-    gets an all-zero field without registration. Returns ``fields (T', Z, 2, H, W)`` float32
-    px, ``frames (T',)`` int64, ``seconds`` (registration time) and ``ms_per_pair``.
+    gets an all-zero field without registration. ``myo`` ``(Z, H, W)``: the ED myocardium
+    (refinement of binn fields needs it); ``name`` names the subject in error messages.
+    Returns ``fields (T', Z, 2, H, W)`` float32 px, ``frames (T',)`` int64, ``seconds``
+    (registration time), ``ms_per_pair`` and ``failures`` (pairs whose refinement stopped).
     """
     images = np.asarray(images, dtype=np.float32)
     t_count, z, h, w = images.shape
@@ -139,8 +239,18 @@ def track_sequence(
     moving_frames = [t for t in chosen if t != 0]
     fixed = np.broadcast_to(images[0], (len(moving_frames), z, h, w)).reshape(-1, h, w)
     moving = images[moving_frames].reshape(-1, h, w)
+    pair_myo = (
+        None
+        if myo is None
+        else np.broadcast_to(myo, (len(moving_frames), z, h, w)).reshape(-1, h, w)
+    )
+    names = [f"{name} frame {t} slice {k}" for t in moving_frames for k in range(z)]
     start = time.perf_counter()
-    pairs = registrar(fixed, moving) if len(moving) else np.zeros((0, 2, h, w), np.float32)
+    pairs = (
+        registrar(fixed, moving, pair_myo, names)
+        if len(moving)
+        else np.zeros((0, 2, h, w), np.float32)
+    )
     seconds = time.perf_counter() - start
     pairs = pairs.reshape(len(moving_frames), z, 2, h, w)
     fields = np.zeros((len(chosen), z, 2, h, w), np.float32)
@@ -155,6 +265,7 @@ def track_sequence(
         "frames": np.asarray(chosen, np.int64),
         "seconds": seconds,
         "ms_per_pair": 1000.0 * seconds / n,
+        "failures": list(registrar.failures),
     }
 
 
@@ -171,6 +282,9 @@ def resolve_method(args: argparse.Namespace) -> tuple[str, dict[str, float], str
         method = sel_method
         if sel_method in CLASSICAL_METHODS:
             params = {**sel_params, **params}
+        else:  # a network's selection may carry refine* options; its weight names the model
+            params = {**split_refine(sel_params)[1], **params}
+            setting = network_model_setting(setting, str(args.selection))
     if method is None:
         raise BinnInputError(None, "give --method or --selection")
     model = args.model
@@ -191,9 +305,23 @@ def track_command(args: argparse.Namespace) -> dict[str, Any]:
     if h != w:
         raise BinnInputError(args.data, f"frames are {h}x{w}; crop them square first")
     registrar = Registrar(
-        method, params, None if model is None else Path(model), int(h), args.batch_size, args.device
+        method,
+        params,
+        None if model is None else Path(model),
+        int(h),
+        args.batch_size,
+        args.device,
+        vae=args.vae,
+        threads=args.threads,
     )
-    result = track_sequence(subject.images, registrar, args.frames, subject.es_index)
+    result = track_sequence(
+        subject.images,
+        registrar,
+        args.frames,
+        subject.es_index,
+        myo=np.asarray(subject.labels_ed) == MYO,
+        name=subject.name,
+    )
     log.info(
         "%s %s: %d frames x %d slices in %.2f s (%.1f ms per pair)",
         subject.name,
@@ -211,12 +339,15 @@ def track_command(args: argparse.Namespace) -> dict[str, Any]:
         "params": params,
         "frames": args.frames,
     }
+    failures = result.pop("failures")
     save_npz(
         args.out,
         provenance(cfg, None),
         **result,
+        refine_failures=np.asarray(failures, dtype=str),
         method=np.asarray(method),
         setting=np.asarray(registrar.setting),
         subject=np.asarray(subject.name),
     )
+    result["failures"] = failures
     return result

@@ -80,6 +80,7 @@ def test_bad_input_exit_code_2(subject_file, tmp_path) -> None:
     assert main([*base, "--method", "l2", "--model", str(tmp_path / "m48.pt")]) == 2
     assert main([*base, "--method", "l2"]) == 2  # no model
     assert main([*base, "--method", "demons", "--param", "bogus=1"]) == 2
+    assert main([*base, "--method", "demons", "--param", "refine=10"]) == 2  # no network
     assert (
         main(
             ["track", "--data", str(tmp_path / "none.npz"), "--method", "demons", "--out", str(out)]
@@ -125,3 +126,55 @@ def test_score_subject_ground_truth_vs_no_registration() -> None:
     assert gt["epe_mm"] == 0.0 and none["epe_mm"] > 0.3
     assert gt["dice"] > 0.9 and gt["dice"] > none["dice"]
     assert none["abs_det_j_minus_1"] == 0.0 and none["dice"] == none["dice_before"]
+
+
+def test_track_refines_a_network_and_records_its_setting(subject_file, tmp_path) -> None:
+    model = tmp_path / "l2.pt"
+    save_checkpoint(model, RegistrationNet(0.0625, SIZE), method="l2", lam=0.01, setting="lam=0.01")
+    out = tmp_path / "f.npz"
+    argv = ["track", "--data", str(subject_file), "--method", "l2", "--model", str(model)]
+    argv += ["--frames", "es", "--device", "cpu", "--param", "refine=1e1", "--out", str(out)]
+    assert main(argv) == 0
+    f = load_npz(out)
+    assert str(f["setting"]) == "lam=0.01,refine=10" and f["refine_failures"].size == 0
+    assert np.abs(f["fields"][1]).max() > 0  # the zero-initialised network field was refined
+
+
+def test_track_selection_of_a_refined_setting_finds_the_trained_model(
+    subject_file, tmp_path
+) -> None:
+    save_checkpoint(
+        tmp_path / "l2_lam=0.01.pt",
+        RegistrationNet(0.0625, SIZE),
+        method="l2",
+        lam=0.01,
+        setting="lam=0.01",
+    )
+    sel = tmp_path / "select.json"
+    sel.write_text(json.dumps({"method": "l2", "setting": "lam=0.01,refine=3"}))
+    out = tmp_path / "f.npz"
+    argv = ["track", "--data", str(subject_file), "--selection", str(sel), "--frames", "es"]
+    argv += ["--model", str(tmp_path / "l2_{setting}.pt"), "--device", "cpu", "--out", str(out)]
+    assert main(argv) == 0
+    assert str(load_npz(out)["setting"]) == "lam=0.01,refine=3"
+
+
+def test_train_reg_defaults_are_the_workflow_defaults() -> None:
+    """``binn train-reg`` without options trains as the workflow does (config/config.yaml)."""
+    from pathlib import Path
+
+    import yaml
+
+    from binn.cli import build_parser
+
+    cfg = yaml.safe_load((Path(__file__).parents[1] / "config" / "config.yaml").read_text())
+    args = build_parser().parse_args(
+        ["train-reg", "--train", "a", "--val", "b", "--method", "l2", "--out", "m.pt"]
+    )
+    reg = cfg["register"]
+    assert (args.width, args.steps, args.lr, args.batch_size) == (
+        reg["width"],
+        reg["steps"],
+        reg["lr"],
+        reg["batch_size"],
+    )

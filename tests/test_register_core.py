@@ -11,7 +11,13 @@ from binn.errors import BinnInputError
 from register.checkpoint import load_checkpoint, save_checkpoint
 from register.losses import freeze, l2_gradient_penalty, mse
 from register.network import RegistrationNet, scaled_widths
-from register.settings import format_setting, parse_setting
+from register.settings import (
+    canonical_setting,
+    format_setting,
+    network_model_setting,
+    parse_setting,
+    split_refine,
+)
 from register.transform import warp
 
 
@@ -96,10 +102,37 @@ def test_settings_round_trip_and_errors() -> None:
     assert parse_setting("grid=8,penalty=0.01") == {"grid": 8.0, "penalty": 0.01}
     assert format_setting({"alpha": 0.001}) == "alpha=0.001"
     assert parse_setting(format_setting({"lam": 0.01, "x": 3})) == {"lam": 0.01, "x": 3.0}
-    with pytest.raises(BinnInputError):
-        parse_setting("alpha")
-    with pytest.raises(BinnInputError):
-        parse_setting("alpha=abc")
+    for bad in ("alpha", "alpha=abc", "alpha=nan", "alpha=inf", "alpha=1,alpha=2"):
+        with pytest.raises(BinnInputError):
+            parse_setting(bad)
+
+
+@pytest.mark.parametrize(
+    ("text", "canonical"),
+    [
+        ("alpha=1e-3", "alpha=0.001"),
+        ("alpha=0.0010", "alpha=0.001"),
+        ("penalty=1e-1, grid=8.0", "grid=8,penalty=0.1"),
+        ("refine=50,alpha=1e-2", "alpha=0.01,refine=50"),
+        ("x=0.0001234567", "x=0.0001234567"),
+        ("x=1.5e-7", "x=0.00000015"),
+        ("x=0.1", "x=0.1"),
+    ],
+)
+def test_canonical_setting_is_one_exact_string(text, canonical) -> None:
+    assert canonical_setting(text) == canonical
+    assert canonical_setting(canonical) == canonical  # idempotent
+    assert parse_setting(canonical) == parse_setting(text)  # exact round trip of the floats
+    assert all("e" not in value for value in parse_values(canonical))
+
+
+def parse_values(setting: str) -> list[str]:
+    return [item.split("=")[1] for item in setting.split(",")]
+
+
+def test_network_model_setting_drops_refine_options() -> None:
+    assert network_model_setting("alpha=1e-2,refine=50,refine_lr=0.1") == "alpha=0.01"
+    assert split_refine({"lam": 0.1, "refine": 5.0}) == ({"lam": 0.1}, {"refine": 5.0})
 
 
 def test_checkpoint_round_trip_and_crop_size_error(tmp_path) -> None:
