@@ -3,10 +3,15 @@
 ``source`` is one of::
 
     {"kind": "synthetic", "n_cases": 8, "seed": 0, "size": 96, "spacing_mm": 1.8}
-    {"kind": "acdc" | "ukbb", "data_dir": "...", "subjects": [...], "labels": {...}, "size": 96}
+    {"kind": "acdc" | "ukbb", "data_dir": "...", "subjects": [...], "labels": {...}, "size": 96,
+     "spacing_mm": 1.5}
 
 ``labels`` (optional) maps ``"myocardium"`` and ``"lv_cavity"`` to the values in the files.
-Real-data slices without a closed myocardial ring are skipped with a logged reason.
+``size`` (px) and ``spacing_mm`` (in-plane, mm) are the physical grid; the workflow passes
+its top-level ``grid`` to :func:`enumerate_cases`, which overrides the block's values. Real
+label maps are resampled to the grid (``binn simulate --spacing-mm``) before the rings are
+checked, contoured and meshed. Real-data slices without a closed myocardial ring (on the
+grid) are skipped with a logged reason.
 """
 
 from __future__ import annotations
@@ -33,8 +38,16 @@ class CaseSpec:
         return [*self.args, "--case", self.name]
 
 
-def enumerate_cases(source: dict[str, Any]) -> list[CaseSpec]:
-    """All usable cases of ``source``; raise :class:`BinnInputError` when there are none."""
+def enumerate_cases(
+    source: dict[str, Any], spacing_mm: float | None = None, size: int | None = None
+) -> list[CaseSpec]:
+    """All usable cases of ``source``; raise :class:`BinnInputError` when there are none.
+
+    ``spacing_mm`` / ``size``: the physical grid (the workflow's ``grid``); when given they
+    replace the block's ``spacing_mm`` / ``size``.
+    """
+    grid = {"spacing_mm": spacing_mm, "size": size}
+    source = {**source, **{k: v for k, v in grid.items() if v is not None}}
     kind = source.get("kind")
     if kind == "synthetic":
         return _synthetic_cases(source)
@@ -104,6 +117,9 @@ def _real_cases(source: dict[str, Any], kind: str) -> list[CaseSpec]:
     )
     label_args, values = _label_arg(source, kind)
     size_args = ("--size", str(int(source["size"]))) if "size" in source else ()
+    spacing = float(source["spacing_mm"]) if "spacing_mm" in source else None
+    if spacing is not None:
+        size_args += ("--spacing-mm", str(spacing))
     cases: list[CaseSpec] = []
     for subject in subjects:
         subject_dir = data_dir / subject
@@ -114,13 +130,15 @@ def _real_cases(source: dict[str, Any], kind: str) -> list[CaseSpec]:
                 es_path = subject_dir / "label_sa_ES.nii.gz"
                 ed_path = subject_dir / "label_sa_ED.nii.gz"
             es, ed = load_label_map(es_path), load_label_map(ed_path)
+            es_data = _on_grid(es.data, es.spacing, spacing, es_path)
+            ed_data = _on_grid(ed.data, ed.spacing, spacing, ed_path)
         except BinnInputError as exc:
             log.warning("skipping subject %s: %s", subject, exc)
             continue
-        for z in range(min(es.data.shape[0], ed.data.shape[0])):
+        for z in range(min(es_data.shape[0], ed_data.shape[0])):
             try:
-                es_cavity, _ = extract_ring(es.data[z], values, f"{es_path} slice {z}")
-                ed_cavity, _ = extract_ring(ed.data[z], values, f"{ed_path} slice {z}")
+                es_cavity, _ = extract_ring(es_data[z], values, f"{es_path} slice {z}")
+                ed_cavity, _ = extract_ring(ed_data[z], values, f"{ed_path} slice {z}")
             except BinnInputError as exc:
                 log.info("skipping %s slice %d: %s", subject, z, exc.reason)
                 continue
@@ -133,3 +151,12 @@ def _real_cases(source: dict[str, Any], kind: str) -> list[CaseSpec]:
     if not cases:
         raise BinnInputError(data_dir, f"no usable {kind} slice with a closed myocardial ring")
     return cases
+
+
+def _on_grid(labels, spacing, spacing_mm: float | None, path: Path):
+    """``(Z, H, W)`` labels resampled in-plane to ``spacing_mm`` (unchanged when ``None``)."""
+    if spacing_mm is None:
+        return labels
+    from binn.resample import resample_inplane
+
+    return resample_inplane(labels, spacing[1:], spacing_mm, labels=True, source=path)[0]

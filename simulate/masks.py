@@ -3,7 +3,10 @@
 Every check raises :class:`BinnInputError` naming the file and slice: empty myocardium,
 several myocardium components, no LV cavity or an open ring, ring touching the image border,
 values that are not those of a label map of the layout. Spacing checks happen in
-``binn.nifti``. The raster window (``size`` px) is centred on the ES cavity.
+``binn.nifti``. With ``spacing_mm`` the slice is first resampled in-plane onto the physical
+grid (:func:`binn.resample.resample_inplane`, label-linear: no new label values), so
+contours, meshes and the raster all live on the grid the VAE and the registration use.
+The raster window (``size`` px of the grid) is centred on the ES cavity.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from scipy import ndimage
 
 from binn.errors import BinnInputError
 from binn.nifti import load_label_map
+from binn.resample import resample_inplane
 from simulate.contours import cavity_area_mm2
 from simulate.synthetic import RingCase
 
@@ -65,9 +69,16 @@ def extract_ring(
 
 
 def _load_slice(
-    path: Path, z: int, layout: str, label_values: tuple[int, int]
+    path: Path,
+    z: int,
+    layout: str,
+    label_values: tuple[int, int],
+    spacing_mm: float | None = None,
 ) -> tuple[np.ndarray, np.ndarray, str]:
-    """Slice ``z`` of a label map, its in-plane spacing (mm) and a source string for errors."""
+    """Slice ``z`` of a label map, its in-plane spacing (mm) and a source string for errors.
+
+    With ``spacing_mm`` the slice is resampled to square pixels of that spacing (label-linear).
+    """
     vol = load_label_map(path)
     allowed = {0, 1, 2, 3, *label_values}
     extra = set(np.unique(vol.data).tolist()) - allowed
@@ -75,7 +86,13 @@ def _load_slice(
         raise BinnInputError(path, f"not a {layout} label map (unexpected values {sorted(extra)})")
     if not 0 <= z < vol.data.shape[0]:
         raise BinnInputError(path, f"slice {z} out of range (0-{vol.data.shape[0] - 1})")
-    return vol.data[z], vol.spacing[1:].copy(), f"{path} slice {z}"
+    source = f"{path} slice {z}"
+    if spacing_mm is None:
+        return vol.data[z], vol.spacing[1:].copy(), source
+    labels, grid = resample_inplane(
+        vol.data[z], vol.spacing[1:], spacing_mm, labels=True, source=source
+    )
+    return labels, grid.spacing_mm.copy(), source
 
 
 def _crop(mask: np.ndarray, origin: np.ndarray, size: int) -> np.ndarray:
@@ -98,19 +115,24 @@ def load_nifti_ring(
     label_values: tuple[int, int],
     size: int = 96,
     ed_area_mm2: float | None = None,
+    spacing_mm: float | None = None,
 ) -> RingCase:
     """The ES ring of slice ``z`` cropped to ``size`` px around the cavity, with its ED target.
 
     The ED target is the smoothed ED cavity area of the same slice of ``ed_path``, or
-    ``ed_area_mm2`` when given (one of the two is required).
+    ``ed_area_mm2`` when given (one of the two is required). ``spacing_mm``: in-plane
+    spacing (mm) of the physical grid both slices are resampled to first (``None``: the
+    stored grid); ``crop_origin`` is then in pixels of that grid.
     """
     es_path = Path(es_path)
-    labels, spacing, source = _load_slice(es_path, z, layout, label_values)
+    labels, spacing, source = _load_slice(es_path, z, layout, label_values, spacing_mm)
     cav, myo = extract_ring(labels, label_values, source)
     if ed_area_mm2 is None:
         if ed_path is None:
             raise BinnInputError(es_path, "an ED label map or an ED area target is needed")
-        ed_labels, ed_spacing, ed_source = _load_slice(Path(ed_path), z, layout, label_values)
+        ed_labels, ed_spacing, ed_source = _load_slice(
+            Path(ed_path), z, layout, label_values, spacing_mm
+        )
         if ed_labels.shape != labels.shape or not np.allclose(ed_spacing, spacing, rtol=1e-3):
             raise BinnInputError(ed_path, "ED and ES label maps have different grids")
         ed_cav, _ = extract_ring(ed_labels, label_values, ed_source)
