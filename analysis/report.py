@@ -154,14 +154,14 @@ def build_report(
     out_dir: str | Path,
     summary: str | Path | None = None,
     *,
-    regularity_experiments_: Sequence[str] | None = None,
+    regularity_panels: Sequence[str] | None = None,
     split: str | Path | None = None,
     strain_dirs: Sequence[str | Path] = (),
     configs: Sequence[str | Path] = (),
 ) -> list[Path]:
     """Write every table, figure and the summary; return the paths written.
 
-    ``regularity_experiments_``: the experiments of the regularity figure and tables, in
+    ``regularity_panels``: the experiments of the regularity figure and tables, in
     panel order (default :func:`regularity_experiments`); ``split``: ``split.json`` of the
     data split; ``strain_dirs``: ``binn strain`` folders (or folders of them); ``configs``:
     the configuration files of the run, named and hashed in the summary.
@@ -244,7 +244,7 @@ def build_report(
 
     target = _target(chosen)
     reg_paths, reg_body, reg_sentences = _regularity_section(
-        metric_rows, chosen, target, out_dir, regularity_experiments_
+        metric_rows, chosen, target, out_dir, regularity_panels
     )
     written += reg_paths
     body.update(reg_body)

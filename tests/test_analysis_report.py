@@ -162,6 +162,19 @@ def test_report_with_missing_experiments_and_values(inputs):
     assert "—" in md  # |det J - 1| of no registration is missing
     with pytest.raises(BinnInputError):
         build_report([inputs / "missing.csv"], [], [], [], out)
+    with pytest.raises(BinnInputError, match="validation"):
+        build_report([inputs / "g.csv"], [], [], [], out, regularity_panels=["validation"])
+
+
+def test_regularity_panels_default_to_experiments_with_several_settings():
+    from analysis.report import regularity_experiments
+
+    rows = pd.DataFrame({
+        "experiment": ["comparison", "test_sweep", "test_sweep", "validation", "validation"],
+        "method": ["binn", "l2", "l2", "binn", "binn"],
+        "setting": ["alpha=0.01", "lam=0.1", "lam=1", "alpha=0.01", "alpha=0.1"],
+    })  # fmt: skip
+    assert regularity_experiments(rows) == ["validation", "test_sweep"]
 
 
 def test_aggregate_is_mean_over_subjects_of_slice_means():
