@@ -1,4 +1,5 @@
-"""Command line of the analysis stage: ``binn evaluate``, ``binn select``, ``binn report``.
+"""Command line of the analysis stage: ``binn evaluate``, ``binn select``, ``binn report``,
+``binn strain`` and ``binn bench strain``.
 
 Kept light: numpy, pandas, torch and matplotlib are imported inside the handlers, so
 ``binn --help`` is fast.
@@ -13,7 +14,7 @@ DEFAULT_TARGET = 0.1
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
-    """Register ``binn evaluate``, ``binn select`` and ``binn report``."""
+    """Register ``binn evaluate``, ``binn select``, ``binn report`` and ``binn strain``."""
     p = subparsers.add_parser(
         "evaluate",
         help="metrics per subject x slice (and curves per frame) of tracking outputs",
@@ -86,6 +87,28 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     )
     p.set_defaults(func=_run_report)
 
+    from analysis.strain_command import add_strain_arguments
+
+    p = subparsers.add_parser(
+        "strain",
+        help="AHA segmental radial/circumferential strain of one subject: CSV, JSON, "
+        "curves, bull's-eye, contour GIFs, HTML",
+    )
+    add_strain_arguments(p)
+    p.set_defaults(func=_run_strain)
+
+
+def add_bench(bench_subparsers: argparse._SubParsersAction) -> None:
+    """Register ``binn bench strain``."""
+    from analysis.strain_bench import add_bench_arguments
+
+    p = bench_subparsers.add_parser(
+        "strain",
+        help="phantoms: per-segment peak strain error per method and hypokinesis detection",
+    )
+    add_bench_arguments(p)
+    p.set_defaults(func=_run_bench_strain)
+
 
 def _run_evaluate(args: argparse.Namespace) -> int:
     from analysis.evaluate import evaluate_files
@@ -109,4 +132,22 @@ def _run_report(args: argparse.Namespace) -> int:
     )
     for path in written:
         print(path)
+    return 0
+
+
+def _run_strain(args: argparse.Namespace) -> int:
+    from analysis.strain_command import strain_command
+
+    for path in strain_command(args):
+        print(path)
+    return 0
+
+
+def _run_bench_strain(args: argparse.Namespace) -> int:
+    import json
+
+    from analysis.strain_bench import bench_strain
+
+    result = bench_strain(args)
+    print(json.dumps(result, indent=2 if not args.json else None))
     return 0

@@ -1,0 +1,279 @@
+"""Segmental strain (analysis.strain), its outputs and ``binn strain``: known answers, bad input."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis.aha import AHA_NAMES, assign_aha
+from analysis.strain import analyse_strain, peak
+from binn.cli import main
+from binn.io import save_npz
+
+N, T = 80, 6
+C = np.array([40.3, 39.6])
+R_EN, R_EP = 12.0, 20.0
+SPACING = np.array([8.0, 1.3, 1.3])
+
+
+def _labels() -> np.ndarray:
+    """Three identical slices (basal, mid, apical): cavity, ring, RV crescent on the left."""
+    rows, cols = np.meshgrid(np.arange(N), np.arange(N), indexing="ij")
+    r = np.hypot(rows - C[0], cols - C[1])
+    ang = np.degrees(np.arctan2(-(rows - C[0]), cols - C[1])) % 360.0
+    lab = np.zeros((N, N), np.uint8)
+    lab[r < R_EN] = 3
+    lab[(r >= R_EN) & (r < R_EP)] = 2
+    lab[(r >= R_EP) & (r < R_EP + 10) & (ang >= 120) & (ang <= 240)] = 1
+    return np.stack([lab] * 3)
+
+
+def _grid() -> np.ndarray:
+    rows, cols = np.meshgrid(np.arange(N), np.arange(N), indexing="ij")
+    return np.stack([rows, cols]).astype(np.float64)
+
+
+def _analyse(fields: np.ndarray, motion: np.ndarray | None = None):
+    labels = _labels()
+    aha = assign_aha(labels, SPACING[1:])
+    frames = np.arange(len(fields))
+    return analyse_strain("toy", "m", "", labels, SPACING, len(fields), fields, frames, aha,
+                          motion=motion)  # fmt: skip
+
+
+def _rigid(angles_deg: np.ndarray, pivot=(33.0, 47.0), shift=(1.5, -2.0)) -> np.ndarray:
+    """Rigid motion fields (T, Z, 2, N, N) px: rotation about ``pivot`` plus a shift."""
+    x = _grid() - np.asarray(pivot)[:, None, None]
+    out = []
+    for a in np.radians(angles_deg):
+        rot = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
+        u = np.einsum("kl,lyx->kyx", rot - np.eye(2), x) + np.asarray(shift)[:, None, None] * (
+            a != 0
+        )
+        out.append(np.stack([u] * 3))
+    return np.asarray(out)
+
+
+def _expansion(scales: np.ndarray, centre=(36.0, 44.0)) -> np.ndarray:
+    """Uniform expansion fields (T, Z, 2, N, N): ``u = s_t (x - centre)``."""
+    x = _grid() - np.asarray(centre)[:, None, None]
+    return np.asarray([np.stack([s * x] * 3) for s in scales])
+
+
+def test_pure_rotation_gives_zero_segmental_strain():
+    a = _analyse(_rigid(np.array([0.0, 5.0, 12.0, 20.0, 8.0, 0.0])))
+    present = a.tracked.n_pixels > 0
+    assert present.all()  # global + all 16 segments
+    assert np.abs(a.tracked.radial).max() < 1e-12
+    assert np.abs(a.tracked.circ).max() < 1e-12
+
+
+def test_uniform_expansion_gives_the_same_strain_in_every_segment():
+    scales = np.array([0.0, 0.05, 0.1, 0.08, -0.04, 0.0])
+    a = _analyse(_expansion(scales))
+    expected = scales + 0.5 * scales**2  # Green-Lagrange of F = (1 + s) I
+    for curves in (a.tracked.radial, a.tracked.circ):
+        np.testing.assert_allclose(curves, np.broadcast_to(expected, curves.shape), atol=1e-12)
+    rows = a.peak_rows()
+    assert [r["segment"] for r in rows[:2]] == ["global", "basal anterior"]
+    for r in rows:
+        assert r["peak_radial_strain"] == pytest.approx(expected[2])
+        assert r["time_to_peak_radial_frame"] == 2
+        assert r["time_to_peak_radial_phase"] == pytest.approx(2 / T)
+        assert r["peak_circ_strain"] == pytest.approx(expected[4])
+        assert r["time_to_peak_circ_frame"] == 4
+
+
+def test_peak_errors_against_ground_truth():
+    truth = _expansion(np.array([0.0, -0.05, -0.1, -0.05, 0.0, 0.0]))
+    same = _analyse(truth, motion=truth).peak_rows()
+    assert all(r["peak_circ_strain_error"] == pytest.approx(0.0, abs=1e-12) for r in same)
+    half = _analyse(0.5 * truth, motion=truth).peak_rows()
+    # circ peak -0.1 + 0.005 vs -0.05 + 0.00125
+    assert half[5]["peak_circ_strain_error"] == pytest.approx(0.095 - 0.04875)
+
+
+def test_peak_handles_missing_rows():
+    values, frames = peak(np.array([[np.nan, np.nan], [1.0, 3.0]]), np.array([0, 7]), "max")
+    assert np.isnan(values[0]) and frames[0] == -1
+    assert values[1] == 3.0 and frames[1] == 7
+
+
+def test_hypokinetic_sector_is_the_weakest_segment():
+    from analysis.strain_bench import covered_segments, weakest_segment
+
+    # contraction u = -s(theta) (x - c) about the LV centre, 60 % weaker around 300 deg
+    x = _grid() - C[:, None, None]
+    theta = np.degrees(np.arctan2(-x[0], x[1]))
+    s = 0.1 * (1.0 - 0.6 * np.exp(3.0 * (np.cos(np.radians(theta - 300.0)) - 1.0)))
+    fields = np.asarray([np.stack([-a * s * x] * 3) for a in (0.0, 0.5, 1.0, 0.5, 0.0, 0.0)])
+    a = _analyse(fields)
+    centre, half = covered_segments(a, 300.0, 3.0)
+    assert centre == {5, 11, 15}  # inferolateral (basal, mid), apical inferior
+    assert weakest_segment(a) in centre
+    assert centre <= half
+
+
+# --- the command ----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def phantom_files(tmp_path_factory):
+    from register.data.phantom import make_phantom
+    from register.data.subject import save_subject
+
+    tmp = tmp_path_factory.mktemp("strain")
+    subject = make_phantom(3, frames=T, slices=3, size=64)
+    save_subject(tmp / "s.npz", subject, {})
+    fields = tmp / "f.npz"
+    save_npz(fields, {}, fields=subject.motion, frames=np.arange(T), method=np.asarray("truth"),
+             setting=np.asarray(""), subject=np.asarray(subject.name))  # fmt: skip
+    return subject, tmp / "s.npz", fields
+
+
+def _leftovers(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith("."))
+
+
+def test_strain_command_writes_every_output(phantom_files, tmp_path):
+    _, data, fields = phantom_files
+    out = tmp_path / "out"
+    assert main(["strain", "--data", str(data), "--fields", str(fields), "--out", str(out)]) == 0
+    names = {p.name for p in out.iterdir()}
+    pngs = {"strain_global", "strain_segments", "bullseye_peak_radial", "bullseye_peak_circ"}
+    assert {"strain.csv", "strain.json", "index.html", *(f"{p}.png" for p in pngs)} <= names
+    assert {f"contours_z{z}.gif" for z in range(3)} <= names
+    table = pd.read_csv(out / "strain.csv")
+    assert len(table) == 17 * T
+    assert set(table["segment"]) == {"global", *AHA_NAMES.values()}
+    obj = json.loads((out / "strain.json").read_text())
+    assert obj["ground_truth"] is True
+    assert obj["r_vae"]["available"] is False and "no --vae" in obj["r_vae"]["note"]
+    # the fields are the ground truth: peak errors vanish; JSON peaks agree with the CSV
+    seg = obj["segments"][6]  # mid anterior
+    assert seg["segment"] == "mid anterior" and seg["peak_circ_strain_error"] == 0.0
+    rows = table[table["segment"] == "mid anterior"]
+    assert rows["circ_strain"].min() == pytest.approx(seg["peak_circ_strain"])
+    page = (out / "index.html").read_text()
+    assert page.count("data:image/png;base64") == 4 and page.count("data:image/gif;base64") == 3
+    assert "R_VAE not computed" in page
+    assert _leftovers(tmp_path) == []
+
+
+def test_existing_output_folder_is_refused_unless_force(phantom_files, tmp_path):
+    _, data, fields = phantom_files
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "keep.txt").write_text("x")
+    args = ["strain", "--data", str(data), "--fields", str(fields), "--out", str(out)]
+    assert main(args) == 2
+    assert [p.name for p in out.iterdir()] == ["keep.txt"]
+    assert main([*args, "--force"]) == 0
+    assert not (out / "keep.txt").exists() and (out / "strain.json").is_file()
+    assert _leftovers(tmp_path) == []
+
+
+def test_no_rv_label_is_an_error_or_the_given_angle(phantom_files, tmp_path):
+    from register.data.subject import save_subject
+
+    subject, _, fields = phantom_files
+    lab_ed = np.where(subject.labels_ed == 1, 0, subject.labels_ed).astype(np.uint8)
+    lab_es = np.where(subject.labels_es == 1, 0, subject.labels_es).astype(np.uint8)
+    no_rv = dataclasses.replace(subject, labels_ed=lab_ed, labels_es=lab_es, labels=None)
+    save_subject(tmp_path / "norv.npz", no_rv, {})
+    args = ["strain", "--data", str(tmp_path / "norv.npz"), "--fields", str(fields)]
+    assert main([*args, "--out", str(tmp_path / "a")]) == 2
+    assert not (tmp_path / "a").exists() and _leftovers(tmp_path) == []
+    assert main([*args, "--out", str(tmp_path / "b"), "--anterior-angle", "120"]) == 0
+    obj = json.loads((tmp_path / "b" / "strain.json").read_text())
+    assert obj["aha"]["anchor_source"] == ["manual"] * 3
+    assert any("by hand" in n for n in obj["notes"])
+
+
+def test_slices_without_myocardium_are_listed(phantom_files, tmp_path):
+    from register.data.subject import save_subject
+
+    subject, _, fields = phantom_files
+    lab = subject.labels_ed.copy()
+    lab[1] = 0
+    cut = dataclasses.replace(subject, labels_ed=lab, labels=None)
+    save_subject(tmp_path / "cut.npz", cut, {})
+    out = tmp_path / "out"
+    assert main(["strain", "--data", str(tmp_path / "cut.npz"), "--fields", str(fields),
+                 "--out", str(out)]) == 0  # fmt: skip
+    obj = json.loads((out / "strain.json").read_text())
+    assert obj["slices_without_myocardium"] == [1]
+    assert obj["aha"]["levels"][1] is None
+    assert any("[1]" in n for n in obj["notes"])
+    assert not (out / "contours_z1.gif").exists() and (out / "contours_z2.gif").exists()
+
+
+def test_fields_that_do_not_fit_the_subject_are_refused(phantom_files, tmp_path):
+    subject, data, _ = phantom_files
+    bad = tmp_path / "bad.npz"
+    save_npz(bad, {}, fields=subject.motion[:, :2], frames=np.arange(T),
+             method=np.asarray("truth"), setting=np.asarray(""))  # fmt: skip
+    assert main(["strain", "--data", str(data), "--fields", str(bad),
+                 "--out", str(tmp_path / "o")]) == 2  # fmt: skip
+    late = tmp_path / "late.npz"
+    save_npz(late, {}, fields=subject.motion, frames=np.arange(T) + 1,
+             method=np.asarray("truth"), setting=np.asarray(""))  # fmt: skip
+    assert main(["strain", "--data", str(data), "--fields", str(late),
+                 "--out", str(tmp_path / "o")]) == 2  # fmt: skip
+    assert not (tmp_path / "o").exists()
+
+
+def test_a_failure_while_writing_leaves_nothing(phantom_files, tmp_path, monkeypatch):
+    import analysis.strain_outputs as so
+
+    _, data, fields = phantom_files
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(so, "contour_gif", broken)
+    with pytest.raises(RuntimeError):
+        main(["strain", "--data", str(data), "--fields", str(fields),
+              "--out", str(tmp_path / "out")])  # fmt: skip
+    assert list(tmp_path.iterdir()) == []
+
+
+def _write_cine(subject, folder: Path, labels_shape_cut: int = 0) -> tuple[Path, Path]:
+    import nibabel as nib
+
+    sp = subject.spacing
+    affine = np.diag([sp[2], sp[1], sp[0], 1.0])
+    cine = nib.Nifti1Image(np.transpose(subject.images, (3, 2, 1, 0)), affine)
+    lab = subject.labels_ed[:, : subject.labels_ed.shape[1] - labels_shape_cut]
+    labels = nib.Nifti1Image(np.transpose(lab, (2, 1, 0)), affine)
+    nib.save(cine, folder / "cine.nii.gz")
+    nib.save(labels, folder / "ed.nii.gz")
+    return folder / "cine.nii.gz", folder / "ed.nii.gz"
+
+
+def test_cine_mode_tracks_and_checks_the_grid(phantom_files, tmp_path):
+    subject, _, _ = phantom_files
+    cine, labels = _write_cine(subject, tmp_path)
+    out = tmp_path / "out"
+    args = ["strain", "--cine", str(cine), "--ed-labels", str(labels), "--method", "demons",
+            "--param", "iterations=20", "--crop", "64",
+            "--es-frame", str(subject.es_index)]  # fmt: skip
+    assert main([*args, "--out", str(out)]) == 0
+    obj = json.loads((out / "strain.json").read_text())
+    assert obj["method"] == "demons" and obj["setting"] == "iterations=20"
+    assert obj["es_index"] == subject.es_index and obj["ground_truth"] is False
+    assert obj["inputs"]["mode"] == "cine" and obj["aha"]["anchor_source"] == ["rv"] * 3
+    # radial thickening and circumferential shortening at systole, as the phantom moves
+    assert obj["global"]["peak_radial_strain"] > 0 > obj["global"]["peak_circ_strain"]
+    bad_dir = tmp_path / "bad"
+    bad_dir.mkdir()
+    cine, labels = _write_cine(subject, bad_dir, labels_shape_cut=3)
+    assert main([*args[:1], "--cine", str(cine), "--ed-labels", str(labels), "--method",
+                 "demons", "--out", str(tmp_path / "o")]) == 2  # fmt: skip
+    assert main([*args, "--ed-frame", str(T), "--out", str(tmp_path / "o")]) == 2
+    assert not (tmp_path / "o").exists()
