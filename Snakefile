@@ -6,7 +6,7 @@ Run `snakemake --cores all` (default: embedded synthetic data, CPU) or pass
 
 from snakemake.utils import min_version, validate
 
-from binn.workflow import METHODS, Layout
+from binn.workflow import Layout, check_config_files
 
 min_version("9.0")
 
@@ -14,6 +14,7 @@ min_version("9.0")
 configfile: "config/config.yaml"
 
 
+check_config_files(workflow.configfiles)
 validate(config, "config/schema.yaml")
 
 L = Layout.from_config(config)
@@ -22,10 +23,11 @@ L = Layout.from_config(config)
 wildcard_constraints:
     case=r"[A-Za-z0-9_]+",
     subject=r"[A-Za-z0-9_]+",
-    split=r"train|val|test|general|real",
+    split=r"train|val|test|general",
+    domain=r"phantom|real",
     method=r"binn|l2|demons|ffd",
     setting=r"[A-Za-z0-9_.=+\-]+",
-    experiment=r"validation|comparison|alpha_sweep|generalisation",
+    experiment=r"validation|phantom_validation|comparison|alpha_sweep|generalisation",
 
 
 include: "simulate/rules.smk"

@@ -1,13 +1,10 @@
-# Stage 4: metrics per experiment, hyperparameter selection, tables, figures and summary.
+# Stage 4: metrics per experiment, hyperparameter selection, strain per test subject,
+# tables, figures and summary.
 
 
 rule evaluate:
     input:
-        data=lambda wc: L.split_npz(L.experiment_split(wc.experiment)),
-        fields=lambda wc: [
-            L.fields(L.experiment_split(wc.experiment), wc.method, wc.setting, s)
-            for s in L.subjects(L.experiment_split(wc.experiment))
-        ],
+        unpack(L.evaluate_inputs),
     output:
         metrics=L.metrics("{experiment}", "{method}", "{setting}"),
         curves=L.curves("{experiment}", "{method}", "{setting}"),
@@ -28,13 +25,11 @@ rule evaluate:
 rule select_setting:
     """The paper's fair-comparison rule: the setting nearest the target mean |det J - 1|."""
     input:
-        lambda wc: [
-            L.metrics("validation", wc.method, s) for s in L.settings(wc.method)
-        ],
+        lambda wc: L.selection_metrics(wc.experiment, wc.method),
     output:
-        L.selection("{method}"),
+        L.selection("{experiment}", "{method}"),
     log:
-        L.path("logs", "select", "{method}.log"),
+        L.path("logs", "select", "{experiment}", "{method}.log"),
     conda:
         "../environment.yml"
     resources:
@@ -46,12 +41,33 @@ rule select_setting:
         "binn --log-file {log} select --metrics {input} --target {params.target} --out {output}"
 
 
+rule strain:
+    """Strain of one test subject under the selected setting of one method (Table 2)."""
+    input:
+        unpack(L.strain_inputs),
+    output:
+        directory(L.strain_dir("{method}", "{subject}")),
+    log:
+        L.path("logs", "strain", "{method}", "{subject}.log"),
+    benchmark:
+        L.path("benchmarks", "strain", "{method}", "{subject}.tsv")
+    conda:
+        "../environment.yml"
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    shell:
+        "binn --log-file {log} strain --data {input.data} --fields {input.fields}"
+        " --vae {input.vae} --out {output}"
+
+
 rule report:
     input:
         metrics=[f for e in L.REPORT_EXPERIMENTS for f in L.experiment_metrics(e)],
         curves=[f for e in L.REPORT_EXPERIMENTS for f in L.experiment_curves(e)],
         failed=L.path("learn", "failed_cases.csv"),
-        selections=[L.selection(m) for m in METHODS],
+        selections=L.report_selections(),
+        strain=L.all_strain_dirs(),
     output:
         summary=report(
             L.summary(),
@@ -74,4 +90,5 @@ rule report:
     shell:
         "binn --log-file {log} report --metrics {input.metrics} --curves {input.curves}"
         " --failed {input.failed} --selections {input.selections}"
+        " --strain-dirs {input.strain}"
         " --out-dir {output.tables} --summary {output.summary}"

@@ -33,7 +33,7 @@ rule train_vae:
         runtime=120,
         gpu=config["train_gpus"],
     params:
-        image_size=config["vae"]["image_size"],
+        image_size=config["grid"]["size"],
         latent=config["vae"]["latent"],
         beta=config["vae"]["beta"],
         lr=config["vae"]["lr"],

@@ -1,5 +1,6 @@
-# Stage 3: cine data (phantoms with ground truth, optional real data), registration
-# networks and classical baselines, tracking of whole sequences.
+# Stage 3: cine data (phantoms with ground truth; real subjects split by subject in real
+# mode), registration networks per training domain and weight, classical baselines,
+# tracking of the subjects of each experiment.
 
 
 rule phantom:
@@ -9,8 +10,6 @@ rule phantom:
         L.path("logs", "data", "{split}", "{subject}.log"),
     benchmark:
         L.path("benchmarks", "data", "{split}", "{subject}.tsv")
-    wildcard_constraints:
-        split="train|val|test|general",
     conda:
         "../environment.yml"
     resources:
@@ -21,20 +20,45 @@ rule phantom:
         family=lambda wc: L.phantom_family(wc.split),
         frames=config["phantom"]["frames"],
         slices=config["phantom"]["slices"],
-        size=config["phantom"]["size"],
+        size=config["grid"]["size"],
+        spacing=config["grid"]["spacing_mm"],
         snr=config["phantom"]["snr_db"],
     shell:
         "binn --log-file {log} phantom --seed {params.seed} --family {params.family}"
         " --frames {params.frames} --slices {params.slices} --size {params.size}"
-        " --snr {params.snr} --out {output}"
+        " --spacing-mm {params.spacing} --snr {params.snr} --out {output}"
+
+
+rule split_subjects:
+    """The subject-level train/val/test split of the real data (real mode)."""
+    output:
+        split=L.split_json(),
+        table=report(
+            L.split_csv(),
+            caption="../analysis/report/split.rst",
+            category="Real data",
+        ),
+    log:
+        L.path("logs", "split.log"),
+    conda:
+        "../environment.yml"
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    params:
+        args=lambda wc: L.split_args(),
+    shell:
+        "binn --log-file {log} split {params.args} --out {output.split} --table {output.table}"
 
 
 rule import_real_subject:
-    """A real cine subject (ACDC / UK Biobank layout), cropped around the LV."""
+    """A real cine subject (ACDC / UK Biobank layout) on the run's grid, cropped around the LV."""
     output:
-        L.subject_npz("real", "{subject}"),
+        L.path("data", "real", "{subject}.npz"),
     log:
         L.path("logs", "data", "real", "{subject}.log"),
+    benchmark:
+        L.path("benchmarks", "data", "real", "{subject}.tsv")
     conda:
         "../environment.yml"
     resources:
@@ -43,30 +67,34 @@ rule import_real_subject:
     params:
         subject_dir=lambda wc: L.real_subject_dir(wc.subject),
         layout=config.get("real_data", {}).get("layout", "acdc"),
-        size=config["phantom"]["size"],
+        size=config["grid"]["size"],
+        spacing=config["grid"]["spacing_mm"],
     shell:
         "binn --log-file {log} import-cine --dir {params.subject_dir} --layout {params.layout}"
-        " --crop {params.size} --out {output}"
+        " --spacing-mm {params.spacing} --crop {params.size} --out {output}"
 
 
 rule train_registration:
+    """One network per training domain (phantom or real subjects), method and weight."""
     input:
-        train=L.split_npz("train"),
-        val=L.split_npz("val"),
-        vae=lambda wc: L.path("learn", "vae.pt") if wc.method == "binn" else [],
+        unpack(L.train_inputs),
     output:
-        model=L.model("{method}", "{setting}"),
+        model=L.model("{domain}", "{method}", "{setting}"),
         curves=report(
-            L.path("models", "{method}", "{setting}.curves.png"),
+            L.path("models", "{domain}", "{method}", "{setting}.curves.png"),
             caption="../analysis/report/registration_curves.rst",
             category="Registration training",
-            subcategory="{method}",
-            labels={"method": "{method}", "setting": "{setting}"},
+            subcategory="{domain} {method}",
+            labels={
+                "domain": "{domain}",
+                "method": "{method}",
+                "setting": "{setting}",
+            },
         ),
     log:
-        L.path("logs", "models", "{method}", "{setting}.log"),
+        L.path("logs", "models", "{domain}", "{method}", "{setting}.log"),
     benchmark:
-        L.path("benchmarks", "models", "{method}", "{setting}.tsv")
+        L.path("benchmarks", "models", "{domain}", "{method}", "{setting}.tsv")
     wildcard_constraints:
         method="binn|l2",
     conda:
@@ -94,18 +122,27 @@ rule train_registration:
 
 
 rule track:
+    """One subject of one experiment with one setting of one method."""
     input:
         unpack(L.track_inputs),
     output:
-        L.fields("{split}", "{method}", "{setting}", "{subject}"),
+        L.fields("{experiment}", "{method}", "{setting}", "{subject}"),
     log:
-        L.path("logs", "track", "{split}", "{method}", "{setting}", "{subject}.log"),
+        L.path(
+            "logs", "track", "{experiment}", "{method}", "{setting}", "{subject}.log"
+        ),
     benchmark:
         L.path(
-            "benchmarks", "track", "{split}", "{method}", "{setting}", "{subject}.tsv"
+            "benchmarks",
+            "track",
+            "{experiment}",
+            "{method}",
+            "{setting}",
+            "{subject}.tsv",
         )
     conda:
         "../environment.yml"
+    threads: L.track_threads
     resources:
         mem_mb=2000,
         runtime=60,
@@ -114,4 +151,4 @@ rule track:
         device=config["device"],
     shell:
         "binn --log-file {log} track --data {input.data} --method {wildcards.method}"
-        " {params.args} --device {params.device} --out {output}"
+        " {params.args} --threads {threads} --device {params.device} --out {output}"

@@ -21,7 +21,10 @@ rule simulate_case:
         mu=config["simulate"]["mu_kpa"],
         frames=config["simulate"]["frames"],
         mesh_size=config["simulate"]["mesh_size_mm"],
+        size=config["grid"]["size"],
+        spacing=config["grid"]["spacing_mm"],
     shell:
         "binn --log-file {log} simulate {params.case_args} --mu {params.mu}"
         " --frames {params.frames} --mesh-size {params.mesh_size}"
+        " --size {params.size} --spacing-mm {params.spacing}"
         " --xdmf {params.xdmf} --record-failure --out {output}"

@@ -6,45 +6,15 @@ import argparse
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from binn.errors import BinnInputError
-from binn.nifti import save_volume
 from register.data.split import SPLITS, add_commands, make_split, split_table
-
-SPACING = (10.0, 1.5, 1.5)
-
-
-def _acdc_subject(root: Path, name: str, group: str, seed: int, *, es_labels: bool = True) -> None:
-    """A tiny ACDC-layout subject (ED frame 1, ES frame 2) whose ED image depends on ``seed``."""
-    folder = root / name
-    folder.mkdir(parents=True)
-    rng = np.random.default_rng(seed)
-    labels = np.zeros((2, 12, 12), np.uint8)
-    labels[:, 3:9, 3:9] = 2
-    labels[:, 5:7, 5:7] = 3
-    for frame in (1, 2):
-        save_volume(folder / f"{name}_frame{frame:02d}.nii.gz", rng.random((2, 12, 12)), SPACING)
-        if frame == 1 or es_labels:
-            save_volume(folder / f"{name}_frame{frame:02d}_gt.nii.gz", labels, SPACING)
-    (folder / "Info.cfg").write_text(f"ED: 1\nES: 2\nGroup: {group}\nNbFrame: 2\n")
-
-
-def _dataset(root: Path, groups: dict[str, int], start: int = 0) -> list[str]:
-    names = []
-    i = start
-    for group, count in groups.items():
-        for _ in range(count):
-            name = f"patient{i:03d}"
-            _acdc_subject(root, name, group, seed=i)
-            names.append(name)
-            i += 1
-    return names
+from tests.workflow_helpers import write_acdc_dataset, write_acdc_subject
 
 
 def test_split_is_deterministic_stratified_and_disjoint(tmp_path: Path) -> None:
-    names = _dataset(tmp_path / "acdc", {"NOR": 5, "DCM": 5})
+    names = write_acdc_dataset(tmp_path / "acdc", {"NOR": 5, "DCM": 5})
     split = make_split(tmp_path / "acdc", "acdc", val_fraction=0.2, test_fraction=0.2, seed=3)
     parts = [set(split[s]) for s in SPLITS]
     assert set().union(*parts) == set(names)
@@ -63,10 +33,10 @@ def test_split_is_deterministic_stratified_and_disjoint(tmp_path: Path) -> None:
 
 def test_unusable_subjects_are_excluded_with_reasons(tmp_path: Path) -> None:
     root = tmp_path / "acdc"
-    _dataset(root, {"NOR": 4, "DCM": 4})
-    _acdc_subject(root, "patient100", "NOR", seed=100, es_labels=False)
-    _acdc_subject(root, "patient101", "HCM", seed=101)  # a group of one
-    _acdc_subject(root, "patient102", "DCM", seed=0)  # the same ED image as patient000
+    write_acdc_dataset(root, {"NOR": 4, "DCM": 4})
+    write_acdc_subject(root, "patient100", "NOR", seed=100, es_labels=False)
+    write_acdc_subject(root, "patient101", "HCM", seed=101)  # a group of one
+    write_acdc_subject(root, "patient102", "DCM", seed=0)  # the same ED image as patient000
     split = make_split(root, "acdc", seed=0)
     excluded = split["excluded"]
     assert set(excluded) == {"patient100", "patient101", "patient102"}
@@ -79,15 +49,15 @@ def test_unusable_subjects_are_excluded_with_reasons(tmp_path: Path) -> None:
 
 
 def test_too_few_subjects_is_an_error(tmp_path: Path) -> None:
-    _dataset(tmp_path / "acdc", {"NOR": 2})
+    write_acdc_dataset(tmp_path / "acdc", {"NOR": 2})
     with pytest.raises(BinnInputError, match="too few usable subjects"):
         make_split(tmp_path / "acdc", "acdc")
 
 
 def test_test_directory_sharing_an_image_keeps_the_test_subject(tmp_path: Path) -> None:
-    _dataset(tmp_path / "train", {"NOR": 3, "DCM": 3})
-    _acdc_subject(tmp_path / "test", "patient118", "DCM", seed=4)  # = training patient004
-    _acdc_subject(tmp_path / "test", "patient119", "NOR", seed=119)
+    write_acdc_dataset(tmp_path / "train", {"NOR": 3, "DCM": 3})
+    write_acdc_subject(tmp_path / "test", "patient118", "DCM", seed=4)  # = training patient004
+    write_acdc_subject(tmp_path / "test", "patient119", "NOR", seed=119)
     split = make_split(tmp_path / "train", "acdc", test_dir=tmp_path / "test", seed=0)
     assert split["test"] == ["patient118", "patient119"]
     assert "patient118" in split["excluded"]["patient004"]
@@ -95,13 +65,13 @@ def test_test_directory_sharing_an_image_keeps_the_test_subject(tmp_path: Path) 
     test_subject = (tmp_path / "test" / "patient118").resolve()
     assert split["subjects"]["patient118"]["dir"] == str(test_subject)
     # a name present in both directories is an error, not a guess
-    _acdc_subject(tmp_path / "test", "patient000", "NOR", seed=500)
+    write_acdc_subject(tmp_path / "test", "patient000", "NOR", seed=500)
     with pytest.raises(BinnInputError, match="patient000"):
         make_split(tmp_path / "train", "acdc", test_dir=tmp_path / "test")
 
 
 def test_split_command_writes_json_and_nothing_on_error(tmp_path: Path) -> None:
-    _dataset(tmp_path / "acdc", {"NOR": 3, "RV": 3})
+    write_acdc_dataset(tmp_path / "acdc", {"NOR": 3, "RV": 3})
     parser = argparse.ArgumentParser()
     add_commands(parser.add_subparsers(dest="command"))
     out, table = tmp_path / "split.json", tmp_path / "split.csv"

@@ -25,13 +25,35 @@ def test_shipped_configs_validate(name: str) -> None:
     assert config["simulate"]["source"]["kind"] == "synthetic"
 
 
-def test_real_data_config_merges_over_default_and_validates() -> None:
+@pytest.mark.parametrize(
+    "names",
+    [("config.yaml", "real_acdc.yaml"), ("config.yaml", "paper.yaml", "real_acdc_paper.yaml")],
+)
+def test_real_data_config_merges_over_default_and_validates(names: tuple[str, ...]) -> None:
     """Snakemake merges --configfile over config/config.yaml; the merge must stay valid."""
-    config = _load("config.yaml")
-    update_config(config, _load("real_acdc.yaml"))
+    config = _load(names[0])
+    for name in names[1:]:
+        update_config(config, _load(name))
     validate(config, SCHEMA)
-    assert config["simulate"]["source"]["kind"] == "acdc"
+    assert config["simulate"]["source"]["kind"] == "real_train"  # the prior sees train only
     assert config["real_data"]["layout"] == "acdc"
+    assert config["real_data"]["val_fraction"] == pytest.approx(0.2)
+
+
+@pytest.mark.parametrize(
+    "path", [("simulate", "source", "size"), ("simulate", "source", "spacing_mm"),
+             ("vae", "image_size"), ("phantom", "size")],
+)  # fmt: skip
+def test_grid_is_the_only_size_and_spacing(path: tuple[str, ...]) -> None:
+    """Sizes and spacings come from ``grid`` alone; the old per-stage keys are refused."""
+    config = copy.deepcopy(_load("config.yaml"))
+    assert set(config["grid"]) == {"spacing_mm", "size"}
+    target = config
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = 64
+    with pytest.raises(WorkflowError, match=f"'{path[-1]}' was unexpected"):
+        validate(config, SCHEMA)
 
 
 def test_defaults_are_filled_in() -> None:
@@ -41,6 +63,7 @@ def test_defaults_are_filled_in() -> None:
     assert config["simulate"]["frames"] == 50
     assert config["vae"]["latent"] == 32
     assert config["register"]["target_abs_det_j_minus_1"] == pytest.approx(0.1)
+    assert config["grid"] == {"spacing_mm": pytest.approx(1.5), "size": 64}
 
 
 @pytest.mark.parametrize(

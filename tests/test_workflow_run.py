@@ -66,7 +66,10 @@ def test_end_to_end_outputs_are_sane(reference_run: Path) -> None:
             assert _float(row["mcd_mm"]) >= 0.0
             assert _float(row["abs_det_j_minus_1"]) >= 0.0
     for method in ("binn", "l2", "demons", "ffd"):
-        assert (results / "select" / f"{method}.json").is_file()
+        assert (results / "select" / "validation" / f"{method}.json").is_file()
+        # strain outputs of every test subject under the selected setting
+        assert any((results / "strain" / method / "test000").iterdir())
+    assert (results / "models" / "phantom" / "binn" / "alpha=0.001.pt").is_file()  # canonical
     # per-rule benchmarks exist so users can see where the time goes
     assert list((results / "benchmarks" / "simulate").glob("*.tsv"))
 

@@ -45,3 +45,46 @@ def run_snakemake(
         timeout=timeout,
         check=False,
     )
+
+
+def write_acdc_subject(
+    root: Path, name: str, group: str, seed: int, *, es_labels: bool = True, size: int = 32
+) -> Path:
+    """A tiny ACDC-layout subject (2 slices, ED frame 1, ES frame 2, no cine).
+
+    Labels are concentric LV rings (cavity 3 inside myocardium 2; the ED cavity larger than
+    the ES one), so the subject is usable for simulation; the ED image is random noise
+    drawn from ``seed`` (equal seeds give identical images, as ACDC's duplicated subjects).
+    """
+    import numpy as np
+
+    from binn.nifti import save_volume
+
+    folder = root / name
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(seed)
+    rows, cols = np.mgrid[:size, :size] - (size - 1) / 2
+    radius = np.hypot(rows, cols)
+    spacing = (10.0, 1.5, 1.5)
+    for frame, cavity in ((1, 5.0), (2, 3.5)):
+        ring = np.where(radius <= cavity, 3, np.where(radius <= 9.0, 2, 0)).astype(np.uint8)
+        save_volume(
+            folder / f"{name}_frame{frame:02d}.nii.gz", rng.random((2, size, size)), spacing
+        )
+        if frame == 1 or es_labels:
+            save_volume(
+                folder / f"{name}_frame{frame:02d}_gt.nii.gz", np.stack([ring] * 2), spacing
+            )
+    (folder / "Info.cfg").write_text(f"ED: 1\nES: 2\nGroup: {group}\nNbFrame: 2\n")
+    return folder
+
+
+def write_acdc_dataset(root: Path, groups: dict[str, int], start: int = 0) -> list[str]:
+    """``count`` subjects per group named ``patient{start+i:03d}`` (seed = i); their names."""
+    names = []
+    for group, count in groups.items():
+        for _ in range(count):
+            name = f"patient{start + len(names):03d}"
+            write_acdc_subject(root, name, group, seed=start + len(names))
+            names.append(name)
+    return names
