@@ -68,6 +68,7 @@ rule report:
         failed=L.path("learn", "failed_cases.csv"),
         selections=L.report_selections(),
         strain=L.all_strain_dirs(),
+        split=[L.split_json()] if L.real else [],
     output:
         summary=report(
             L.summary(),
@@ -87,8 +88,10 @@ rule report:
     resources:
         mem_mb=2000,
         runtime=10,
+    params:
+        split=lambda wc, input: f"--split {input.split}" if input.split else "",
     shell:
         "binn --log-file {log} report --metrics {input.metrics} --curves {input.curves}"
         " --failed {input.failed} --selections {input.selections}"
-        " --strain-dirs {input.strain}"
+        " --strain-dirs {input.strain} {params.split}"
         " --out-dir {output.tables} --summary {output.summary}"

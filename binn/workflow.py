@@ -90,7 +90,9 @@ class Layout:
         config = {**config, "register": _canonical_register(config["register"])}
         split = _real_split(config)
         source = _simulation_source(config, split)
-        cases = {spec.name: spec for spec in _spread(enumerate_cases(source), source)}
+        grid = config["grid"]
+        specs = enumerate_cases(source, grid["spacing_mm"], grid["size"])
+        cases = {spec.name: spec for spec in _spread(specs, source)}
         if not cases:
             raise BinnInputError(source.get("data_dir"), "no usable simulation cases")
         return cls(config=config, cases=cases, split=split)
@@ -493,14 +495,12 @@ def _real_split(config: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def _simulation_source(config: dict[str, Any], split: dict[str, Any] | None) -> dict[str, Any]:
-    """The case source for :func:`simulate.cases.enumerate_cases`, on the run's grid.
+    """The case source for :func:`simulate.cases.enumerate_cases` (which takes the grid).
 
     ``real_train``: the ES masks of the real training subjects. A real source of another
     kind must not hold a validation or test subject (by name or ED image content).
     """
     source = dict(config["simulate"]["source"])
-    grid = config["grid"]
-    source.update(size=grid["size"], spacing_mm=grid["spacing_mm"])
     kind = source["kind"]
     if kind == "real_train":
         if split is None:
