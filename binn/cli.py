@@ -17,7 +17,15 @@ from binn import __version__
 from binn.errors import BinnInputError, ConvergenceError
 from binn.logs import configure_logging
 
-CLI_MODULES = ("simulate.cli", "learn.cli", "register.data.cli", "register.cli", "analysis.cli")
+CLI_MODULES = (
+    "simulate.cli",
+    "learn.cli",
+    "register.data.cli",
+    "register.data.split",
+    "register.cli",
+    "analysis.cli",
+    "analysis.pair_cli",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
