@@ -1,8 +1,11 @@
 """Training MotionVAE2D on simulated fields: seeded, resumable, best-validation checkpoint.
 
-Beside the checkpoint ``VAE.pt``: ``VAE.state.pt`` (periodic training state for resuming
-after an interruption), ``VAE.loss.csv`` / ``VAE.loss.png`` (loss curves; epoch 0 is the
-untrained model) and ``VAE.recon.png`` (input vs reconstructed gradients, validation).
+Beside the checkpoint ``VAE.pt``: ``VAE.state.pt`` (the training state after every epoch:
+weights, optimiser, history, best validation loss and best weights, for resuming after an
+interruption), ``VAE.loss.csv`` / ``VAE.loss.png`` (loss curves; epoch 0 is the untrained
+model) and ``VAE.recon.png`` (input vs reconstructed gradients, validation). The checkpoint
+is written once, at the end, from the best-validation weights, so a run killed at any
+point and rerun without its outputs (as Snakemake does) gives the same checkpoint.
 """
 
 from __future__ import annotations
@@ -196,7 +199,8 @@ def train_vae(
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     _warn_saturation(train, model)
     history: list[dict[str, float]] = []
-    best = {"epoch": 0, "val_loss": float("inf")}
+    best: dict[str, Any] = {"epoch": 0, "val_loss": float("inf")}
+    best_weights: dict[str, torch.Tensor] | None = None
     start_epoch = 1
     if resume and paths["state"].is_file():
         state = read_torch_file(paths["state"])
@@ -209,6 +213,7 @@ def train_vae(
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         history, best = state["history"], state["best"]
+        best_weights = state.get("best_model")
         start_epoch = int(state["epoch"]) + 1
         log.info("resuming VAE training after epoch %d", state["epoch"])
     if not history:
@@ -225,6 +230,7 @@ def train_vae(
         unit="epoch",
         initial=start_epoch - 1,
         total=cfg.epochs,
+        disable=None,  # a bar on a terminal only, never in log files
     ):
         t0 = time.perf_counter()
         train_loss = _epoch(model, opt, train, cfg, epoch, dev)
@@ -237,15 +243,7 @@ def train_vae(
         log.info("epoch %d: train %.6g, val %.6g (%.1f s)", epoch, train_loss, val_loss, dt)
         if val_loss < best["val_loss"]:
             best = {"epoch": epoch, "val_loss": val_loss}
-            save_checkpoint(
-                out,
-                model,
-                epoch=epoch,
-                val_loss=val_loss,
-                train_cases=train_names,
-                val_cases=val_names,
-                provenance=prov,
-            )
+            best_weights = _cpu_copy(model.state_dict())
         state = {
             "identity_hash": config_hash(identity),
             "epoch": epoch,
@@ -253,11 +251,25 @@ def train_vae(
             "optimizer": opt.state_dict(),
             "history": history,
             "best": best,
+            "best_model": best_weights,
         }
         with atomic_path(paths["state"], suffix=".pt") as tmp:
             torch.save(state, tmp)
-    if not out.is_file():
-        raise BinnInputError(paths["state"], "no checkpoint was written (state file without it)")
+    if best_weights is None:  # no finite validation loss in any epoch
+        log.warning("no finite validation loss; the checkpoint holds the last weights")
+        best = {"epoch": history[-1]["epoch"], "val_loss": float(history[-1]["val_loss"])}
+        best_weights = _cpu_copy(model.state_dict())
+    best_model = MotionVAE2D(size, cfg.latent_dim, cfg.nf, cfg.max_norm, cfg.beta, dil)
+    best_model.load_state_dict(best_weights)
+    save_checkpoint(
+        out,
+        best_model,
+        epoch=int(best["epoch"]),
+        val_loss=float(best["val_loss"]),
+        train_cases=train_names,
+        val_cases=val_names,
+        provenance=prov,
+    )
     _write_curves(paths, history)
     from learn.figures import plot_reconstruction
     from learn.score import load_vae
@@ -275,6 +287,10 @@ def train_vae(
         val_cases=val_names,
         samples_per_second=seen / spent if spent > 0 else float("nan"),
     )
+
+
+def _cpu_copy(weights: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return {k: v.detach().cpu().clone() for k, v in weights.items()}
 
 
 def _warn_saturation(data: WindowSet, model: MotionVAE2D, chunk: int = 256) -> None:

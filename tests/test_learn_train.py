@@ -229,3 +229,60 @@ def test_train_vae_cli_bad_input(tmp_path: Path) -> None:
     assert binn_main(argv) == 0
     assert load_vae(out, image_size=16).latent_dim == 4
     assert (tmp_path / "failed.csv").read_text().splitlines() == ["case,reason"]
+
+
+def test_killed_run_without_its_checkpoint_resumes_to_the_same_checkpoint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Snakemake deletes a killed job's outputs: the state file alone must rebuild VAE.pt."""
+    import learn.train as lt
+
+    paths = write_ring_records(tmp_path / "cases", [1, 2, 3], size=16, frames=4)
+    cfg = TrainConfig(**{**TINY.__dict__, "epochs": 3})
+    straight = train_vae(paths, tmp_path / "a.pt", cfg, "cpu")
+    epoch = lt._epoch
+
+    def killed_in_epoch_3(model, opt, data, c, e, dev):
+        if e == 3:
+            raise KeyboardInterrupt
+        return epoch(model, opt, data, c, e, dev)
+
+    monkeypatch.setattr(lt, "_epoch", killed_in_epoch_3)
+    with pytest.raises(KeyboardInterrupt):
+        train_vae(paths, tmp_path / "b.pt", cfg, "cpu")
+    assert artefact_paths(tmp_path / "b.pt")["state"].is_file()
+    assert not (tmp_path / "b.pt").exists()  # the checkpoint is written only at the end
+    monkeypatch.setattr(lt, "_epoch", epoch)
+    resumed = train_vae(paths, tmp_path / "b.pt", cfg, "cpu")
+
+    def losses(r: TrainResult) -> list[tuple[float, float]]:
+        return [(h["train_loss"], h["val_loss"]) for h in r.history[1:]]
+
+    assert losses(resumed) == losses(straight) and len(losses(straight)) == 3
+    a = torch.load(tmp_path / "a.pt", weights_only=True)
+    b = torch.load(tmp_path / "b.pt", weights_only=True)
+    best = min(straight.history[1:], key=lambda h: h["val_loss"])
+    assert a["epoch"] == b["epoch"] == best["epoch"] and a["val_loss"] == b["val_loss"]
+    for key, value in a["state_dict"].items():
+        torch.testing.assert_close(b["state_dict"][key], value, rtol=0, atol=0)
+
+
+def test_progress_bar_only_on_a_terminal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    import io
+    import sys
+
+    paths = write_ring_records(tmp_path / "cases", [1, 2], size=16, frames=3)
+    one = TrainConfig(**{**TINY.__dict__, "epochs": 1})
+    train_vae(paths, tmp_path / "a.pt", one, "cpu")
+    assert "train VAE" not in capsys.readouterr().err  # a log file is not a terminal
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    train_vae(paths, tmp_path / "b.pt", one, "cpu")
+    assert "train VAE" in terminal.getvalue()
