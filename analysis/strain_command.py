@@ -61,7 +61,8 @@ def _registrar(args: argparse.Namespace):
         raise BinnInputError(None, "--method is needed to track (--dir or --cine)")
     params = parse_params(args.param)
     model = None if args.model is None else Path(args.model)
-    return Registrar(args.method, params, model, None, args.batch_size, args.device)
+    vae = args.vae if args.method == "binn" else None  # refine=N refines under this prior
+    return Registrar(args.method, params, model, None, args.batch_size, args.device, vae=vae)
 
 
 def _crop_and_track(subject, args: argparse.Namespace, es_known: bool, inputs: dict) -> Prepared:
@@ -81,8 +82,10 @@ def _crop_and_track(subject, args: argparse.Namespace, es_known: bool, inputs: d
     cropped, origin = crop_subject(subject, size)
     log.info("%s: tracking %d frames x %d slices with %s", cropped.name, cropped.frames,
              cropped.slices, args.method)  # fmt: skip
-    result = track_sequence(cropped.images, registrar, "all")
+    myo = cropped.labels_ed == 2
+    result = track_sequence(cropped.images, registrar, "all", myo=myo, name=cropped.name)
     notes = [] if es_known else ["ES frame not given: no ES marker in the curves"]
+    notes += [f"refinement stopped early: {f}" for f in result.get("failures", [])]
     return Prepared(
         name=cropped.name,
         images=cropped.images,
@@ -104,6 +107,7 @@ def _crop_and_track(subject, args: argparse.Namespace, es_known: bool, inputs: d
             "crop_origin": origin.tolist(),
             "seconds_tracking": result["seconds"],
             "ms_per_pair": result["ms_per_pair"],
+            "vae_recorded_in_model": registrar.meta.get("vae"),
         },
         notes=notes,
     )
@@ -255,14 +259,19 @@ def strain_command(args: argparse.Namespace) -> list[Path]:
     prep = prepare(args)
     source = args.dir or args.ed_labels or args.data
     aha = assign_aha(prep.labels_ed, prep.spacing[1:], args.anterior_angle, source=source)
-    vae, vae_note = None, ""
-    if args.vae is not None:
+    vae_path, vae_note = args.vae, "no --vae given"
+    recorded = prep.inputs.get("vae_recorded_in_model")
+    if vae_path is None and recorded:
+        if Path(recorded).is_file():
+            vae_path = Path(recorded)
+        else:
+            vae_note = f"no --vae given, and the VAE the model records ({recorded}) is missing"
+    vae = None
+    if vae_path is not None:
         from learn.score import load_vae
 
-        vae = load_vae(args.vae, "cpu" if args.device == "auto" else args.device)
-        vae_note = f"VAE {args.vae}"
-    else:
-        vae_note = "no --vae given"
+        vae = load_vae(vae_path, "cpu" if args.device == "auto" else args.device)
+        vae_note = f"VAE {vae_path}" + (" (recorded in the model)" if args.vae is None else "")
     analysis = analyse_strain(
         prep.name,
         prep.method,
@@ -278,14 +287,21 @@ def strain_command(args: argparse.Namespace) -> list[Path]:
         vae=vae,
         vae_note=vae_note,
     )
-    cfg = {
+    inputs = {
         **prep.inputs,
-        "vae": None if args.vae is None else str(args.vae),
+        "vae": None if vae_path is None else str(vae_path),
         "anterior_angle": args.anterior_angle,
     }
-    inputs = {**prep.inputs, "provenance": provenance(cfg, None)}
     written = write_strain_outputs(
-        analysis, prep.images, prep.fields, prep.labels_ed, out, inputs, prep.notes, args.force
+        analysis,
+        prep.images,
+        prep.fields,
+        prep.labels_ed,
+        out,
+        inputs,
+        prep.notes,
+        provenance(inputs, None),
+        args.force,
     )
     log.info("%s: strain of %s written to %s", prep.name, prep.method, out)
     return written

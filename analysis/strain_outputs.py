@@ -92,8 +92,11 @@ def curves_table(a: StrainAnalysis) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=list(CSV_COLUMNS))
 
 
-def summary(a: StrainAnalysis, inputs: dict[str, Any], notes: list[str]) -> dict[str, Any]:
-    """The JSON object (NaN as ``null``): inputs, AHA anchors, curves, peaks, R_VAE, notes."""
+def summary(
+    a: StrainAnalysis, inputs: dict[str, Any], notes: list[str], provenance: dict[str, Any]
+) -> dict[str, Any]:
+    """The JSON object (NaN as ``null``): inputs, provenance, AHA anchors, curves, peaks,
+    R_VAE, notes."""
     c, gt = a.tracked, a.truth
     rows = a.peak_rows()
     for r, row in enumerate(rows):
@@ -108,6 +111,7 @@ def summary(a: StrainAnalysis, inputs: dict[str, Any], notes: list[str]) -> dict
         "method": a.method,
         "setting": a.setting,
         "inputs": inputs,
+        "provenance": provenance,
         "n_frames": a.n_frames,
         "es_index": a.es_index,
         "frames": c.frames,
@@ -417,13 +421,15 @@ def write_strain_outputs(
     out: Path,
     inputs: dict[str, Any],
     notes: list[str],
+    provenance: dict[str, Any],
     force: bool = False,
 ) -> list[Path]:
     """Write every output of one analysis into the folder ``out`` (see the module docstring).
 
     ``images (T, Z, H, W)`` [0, 1], ``fields (T', Z, 2, H, W)`` px (the analysed ones),
-    ``labels_ed (Z, H, W)``; ``inputs``: what was read (recorded in the JSON); ``notes``:
-    remarks for the JSON and HTML (the AHA notes and R_VAE note are added here)."""
+    ``labels_ed (Z, H, W)``; ``inputs``: what was read and ``provenance``
+    (:func:`binn.provenance.provenance`), both recorded in the JSON; ``notes``: remarks for
+    the JSON and HTML (the AHA notes and R_VAE note are added here)."""
     all_notes = [*notes, *a.aha.notes]
     if a.r_vae is None:
         all_notes.append(f"R_VAE not computed: {a.vae_note}")
@@ -433,7 +439,7 @@ def write_strain_outputs(
         )
     with staged_folder(out, force) as tmp:
         write_csv(tmp / "strain.csv", curves_table(a))
-        obj = summary(a, inputs, all_notes)
+        obj = summary(a, inputs, all_notes, provenance)
         write_json(tmp / "strain.json", obj)
         curves_figures(a, tmp / "strain_global.png", tmp / "strain_segments.png")
         rows = obj["segments"]

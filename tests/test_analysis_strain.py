@@ -136,6 +136,19 @@ def phantom_files(tmp_path_factory):
     return subject, tmp / "s.npz", fields
 
 
+@pytest.fixture(scope="module")
+def tiny_vae(tmp_path_factory) -> Path:
+    """An (untrained beyond one epoch) VAE checkpoint with a 32 px window."""
+    from learn.train import TrainConfig, train_vae
+    from tests.learn_fixtures import write_ring_records
+
+    tmp = tmp_path_factory.mktemp("vae")
+    cases = write_ring_records(tmp / "cases", [1, 2, 3], size=32, frames=4)
+    tiny = TrainConfig(image_size=32, nf=4, latent_dim=4, batch_size=4, epochs=1, val_fraction=0.5)
+    train_vae(cases, tmp / "vae.pt", tiny, "cpu")
+    return tmp / "vae.pt"
+
+
 def _leftovers(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir() if p.name.startswith("."))
 
@@ -195,7 +208,7 @@ def test_no_rv_label_is_an_error_or_the_given_angle(phantom_files, tmp_path):
     assert any("by hand" in n for n in obj["notes"])
 
 
-def test_slices_without_myocardium_are_listed(phantom_files, tmp_path):
+def test_slices_without_myocardium_are_listed(phantom_files, tiny_vae, tmp_path):
     from register.data.subject import save_subject
 
     subject, _, fields = phantom_files
@@ -205,9 +218,11 @@ def test_slices_without_myocardium_are_listed(phantom_files, tmp_path):
     save_subject(tmp_path / "cut.npz", cut, {})
     out = tmp_path / "out"
     assert main(["strain", "--data", str(tmp_path / "cut.npz"), "--fields", str(fields),
-                 "--out", str(out)]) == 0  # fmt: skip
+                 "--vae", str(tiny_vae), "--out", str(out)]) == 0  # fmt: skip
     obj = json.loads((out / "strain.json").read_text())
     assert obj["slices_without_myocardium"] == [1]
+    scores = obj["r_vae"]["per_frame_per_slice"]
+    assert obj["r_vae"]["available"] and all(row[1] is None and row[0] >= 0 for row in scores)
     assert obj["aha"]["levels"][1] is None
     assert any("[1]" in n for n in obj["notes"])
     assert not (out / "contours_z1.gif").exists() and (out / "contours_z2.gif").exists()
@@ -277,3 +292,25 @@ def test_cine_mode_tracks_and_checks_the_grid(phantom_files, tmp_path):
                  "demons", "--out", str(tmp_path / "o")]) == 2  # fmt: skip
     assert main([*args, "--ed-frame", str(T), "--out", str(tmp_path / "o")]) == 2
     assert not (tmp_path / "o").exists()
+
+
+def test_r_vae_per_frame_is_the_vae_score_of_each_field(phantom_files, tiny_vae):
+    import torch
+
+    from analysis.strain_outputs import curves_table
+    from learn.score import load_vae, r_vae
+
+    subject = phantom_files[0]
+    vae = load_vae(tiny_vae)
+    aha = assign_aha(subject.labels_ed, subject.spacing[1:])
+    a = analyse_strain(subject.name, "truth", "", subject.labels_ed, subject.spacing, T,
+                       subject.motion, np.arange(T), aha, vae=vae)  # fmt: skip
+    assert a.r_vae.shape == (T, 3) and np.isfinite(a.r_vae).all()
+    z = 1
+    myo = torch.from_numpy(subject.labels_ed[z] == 2)
+    with torch.no_grad():
+        direct = r_vae(vae, torch.from_numpy(subject.motion[:, z]), myo.expand(T, *myo.shape))
+    np.testing.assert_allclose(a.r_vae[:, z], direct.numpy(), rtol=1e-5)
+    table = curves_table(a)
+    glob = table[table["segment"] == "global"].sort_values("frame")
+    np.testing.assert_allclose(glob["r_vae"], a.r_vae.mean(axis=1), rtol=1e-6)
