@@ -63,7 +63,7 @@ def test_defaults_are_filled_in() -> None:
     assert config["simulate"]["frames"] == 50
     assert config["vae"]["latent"] == 32
     assert config["register"]["target_abs_det_j_minus_1"] == pytest.approx(0.1)
-    assert config["grid"] == {"spacing_mm": pytest.approx(1.5), "size": 64}
+    assert config["grid"] == {"spacing_mm": pytest.approx(2.0), "size": 64}
 
 
 @pytest.mark.parametrize(
