@@ -7,6 +7,7 @@ end (an existing folder is replaced only with ``force``). Files (``docs/interfac
 - ``strain.csv``: one row per AHA segment (and ``global``) x tracked frame;
 - ``strain.json``: every number (curves, peaks, time-to-peak, R_VAE, AHA anchors, notes);
 - ``strain_global.png``, ``strain_segments.png``: strain curves over the cycle;
+- ``aha_segments.png``: the ED slices with each myocardium pixel's AHA segment;
 - ``bullseye_peak_radial.png``, ``bullseye_peak_circ.png``: 16-segment bull's-eye plots;
 - ``contours_z{z}.gif`` per slice with myocardium: the ED contours moved by the tracked
   field over every tracked frame;
@@ -246,6 +247,39 @@ def bullseye_figure(values: np.ndarray, title: str, path: Path, kind: str) -> No
     _save_figure(fig, path)
 
 
+def segments_figure(a: StrainAnalysis, images_ed: np.ndarray, path: Path) -> None:
+    """ED slices ``images_ed (Z, H, W)`` with the AHA segment of every myocardium pixel (the
+    number at each segment's centroid) and the anterior RV insertion direction."""
+    plt = _pyplot()
+    z_n = images_ed.shape[0]
+    cols = min(z_n, 4)
+    rows = -(-z_n // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(2.8 * cols, 2.9 * rows), squeeze=False)
+    cmap = plt.get_cmap("tab20", 16)
+    for z, ax in enumerate(axes.ravel()):
+        ax.axis("off")
+        if z >= z_n:
+            continue
+        ax.imshow(images_ed[z], cmap="gray", vmin=0.0, vmax=1.0)
+        seg = a.aha.segments[z]
+        ax.set_title(f"z{z} {a.aha.levels[z] or 'no myocardium'}", fontsize=8)
+        if not seg.any():
+            continue
+        ax.imshow(np.ma.masked_equal(seg, 0), cmap=cmap, vmin=0.5, vmax=16.5, alpha=0.6)
+        for k in np.unique(seg[seg > 0]):
+            r, c = np.argwhere(seg == k).mean(axis=0)
+            ax.text(c, r, str(k), fontsize=7, ha="center", va="center", color="k")
+        ang = a.aha.anterior_angle_deg[z]
+        if ang is not None:
+            cy, cx = a.aha.centres[z]
+            length = 0.45 * images_ed.shape[-1]
+            ax.plot([cx, cx + length * np.cos(np.radians(ang))],
+                    [cy, cy - length * np.sin(np.radians(ang))], "y-", lw=1.0)  # fmt: skip
+    fig.suptitle("AHA segments at ED (yellow: anterior RV insertion)", fontsize=9)
+    fig.tight_layout()
+    _save_figure(fig, path)
+
+
 def _ed_contours(myo: np.ndarray) -> list[np.ndarray]:
     """Boundaries ``(N, 2)`` (row, col) px of an ED myocardium mask (endo- and epicardium)."""
     from skimage import measure
@@ -362,6 +396,7 @@ def html_page(a: StrainAnalysis, obj: dict[str, Any], folder: Path, gifs: list[P
             "bullseye_peak_circ",
             "strain_global",
             "strain_segments",
+            "aha_segments",
         )
     }
     return f"""<!DOCTYPE html>
@@ -377,6 +412,7 @@ Orientation: {html.escape(ORIENTATION)}.</p>
 <p>Slices without myocardium: {html.escape(str(empty))}.</p>
 <h2>Notes</h2><ul>{notes or "<li>none</li>"}</ul>
 <h2>Peaks per AHA segment</h2>{table}
+<p>{figs["aha_segments"]}</p>
 {r_text}
 <h2>Bull's-eye</h2>{figs["bullseye_peak_radial"]}{figs["bullseye_peak_circ"]}
 <h2>Strain curves</h2>{figs["strain_global"]}<br>{figs["strain_segments"]}
@@ -405,7 +441,10 @@ def staged_folder(out: Path, force: bool) -> Iterator[Path]:
             old.rmdir()
             out.rename(old)
             tmp.rename(out)
-            shutil.rmtree(old)
+            if old.is_dir():
+                shutil.rmtree(old)
+            else:
+                old.unlink()
         else:
             tmp.rename(out)
     except BaseException:
@@ -442,6 +481,7 @@ def write_strain_outputs(
         obj = summary(a, inputs, all_notes, provenance)
         write_json(tmp / "strain.json", obj)
         curves_figures(a, tmp / "strain_global.png", tmp / "strain_segments.png")
+        segments_figure(a, images[0], tmp / "aha_segments.png")
         rows = obj["segments"]
         for key, label in (("radial", "radial"), ("circ", "circumferential")):
             values = np.array(

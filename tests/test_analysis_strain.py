@@ -158,7 +158,8 @@ def test_strain_command_writes_every_output(phantom_files, tmp_path):
     out = tmp_path / "out"
     assert main(["strain", "--data", str(data), "--fields", str(fields), "--out", str(out)]) == 0
     names = {p.name for p in out.iterdir()}
-    pngs = {"strain_global", "strain_segments", "bullseye_peak_radial", "bullseye_peak_circ"}
+    pngs = {"strain_global", "strain_segments", "bullseye_peak_radial", "bullseye_peak_circ",
+            "aha_segments"}  # fmt: skip
     assert {"strain.csv", "strain.json", "index.html", *(f"{p}.png" for p in pngs)} <= names
     assert {f"contours_z{z}.gif" for z in range(3)} <= names
     table = pd.read_csv(out / "strain.csv")
@@ -173,7 +174,7 @@ def test_strain_command_writes_every_output(phantom_files, tmp_path):
     rows = table[table["segment"] == "mid anterior"]
     assert rows["circ_strain"].min() == pytest.approx(seg["peak_circ_strain"])
     page = (out / "index.html").read_text()
-    assert page.count("data:image/png;base64") == 4 and page.count("data:image/gif;base64") == 3
+    assert page.count("data:image/png;base64") == 5 and page.count("data:image/gif;base64") == 3
     assert "R_VAE not computed" in page
     assert _leftovers(tmp_path) == []
 
