@@ -1,4 +1,5 @@
-"""Classical registration baselines behind one interface: ``register_pair(fixed, moving)``.
+"""Classical registration baselines: ``register_pair(fixed, moving)`` and, for stacks of
+pairs run in parallel, ``register_pairs(fixed, moving, method, params, threads)``.
 
 - ``demons``: SimpleITK diffeomorphic demons (params ``iterations``, ``sigma`` = Gaussian
   smoothing of the displacement field in px).
@@ -12,12 +13,21 @@ Convention: images are handed to ITK with unit spacing and zero origin, so physi
 are (column, row) pixels. ITK's transform maps fixed points to moving points,
 ``x -> x + d(x)``, which is our ``u`` (target = fixed = ED, source = moving = frame t); the
 returned field is ``(2, H, W)`` float32 px with channel 0 = rows (ITK y), 1 = columns (ITK x).
+
+Threads: every registration runs on one ITK thread (per filter, no global setting), so a
+result does not depend on how many pairs run at once, and ``threads`` pairs in parallel use
+``threads`` cores. SimpleITK releases the GIL in ``Execute``, so demons pairs run in a
+thread pool; itk-elastix holds it, so FFD pairs run in a pool of spawned processes (ITK's
+default threader here is TBB, which is not fork-safe once used; a spawned worker pays
+ITK's import, several CPU seconds, once per ``register_pairs`` call).
 """
 
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import tempfile
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -31,10 +41,11 @@ DEMONS_DEFAULTS = {"iterations": 200, "sigma": 1.5}
 FFD_DEFAULTS = {"grid": 8.0, "penalty": 0.01, "properness": 0.0, "iterations": 200, "levels": 2}
 
 
-def _check(fixed: np.ndarray, moving: np.ndarray) -> None:
-    if fixed.ndim != 2 or moving.shape != fixed.shape:
+def _check(fixed: np.ndarray, moving: np.ndarray, ndim: int = 2) -> None:
+    if fixed.ndim != ndim or moving.shape != fixed.shape:
+        what = "2D shapes" if ndim == 2 else "(N, H, W) stacks"
         raise BinnInputError(
-            None, f"fixed {fixed.shape} and moving {moving.shape} must be equal 2D shapes"
+            None, f"fixed {fixed.shape} and moving {moving.shape} must be equal {what}"
         )
     if not (np.all(np.isfinite(fixed)) and np.all(np.isfinite(moving))):
         raise BinnInputError(None, "fixed or moving image contains NaN or Inf")
@@ -54,6 +65,7 @@ def _demons(fixed: np.ndarray, moving: np.ndarray, iterations: float, sigma: flo
     demons.SetNumberOfIterations(int(iterations))
     demons.SetSmoothDisplacementField(True)
     demons.SetStandardDeviations(float(sigma))
+    demons.SetNumberOfThreads(1)
     field = demons.Execute(f, m)
     return _itk_xy_to_rc(sitk.GetArrayFromImage(field))
 
@@ -97,13 +109,17 @@ def _ffd(fixed: np.ndarray, moving: np.ndarray, params: dict[str, float]) -> np.
     reg = itk.ElastixRegistrationMethod.New(f, m)
     reg.SetParameterObject(_ffd_parameters(params))
     reg.SetLogToConsole(False)
+    reg.SetNumberOfThreads(1)
     reg.UpdateLargestPossibleRegion()
+    transformix = itk.TransformixFilter.New(m)
+    transformix.SetTransformParameterObject(reg.GetTransformParameterObject())
+    transformix.SetComputeDeformationField(True)
+    transformix.SetNumberOfWorkUnits(1)
     # transformix writes deformationField.nii into its output folder (the cwd by default)
     with tempfile.TemporaryDirectory(prefix="binn-transformix-") as out_dir:
-        field = itk.transformix_deformation_field(
-            m, reg.GetTransformParameterObject(), output_directory=out_dir
-        )
-        return _itk_xy_to_rc(itk.GetArrayFromImage(field))
+        transformix.SetOutputDirectory(out_dir)
+        transformix.UpdateLargestPossibleRegion()
+        return _itk_xy_to_rc(itk.GetArrayFromImage(transformix.GetOutputDeformationField()))
 
 
 def register_pair(
@@ -117,12 +133,60 @@ def register_pair(
     fixed = np.asarray(fixed, dtype=np.float32)
     moving = np.asarray(moving, dtype=np.float32)
     _check(fixed, moving)
+    return _run_pair(fixed, moving, method, _params(method, params))
+
+
+def register_pairs(
+    fixed: np.ndarray,
+    moving: np.ndarray,
+    method: str,
+    params: dict[str, float] | None = None,
+    threads: int = 1,
+) -> np.ndarray:
+    """Register each ``moving[i]`` (N, H, W) to ``fixed[i]`` (N, H, W), ``threads`` at once.
+
+    Returns ``(N, 2, H, W)`` float32 px, identical whatever ``threads`` is (see the module
+    docstring for how pairs are run in parallel). Inputs and ``params`` are checked here,
+    before any worker starts; bad ones raise :class:`BinnInputError`.
+    """
+    fixed = np.asarray(fixed, dtype=np.float32)
+    moving = np.asarray(moving, dtype=np.float32)
+    _check(fixed, moving, ndim=3)
+    if threads < 1:
+        raise BinnInputError(None, f"threads must be >= 1, got {threads}")
+    p = _params(method, params or {})
+    n, h, w = fixed.shape
+    workers = min(threads, n)
+    if workers <= 1:
+        fields = [_run_pair(f, m, method, p) for f, m in zip(fixed, moving, strict=True)]
+        return np.stack(fields) if fields else np.zeros((0, 2, h, w), np.float32)
+    with _pool(method, workers) as pool:
+        return np.stack(list(pool.map(_run_pair, fixed, moving, [method] * n, [p] * n)))
+
+
+def _pool(method: str, workers: int) -> Executor:
+    """Threads where ITK releases the GIL (SimpleITK), spawned processes where not (elastix)."""
     if method == "demons":
-        p = _merge(method, DEMONS_DEFAULTS, params)
-        return _demons(fixed, moving, p["iterations"], p["sigma"])
+        return ThreadPoolExecutor(workers, thread_name_prefix="binn-demons")
+    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+
+
+def _params(method: str, params: dict[str, float]) -> dict[str, float]:
+    """``params`` merged over the method's defaults (unknown method or names raise)."""
+    if method == "demons":
+        return _merge(method, DEMONS_DEFAULTS, params)
     if method == "ffd":
-        return _ffd(fixed, moving, _merge(method, FFD_DEFAULTS, params))
+        return _merge(method, FFD_DEFAULTS, params)
     raise BinnInputError(None, f"unknown classical method {method!r} (have {CLASSICAL_METHODS})")
+
+
+def _run_pair(
+    fixed: np.ndarray, moving: np.ndarray, method: str, p: dict[str, float]
+) -> np.ndarray:
+    """One checked pair with merged parameters ``p``; (2, H, W) float32 px."""
+    if method == "demons":
+        return _demons(fixed, moving, p["iterations"], p["sigma"])
+    return _ffd(fixed, moving, p)
 
 
 def _merge(method: str, defaults: dict[str, float], params: dict[str, float]) -> dict[str, float]:

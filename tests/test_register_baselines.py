@@ -7,7 +7,7 @@ import pytest
 from scipy import ndimage
 
 from binn.errors import BinnInputError
-from register.baselines import register_pair
+from register.baselines import register_pair, register_pairs
 
 H = 48
 
@@ -71,3 +71,39 @@ def test_bad_input() -> None:
         register_pair(np.zeros((8, 8)), np.zeros((8, 8)), "demons", grid=3)
     with pytest.raises(BinnInputError, match="unknown classical method"):
         register_pair(np.zeros((8, 8)), np.zeros((8, 8)), "optical-flow")
+
+
+def _pairs(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` (fixed, moving) pairs: the phantom against shifted copies of itself."""
+    fixed = _phantom()
+    shifts = [(0.5 * i, -0.7 * i) for i in range(1, n + 1)]
+    moving = [ndimage.shift(fixed, s, order=3, mode="nearest") for s in shifts]
+    return np.stack([fixed] * n), np.stack(moving).astype(np.float32)
+
+
+@pytest.mark.parametrize(
+    ("method", "params"),
+    [("demons", {"iterations": 50}), ("ffd", {"iterations": 30, "levels": 1})],
+)
+def test_register_pairs_in_parallel_equals_serial(method: str, params: dict) -> None:
+    fixed, moving = _pairs(3)
+    serial = np.stack(
+        [register_pair(f, m, method, **params) for f, m in zip(fixed, moving, strict=True)]
+    )
+    parallel = register_pairs(fixed, moving, method, params, threads=2)
+    assert parallel.shape == (3, 2, H, H) and parallel.dtype == np.float32
+    np.testing.assert_array_equal(parallel, serial)
+    np.testing.assert_array_equal(register_pairs(fixed, moving, method, params), serial)
+    assert np.abs(serial[2, :, 10:-10, 10:-10]).mean() > 1.0  # the pairs were registered
+
+
+def test_register_pairs_bad_input() -> None:
+    fixed, moving = _pairs(2)
+    with pytest.raises(BinnInputError, match=r"\(N, H, W\) stacks"):
+        register_pairs(fixed[0], moving[0], "demons")
+    with pytest.raises(BinnInputError, match="threads"):
+        register_pairs(fixed, moving, "demons", threads=0)
+    with pytest.raises(BinnInputError, match="unknown parameter"):  # checked before any worker
+        register_pairs(fixed, moving, "ffd", {"sigma": 1.0}, threads=2)
+    empty = register_pairs(fixed[:0], moving[:0], "ffd", threads=2)
+    assert empty.shape == (0, 2, H, H)
