@@ -39,13 +39,16 @@ class RefineConfig:
 
     ``iterations`` Adam steps (0 = the network's field unchanged), ``lr`` px per step,
     ``grid`` control-point spacing in px (1 = the dense field), ``ncc`` the window (px,
-    odd) of a local NCC dissimilarity instead of MSE (0 = MSE, the training one).
+    odd) of a local NCC dissimilarity instead of MSE (0 = MSE, the training one);
+    ``latent`` 1 searches the VAE's latent space with the field (binn only, see
+    :func:`latent_prior`) instead of scoring with the encoder's mean (0, R_VAE itself).
     """
 
     iterations: int = 0
     lr: float = 0.05
     grid: int = 1
     ncc: int = 0
+    latent: int = 0
 
     def __post_init__(self) -> None:
         if self.iterations < 0:
@@ -56,6 +59,8 @@ class RefineConfig:
             raise ValueError(f"refine_grid must be >= 1 px, got {self.grid}")
         if self.ncc < 0 or (self.ncc and self.ncc % 2 == 0):
             raise ValueError(f"refine_ncc must be 0 or an odd window in px, got {self.ncc}")
+        if self.latent not in (0, 1):
+            raise ValueError(f"refine_latent must be 0 or 1, got {self.latent}")
 
 
 REFINE_PARAMS = {
@@ -63,6 +68,7 @@ REFINE_PARAMS = {
     "refine_lr": "lr",
     "refine_grid": "grid",
     "refine_ncc": "ncc",
+    "refine_latent": "latent",
 }
 
 
@@ -100,13 +106,21 @@ class Objective:
     """
 
     def __init__(
-        self, method: str, weight: float, vae: nn.Module | None = None, ncc: int = 0
+        self,
+        method: str,
+        weight: float,
+        vae: nn.Module | None = None,
+        ncc: int = 0,
+        latent: bool = False,
     ) -> None:
         if method not in ("binn", "l2"):
             raise ValueError(f"refinement needs a network method (binn, l2), got {method!r}")
         if method == "binn" and vae is None:
             raise ValueError("refining a binn field needs its VAE")
+        if latent and method != "binn":
+            raise ValueError("latent search needs the binn prior (a VAE)")
         self.method, self.weight, self.vae, self.ncc = method, float(weight), vae, int(ncc)
+        self.latent = bool(latent)
 
     def dissimilarity(self, warped: torch.Tensor, fixed: torch.Tensor) -> torch.Tensor:
         """``(B,)`` MSE (training's) or ``1 - local NCC`` of ``(B, 1, H, W)`` images."""
@@ -114,14 +128,19 @@ class Objective:
             return 1.0 - local_ncc(warped, fixed, self.ncc)
         return pairwise_mse(warped, fixed)
 
-    def regulariser(self, field: torch.Tensor, myo: torch.Tensor | None) -> torch.Tensor:
-        """``(B,)`` R_VAE (binn) or mean ``||grad u||^2`` (l2) of ``field`` (B, 2, H, W) px."""
+    def regulariser(
+        self, field: torch.Tensor, myo: torch.Tensor | None, z: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """``(B,)`` R_VAE (binn; with ``z`` the latent prior) or mean ``||grad u||^2`` (l2)
+        of ``field`` (B, 2, H, W) px."""
         if self.method == "l2":
             return pairwise_l2_gradient_penalty(field)
-        from learn.score import r_vae
-
         if myo is None:
             raise ValueError("R_VAE needs the ED myocardium mask of every pair")
+        if z is not None:
+            return latent_prior(self.vae, field, myo, z)
+        from learn.score import r_vae
+
         return r_vae(self.vae, field, myo)
 
     def __call__(
@@ -130,10 +149,46 @@ class Objective:
         fixed: torch.Tensor,
         moving: torch.Tensor,
         myo: torch.Tensor | None = None,
+        z: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """Objective of each pair, ``(B,)``; its batch mean is the training loss (MSE)."""
+        """Objective of each pair, ``(B,)``; its batch mean is the training loss (MSE, no
+        ``z``). ``z`` (B, latent) : the searched latent codes of the latent variant."""
         sim = self.dissimilarity(warp(moving, field), fixed)
-        return sim + self.weight * self.regulariser(field, myo)
+        return sim + self.weight * self.regulariser(field, myo, z)
+
+
+def _vae_view(vae: nn.Module, field: torch.Tensor, myo: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """The VAE's input of a field: gradients in model units ``(B, 4, S, S)`` and the dilated
+    mask ``(B, 1, S, S)`` (fields must be the VAE's window size here)."""
+    from learn.gradients import displacement_gradient
+    from learn.masks import dilate_mask
+
+    if field.shape[-2:] != (vae.image_size, vae.image_size):
+        raise ValueError(
+            f"latent search needs {vae.image_size} px fields (the VAE window), got "
+            f"{tuple(field.shape[-2:])}"
+        )
+    grad = displacement_gradient(field) / vae.unit_px
+    return grad, dilate_mask(myo, vae.mask_dilation).to(grad).unsqueeze(1)
+
+
+def encoder_mean(vae: nn.Module, field: torch.Tensor, myo: torch.Tensor) -> torch.Tensor:
+    """The latent mean ``(B, latent)`` the frozen VAE gives ``field`` (where R_VAE scores)."""
+    grad, dil = _vae_view(vae, field, myo)
+    return vae.encode(grad * dil / vae.max_norm)[0]
+
+
+def latent_prior(
+    vae: nn.Module, field: torch.Tensor, myo: torch.Tensor, z: torch.Tensor
+) -> torch.Tensor:
+    """BIGM-style prior ``(B,)`` with a searched latent code ``z`` (B, latent):
+    ``||D(z) - masked grad u||^2 + beta ||z||^2 / 2``, R_VAE's terms with the decoder
+    evaluated at ``z`` rather than at the encoder's mean (the field is pulled towards the
+    decoder's manifold at the code that explains it best)."""
+    grad, dil = _vae_view(vae, field, myo)
+    recon = vae.decode(z) * vae.max_norm
+    sse = (recon - grad * dil).square().flatten(1).sum(dim=1)
+    return sse + vae.beta * 0.5 * z.square().sum(dim=1)
 
 
 class Parameterisation(nn.Module):
@@ -194,10 +249,17 @@ def refine_fields(
             state.score(objective(state.screen(init, 0, 0), fixed, moving, myo), init, 0, 0)
         return state.result(init)
     param = Parameterisation(torch.nan_to_num(init), cfg.grid).to(init.device)
-    opt = torch.optim.Adam(param.parameters(), lr=cfg.lr)
+    params = list(param.parameters())
+    z = None
+    if objective.latent:
+        with torch.no_grad():
+            z = encoder_mean(objective.vae, torch.nan_to_num(init), myo).clone()
+        z.requires_grad_(True)
+        params.append(z)
+    opt = torch.optim.Adam(params, lr=cfg.lr)
     for it in range(cfg.iterations + 1):
         field = state.screen(param(), it, cfg.iterations)
-        obj = objective(field, fixed, moving, myo)
+        obj = objective(field, fixed, moving, myo, z)
         state.score(obj, field, it, cfg.iterations)
         if it == cfg.iterations or not bool(state.active.any()):
             break

@@ -134,13 +134,16 @@ class Registrar:
             )
         weight = float(self.meta[name])
         if self.method == "l2":
+            if self.refine.latent:
+                raise BinnInputError(None, "refine_latent needs the binn prior (a VAE)")
             return Objective("l2", weight, ncc=self.refine.ncc)
         if not isinstance(vae, nn.Module):
             vae = training_vae(self.meta, source, vae)
             from learn.score import load_vae
 
             vae = load_vae(vae, self.device)
-        return Objective("binn", weight, freeze(vae.to(self.device)), ncc=self.refine.ncc)
+        vae = freeze(vae.to(self.device))
+        return Objective("binn", weight, vae, ncc=self.refine.ncc, latent=bool(self.refine.latent))
 
     def __call__(
         self,

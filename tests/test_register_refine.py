@@ -16,6 +16,7 @@ from register.refine import (
     Objective,
     Parameterisation,
     RefineConfig,
+    encoder_mean,
     refine_config,
     refine_fields,
 )
@@ -56,19 +57,30 @@ def _pairs(subject):
 
 
 @pytest.mark.parametrize(
-    ("method", "grid", "lr"),
-    [("l2", 1, 0.05), ("l2", 4, 0.05), ("binn", 1, 0.05), ("binn", 1, 5.0)],
+    ("method", "grid", "lr", "latent"),
+    [
+        ("l2", 1, 0.05, False),
+        ("l2", 4, 0.05, False),
+        ("binn", 1, 0.05, False),
+        ("binn", 1, 5.0, False),
+        ("binn", 1, 0.05, True),
+    ],
 )
-def test_refinement_never_raises_its_objective(phantom, method, grid, lr) -> None:
+def test_refinement_never_raises_its_objective(phantom, method, grid, lr, latent) -> None:
     """Per pair, even with a step size that makes Adam diverge (lr 5 px per step)."""
     fixed, moving, myo = _pairs(phantom)
-    objective = Objective(method, 0.05, tiny_vae() if method == "binn" else None)
+    vae = tiny_vae() if method == "binn" else None
+    objective = Objective(method, 0.05, vae, latent=latent)
     init = torch.randn(fixed.shape[0], 2, SIZE, SIZE, generator=torch.Generator().manual_seed(1))
     res = refine_fields(init, fixed, moving, objective, RefineConfig(20, lr, grid), myo)
-    again = objective(res.fields, fixed, moving, myo)
-    assert torch.all(again <= res.before + 1e-7)
-    torch.testing.assert_close(again, res.after)
+    assert torch.all(res.after <= res.before)
     assert not res.failures
+    if latent:  # the latent objective starts from R_VAE's terms at the encoder's mean
+        z0 = encoder_mean(vae, init, myo)
+        torch.testing.assert_close(res.before, objective(init, fixed, moving, myo, z0))
+    else:
+        again = objective(res.fields, fixed, moving, myo)
+        torch.testing.assert_close(again, res.after)
     if lr < 1:
         assert torch.all(res.after < res.before)  # a sensible step size does improve
 
@@ -169,6 +181,12 @@ def test_refinement_is_refused_for_classical_methods_and_bad_options() -> None:
         refine_config({"refine_speed": 2.0})
     with pytest.raises(BinnInputError, match="whole number"):
         refine_config({"refine": 2.5})
+    cfg = refine_config({"refine": 5.0, "refine_grid": 8.0, "refine_latent": 1.0})
+    assert (cfg.iterations, cfg.grid, cfg.latent) == (5, 8, 1)
+    with pytest.raises(BinnInputError, match="refine_latent must be 0 or 1"):
+        refine_config({"refine_latent": 2.0})
+    with pytest.raises(BinnInputError, match="needs the binn prior"):
+        Registrar("l2", {"refine": 3, "refine_latent": 1}, model=net, weight=0.01)
     with pytest.raises(BinnInputError, match="training weight"):
         Registrar("l2", {"refine": 10}, model=net)  # in-memory net without weight=
 
