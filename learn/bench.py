@@ -6,7 +6,11 @@ rasterised fields, ~3 s each on one core) made in a temporary folder, or the rec
 the rest go to ``binn train-vae``'s training, which splits them again into train/val and
 keeps the best-validation checkpoint. The AUC is measured only on the held-out cases
 against their corruptions (``learn.corrupt``), so neither training nor checkpoint
-selection has seen them.
+selection has seen them, per corruption for R_VAE and for the control scorer
+``||grad u * M||^2`` (``control_auc_per_corruption``); ``abs_det_j_minus_1`` is the mean
+``|det J - 1|`` over the myocardium of the simulated frames and of each corruption;
+``r_vae_small_fields`` the mean R_VAE of no motion, of frame 1 and of small compressible
+noise (:func:`learn.evaluate.noise_response`).
 """
 
 from __future__ import annotations
@@ -23,7 +27,8 @@ from binn.errors import BinnInputError, ConvergenceError
 from binn.io import save_npz
 from binn.provenance import provenance
 from learn.dataset import CaseRecord, read_records, split_by_case
-from learn.evaluate import separation
+from learn.evaluate import noise_response, separation
+from learn.model import DEFAULT_MAX_NORM
 from learn.score import load_vae, resolve_device
 from learn.train import TrainConfig, train_vae
 
@@ -139,6 +144,7 @@ def _bench(
             batch_size=batch_size,
             seed=seed,
             val_fraction=0.2,
+            max_norm=DEFAULT_MAX_NORM,
         )
         t0 = time.perf_counter()
         result = train_vae(train_paths, Path(tmp) / "vae.pt", cfg, str(dev), resume=False)
@@ -148,6 +154,9 @@ def _bench(
     return {
         "auc": sep.auc,
         "auc_per_corruption": sep.auc_per_corruption,
+        "control_auc_per_corruption": sep.control_auc_per_corruption,
+        "abs_det_j_minus_1": sep.abs_det_j_minus_1,
+        "r_vae_small_fields": noise_response(vae, held_out, seed=seed),
         "train_samples_per_second": result.samples_per_second,
         "device": str(dev),
         "torch_threads": torch.get_num_threads(),

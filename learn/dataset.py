@@ -19,13 +19,17 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class CaseRecord:
-    """One usable simulation record: ``disp (T, 2, H, W)`` float32 px, masks ``(H, W)`` bool."""
+    """One usable simulation record: ``disp (T, 2, H, W)`` float32 px, masks ``(H, W)`` bool.
+
+    ``spacing_mm``: the (isotropic) in-plane pixel spacing, mm.
+    """
 
     name: str
     disp: np.ndarray
     mask: np.ndarray
     cavity: np.ndarray | None
     path: Path
+    spacing_mm: float
 
 
 @dataclass(frozen=True)
@@ -46,7 +50,8 @@ def read_record(path: str | Path) -> CaseRecord | tuple[str, str]:
     """Read one simulation record; a ``failed`` record gives ``(case, reason)``.
 
     Raises :class:`BinnInputError` for unreadable files, NaN/Inf, wrong shapes, masks that
-    do not match the field grid or an empty myocardium mask.
+    do not match the field grid, an empty myocardium mask, or a missing, non-positive or
+    anisotropic pixel ``spacing`` (``(2,)`` mm, row and column).
     """
     path = Path(path)
     head = load_npz(path, required={"status": 0})
@@ -73,11 +78,46 @@ def read_record(path: str | Path) -> CaseRecord | tuple[str, str]:
         mask=mask.astype(bool),
         cavity=None if cavity is None else cavity.astype(bool),
         path=path,
+        spacing_mm=_spacing_mm(path, rec.get("spacing")),
     )
 
 
+def _spacing_mm(path: Path, spacing: np.ndarray | None) -> float:
+    """The isotropic in-plane spacing (mm) of a record's ``spacing (2,)`` array."""
+    if spacing is None:
+        raise BinnInputError(path, "no pixel 'spacing' (2,) mm in the record")
+    spacing = np.asarray(spacing, dtype=np.float64).ravel()
+    if spacing.shape != (2,) or not np.all(np.isfinite(spacing)) or np.any(spacing <= 0):
+        raise BinnInputError(path, f"spacing must be 2 positive values in mm, got {spacing}")
+    if not np.isclose(spacing[0], spacing[1], rtol=1e-4, atol=0):
+        raise BinnInputError(path, f"anisotropic pixel spacing {spacing.tolist()} mm")
+    return float(spacing[0])
+
+
+def records_spacing_mm(records: Sequence[CaseRecord]) -> float:
+    """The one pixel spacing (mm) of ``records``; mixed spacings raise, naming a file.
+
+    A prior is learnt on one physical grid: its checkpoint records this value
+    (``spacing_mm``) so that images on another grid can be refused downstream.
+    """
+    if not records:
+        raise BinnInputError(None, "no records: no pixel spacing")
+    ref = records[0]
+    for rec in records[1:]:
+        if not np.isclose(rec.spacing_mm, ref.spacing_mm, rtol=1e-4, atol=0):
+            raise BinnInputError(
+                rec.path,
+                f"pixel spacing {rec.spacing_mm} mm differs from {ref.spacing_mm} mm of"
+                f" {ref.path}: train one prior per grid (resample the cases)",
+            )
+    return ref.spacing_mm
+
+
 def read_records(paths: Sequence[str | Path]) -> tuple[list[CaseRecord], list[tuple[str, str]]]:
-    """Read many records: usable ones, and ``(case, reason)`` of the failed ones (skipped)."""
+    """Read many records: usable ones, and ``(case, reason)`` of the failed ones (skipped).
+
+    The usable records must share one pixel spacing (:func:`records_spacing_mm`).
+    """
     usable: list[CaseRecord] = []
     failed: list[tuple[str, str]] = []
     for path in paths:
@@ -90,6 +130,8 @@ def read_records(paths: Sequence[str | Path]) -> tuple[list[CaseRecord], list[tu
     names = [r.name for r in usable]
     if len(set(names)) != len(names):
         raise BinnInputError(None, "duplicate case names among the records")
+    if usable:
+        records_spacing_mm(usable)
     return usable, failed
 
 

@@ -1,4 +1,9 @@
-"""Does R_VAE rank mechanical fields below corrupted ones? Scores and ROC AUC."""
+"""Does R_VAE rank mechanical fields below corrupted ones? Scores and ROC AUC, with a control.
+
+Every field is scored twice: by R_VAE and by the control scorer ``||grad u * M||^2``
+(:func:`learn.score.gradient_energy`, the same dilated band). A corruption that the
+control ranks as well as R_VAE says nothing about the learnt prior.
+"""
 
 from __future__ import annotations
 
@@ -8,21 +13,30 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from learn.corrupt import folded, shuffled_gradients, smooth_random
+from learn import corrupt
 from learn.dataset import CaseRecord
 from learn.gradients import displacement_gradient
+from learn.masks import dilate_mask
 from learn.model import MotionVAE2D
-from learn.score import gradient_score, r_vae
+from learn.score import gradient_energy, gradient_score
 
 
 @dataclass(frozen=True)
 class Separation:
-    """Scores of plausible fields and of each corruption, and the pooled ROC AUC."""
+    """Scores of plausible fields and of each corruption, ROC AUCs, and the control's.
+
+    ``abs_det_j_minus_1``: mean ``|det J - 1|`` over the scored myocardium per class
+    (``"simulated"`` and each corruption but ``shuffled_gradients``, which has no field).
+    """
 
     plausible: np.ndarray
     corrupted: dict[str, np.ndarray]
     auc: float
     auc_per_corruption: dict[str, float]
+    control_plausible: np.ndarray
+    control_corrupted: dict[str, np.ndarray]
+    control_auc_per_corruption: dict[str, float]
+    abs_det_j_minus_1: dict[str, float]
 
 
 def roc_auc(negatives: np.ndarray, positives: np.ndarray) -> float:
@@ -36,12 +50,29 @@ def roc_auc(negatives: np.ndarray, positives: np.ndarray) -> float:
     return float((greater + 0.5 * ties) / (pos.size * neg.size))
 
 
-def _score_fields(vae: MotionVAE2D, fields: np.ndarray, mask: np.ndarray) -> np.ndarray:
+def _score_gradients(
+    vae: MotionVAE2D, grads: np.ndarray, mask: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """R_VAE and control scores ``(T,)`` of gradients ``(T, 4, H, W)`` px/px on one mask."""
     dev = next(vae.parameters()).device
-    f = torch.from_numpy(np.ascontiguousarray(fields, dtype=np.float32)).to(dev)
-    m = torch.from_numpy(mask).to(dev).expand(f.shape[0], *mask.shape)
+    g = torch.from_numpy(np.ascontiguousarray(grads, dtype=np.float32)).to(dev)
+    m = torch.from_numpy(mask).to(dev).expand(g.shape[0], *mask.shape)
     with torch.no_grad():
-        return r_vae(vae, f, m).cpu().numpy()
+        ours = gradient_score(vae, g, m).cpu().numpy()
+        control = gradient_energy(g, m, vae.mask_dilation).cpu().numpy()
+    return ours, control
+
+
+def _field_corruptions(
+    fields: np.ndarray, mask: np.ndarray, band: np.ndarray, rng: np.random.Generator
+) -> dict[str, np.ndarray]:
+    """The corrupted ``(T, 2, H, W)`` fields of one case that keep its mask."""
+    return {
+        "smooth_random": np.stack([corrupt.smooth_random(f, mask, rng) for f in fields]),
+        "folded": np.stack([corrupt.folded(f, mask, rng) for f in fields]),
+        "compressible": np.stack([corrupt.compressible(f, band, rng) for f in fields]),
+        "strain_reversed": corrupt.strain_reversed(fields),
+    }
 
 
 def separation(
@@ -54,33 +85,79 @@ def separation(
 
     Frames from ``min_frame_fraction`` of the cycle to ES are used (earlier frames have
     almost no motion, so "equal magnitude" corruptions would be nearly zero too).
+    ``mask_swapped`` pairs record ``i``'s frames with record ``i + 1``'s mask (cyclically);
+    it is left out with fewer than two records or grids of different sizes.
     """
     rng = np.random.default_rng(seed)
-    plausible: list[np.ndarray] = []
-    bad: dict[str, list[np.ndarray]] = {"smooth_random": [], "folded": [], "shuffled_gradients": []}
-    dev = next(vae.parameters()).device
-    for rec in records:
+    names = list(corrupt.CORRUPTIONS)
+    swap = len(records) > 1 and len({r.mask.shape for r in records}) == 1
+    if not swap:
+        names.remove("mask_swapped")
+    ours: dict[str, list[np.ndarray]] = {k: [] for k in ["simulated", *names]}
+    control: dict[str, list[np.ndarray]] = {k: [] for k in ours}
+    det: dict[str, list[float]] = {k: [] for k in ours if k != "shuffled_gradients"}
+
+    def add(name: str, fields: np.ndarray, mask: np.ndarray) -> None:
+        s, c = _score_gradients(vae, displacement_gradient(fields), mask)
+        ours[name].append(s)
+        control[name].append(c)
+        det[name] += [corrupt.mean_abs_det_j_minus_1(f, mask) for f in fields]
+
+    for i, rec in enumerate(records):
         t0 = max(1, int(np.ceil(min_frame_fraction * (rec.disp.shape[0] - 1))))
-        fields = rec.disp[t0:]
-        mask = rec.mask
-        plausible.append(_score_fields(vae, fields, mask))
-        bad["smooth_random"].append(
-            _score_fields(vae, np.stack([smooth_random(f, mask, rng) for f in fields]), mask)
-        )
-        bad["folded"].append(
-            _score_fields(vae, np.stack([folded(f, mask, rng) for f in fields]), mask)
-        )
+        fields, mask = rec.disp[t0:], rec.mask
+        band = dilate_mask(torch.from_numpy(mask), vae.mask_dilation).numpy() > 0
+        add("simulated", fields, mask)
+        for name, bad in _field_corruptions(fields, mask, band, rng).items():
+            add(name, bad, mask)
+        if swap:
+            add("mask_swapped", fields, records[(i + 1) % len(records)].mask)
         grads = displacement_gradient(fields)
-        shuffled = np.stack([shuffled_gradients(g, mask, rng) for g in grads])
-        with torch.no_grad():
-            g = torch.from_numpy(shuffled).to(dev)
-            m = torch.from_numpy(mask).to(dev).expand(g.shape[0], *mask.shape)
-            bad["shuffled_gradients"].append(gradient_score(vae, g, m).cpu().numpy())
-    ok = np.concatenate(plausible)
-    corrupted = {k: np.concatenate(v) for k, v in bad.items()}
+        shuffled = np.stack([corrupt.shuffled_gradients(g, mask, rng) for g in grads])
+        s, c = _score_gradients(vae, shuffled, mask)
+        ours["shuffled_gradients"].append(s)
+        control["shuffled_gradients"].append(c)
+    scores = {k: np.concatenate(v) for k, v in ours.items()}
+    controls = {k: np.concatenate(v) for k, v in control.items()}
+    ok, ok_control = scores.pop("simulated"), controls.pop("simulated")
     return Separation(
         plausible=ok,
-        corrupted=corrupted,
-        auc=roc_auc(ok, np.concatenate(list(corrupted.values()))),
-        auc_per_corruption={k: roc_auc(ok, v) for k, v in corrupted.items()},
+        corrupted=scores,
+        auc=roc_auc(ok, np.concatenate(list(scores.values()))),
+        auc_per_corruption={k: roc_auc(ok, v) for k, v in scores.items()},
+        control_plausible=ok_control,
+        control_corrupted=controls,
+        control_auc_per_corruption={k: roc_auc(ok_control, v) for k, v in controls.items()},
+        abs_det_j_minus_1={k: float(np.mean(v)) for k, v in det.items()},
     )
+
+
+def noise_response(
+    vae: MotionVAE2D, records: Sequence[CaseRecord], seed: int = 0, per_case: int = 4
+) -> dict[str, float]:
+    """Mean R_VAE of no motion, of small compressible noise and of each case's first frame.
+
+    The noise is :func:`learn.corrupt.compressible_noise` (``|u| <= 0.45`` px, mean
+    ``|det J - 1|`` ~ 0.1), ``per_case`` draws on each record's mask; ``first_frame`` is
+    frame 1, where the simulated heart has barely moved. A prior that keeps volume where
+    nothing moves scores the noise far above both.
+    """
+    rng = np.random.default_rng(seed)
+    zero, noise, first, det = [], [], [], []
+    for rec in records:
+        fields = [corrupt.compressible_noise(rec.mask.shape, rng) for _ in range(per_case)]
+        det += [corrupt.mean_abs_det_j_minus_1(f, rec.mask) for f in fields]
+        frame1 = rec.disp[min(1, rec.disp.shape[0] - 1)]
+        stack = np.stack([np.zeros_like(fields[0]), frame1, *fields])
+        s, _ = _score_gradients(vae, displacement_gradient(stack), rec.mask)
+        zero.append(s[0])
+        first.append(s[1])
+        noise += s[2:].tolist()
+    return {
+        "zero": float(np.mean(zero)),
+        "first_frame": float(np.mean(first)),
+        "noise": float(np.mean(noise)),
+        "noise_std": float(np.std(noise)),
+        "noise_n": len(noise),
+        "noise_abs_det_j_minus_1": float(np.mean(det)),
+    }

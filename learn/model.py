@@ -6,6 +6,21 @@ channels, ReLU, no normalisation), flatten, two linear heads for the latent mean
 log-variance, a linear layer back to the feature map, four stride-2 4x4 transposed
 convolutions (ReLU, last one tanh). The input (4 gradient channels) is masked by the dilated
 myocardium and divided by a fixed ``max_norm``; the tanh output is multiplied back by it.
+
+One change from the authors: no layer has a bias. The network is then positively
+homogeneous up to the tanh (``f(0) = 0``): no motion is reconstructed exactly, so
+``R_VAE(0) = 0`` with zero gradient, and a small field is judged by its pattern, not
+drowned in the biases' fixed output. With biases, the zero field reconstructed to a fixed
+compressible pattern, ``R_VAE`` had a nonzero gradient at ``u = 0`` (a pull towards that
+pattern where the heart barely moves) and near-zero simulated frames scored 2x the zero
+field; without, 1e-4 against 7e-3 for sub-pixel compressible noise (measured, see
+``binn bench vae``).
+
+Units, the same at every window size: the model sees dimensionless gradients (px/px)
+divided by one fixed displacement unit, ``GRADIENT_UNIT_PX`` = 48 px. That is the authors'
+half-window at their 96 px crop (they normalise fields to [-1, 1] over the window before
+differentiating), so at 96 px R_VAE, ``max_norm`` and the regularisation weight alpha mean
+what they mean in the paper, and at 64 px (or any other size) they mean the same.
 """
 
 from __future__ import annotations
@@ -18,17 +33,23 @@ from torch import nn
 ARCH = "MotionVAE2D"
 GRADIENT_CHANNELS = 4
 DOWNSAMPLING = 16
+GRADIENT_UNIT_PX = 48.0
+DEFAULT_MAX_NORM = 1.0 / GRADIENT_UNIT_PX  # 1 px/px; the authors' 0.1 is 4.8 px/px
+_CONV = {"kernel_size": 4, "stride": 2, "padding": 1, "bias": False}
 
 
 class MotionVAE2D(nn.Module):
     """VAE on ``(B, 4, S, S)`` gradient maps, ``S`` divisible by 16.
 
-    Gradient units: the model sees gradients of displacements expressed in half-window
-    units, ``(du / (S/2)) / dx`` with ``x`` in px (the authors normalise fields to [-1, 1]
-    over the window before differentiating); ``unit_px = S / 2``. ``max_norm`` is the fixed
-    input scale in those units (authors: 0.1, i.e. 4.8 px/px at S = 96); ``nf`` the width
-    of the first convolution (authors: 32). ``beta`` (KL weight) and ``mask_dilation`` (px)
-    travel with the model because scoring needs them.
+    Gradient units: the model sees ``(du / unit_px) / dx`` with ``u`` and ``x`` in px and
+    ``unit_px = GRADIENT_UNIT_PX`` (48 px, whatever ``S``). ``max_norm`` is the fixed input
+    scale in those units, the largest gradient the tanh output can reconstruct: default
+    1/48 (1 px/px; simulated myocardial gradients stay below 0.6 px/px), authors 0.1
+    (4.8 px/px, which leaves real gradients in the bottom tenth of the network's range);
+    ``nf`` the width of the first convolution (authors: 32). ``beta`` (KL weight) and
+    ``mask_dilation`` (px) travel with the model because scoring needs them;
+    ``spacing_mm`` is the pixel spacing of the training fields where known (a prior is
+    learnt on one physical grid).
     """
 
     def __init__(
@@ -36,7 +57,7 @@ class MotionVAE2D(nn.Module):
         image_size: int = 96,
         latent_dim: int = 32,
         nf: int = 32,
-        max_norm: float = 0.1,
+        max_norm: float = DEFAULT_MAX_NORM,
         beta: float = 1e-4,
         mask_dilation: int = 3,
     ) -> None:
@@ -49,31 +70,32 @@ class MotionVAE2D(nn.Module):
         self.max_norm = float(max_norm)
         self.beta = float(beta)
         self.mask_dilation = int(mask_dilation)
+        self.spacing_mm: float | None = None  # training grid, mm (set by learn.score.load_vae)
         side = image_size // DOWNSAMPLING
         self._bottom = (nf * 8, side, side)
         h_dim = nf * 8 * side * side
         widths = [GRADIENT_CHANNELS, nf, nf * 2, nf * 4, nf * 8]
         enc: list[nn.Module] = []
         for c_in, c_out in itertools.pairwise(widths):
-            enc += [nn.Conv2d(c_in, c_out, kernel_size=4, stride=2, padding=1), nn.ReLU()]
+            enc += [nn.Conv2d(c_in, c_out, **_CONV), nn.ReLU()]
         self.encoder = nn.Sequential(*enc, nn.Flatten())
-        self.fc_mu = nn.Linear(h_dim, latent_dim)
-        self.fc_logvar = nn.Linear(h_dim, latent_dim)
-        self.fc_dec = nn.Linear(latent_dim, h_dim)
+        self.fc_mu = nn.Linear(h_dim, latent_dim, bias=False)
+        self.fc_logvar = nn.Linear(h_dim, latent_dim, bias=False)
+        self.fc_dec = nn.Linear(latent_dim, h_dim, bias=False)
         dec: list[nn.Module] = []
         rev = widths[::-1]
         for i, (c_in, c_out) in enumerate(itertools.pairwise(rev)):
-            dec.append(nn.ConvTranspose2d(c_in, c_out, kernel_size=4, stride=2, padding=1))
+            dec.append(nn.ConvTranspose2d(c_in, c_out, **_CONV))
             dec.append(nn.ReLU() if i < len(rev) - 2 else nn.Tanh())
         self.decoder = nn.Sequential(*dec)
 
     @property
     def unit_px(self) -> float:
-        """Displacement unit of the model's gradients, px (half the window)."""
-        return self.image_size / 2
+        """Displacement unit of the model's gradients, px (fixed; not the window size)."""
+        return GRADIENT_UNIT_PX
 
     def config(self) -> dict[str, int | float | str]:
-        """Constructor arguments and architecture name (stored in checkpoints)."""
+        """Constructor arguments, architecture name and gradient unit (stored in checkpoints)."""
         return {
             "arch": ARCH,
             "image_size": self.image_size,
@@ -82,6 +104,7 @@ class MotionVAE2D(nn.Module):
             "max_norm": self.max_norm,
             "beta": self.beta,
             "mask_dilation": self.mask_dilation,
+            "gradient_unit_px": self.unit_px,
         }
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -2,9 +2,10 @@
 
 ``R_VAE(u, m)`` is the authors' VAE loss of the field's gradients (sum of squared
 reconstruction errors over the window + beta * KL), evaluated deterministically with the
-latent mean. Gradients enter in the model's units: displacement in half-window units
-(``unit_px = S / 2``) per pixel, as in the authors' code, so the paper's regularisation
-weight (alpha = 1e-3 on this loss) keeps its meaning. Low = plausible.
+latent mean. Gradients enter in the model's units: px/px divided by the fixed
+``unit_px`` = 48 px (the authors' half-window at 96 px), so R_VAE and the regularisation
+weight alpha mean the same at any window size, and what they mean in the paper at 96 px.
+Low = plausible.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from binn.io import load_npz
 from learn.checkpoint import model_from_checkpoint, read_torch_file
 from learn.gradients import displacement_gradient
 from learn.masks import crop_window, dilate_mask, lv_centre
-from learn.model import MotionVAE2D, vae_loss
+from learn.model import GRADIENT_UNIT_PX, MotionVAE2D, vae_loss
 
 
 def resolve_device(device: str) -> torch.device:
@@ -37,11 +38,21 @@ def load_vae(
     """Load a trained VAE frozen (no parameter gradients) in eval mode on ``device``.
 
     ``image_size`` (optional) must match the checkpoint's window size. Files that are not
-    binn VAE checkpoints, other architectures and mismatched weights raise
-    :class:`BinnInputError` naming ``path``.
+    binn VAE checkpoints, other architectures, mismatched weights and checkpoints in other
+    gradient units (before ``gradient_unit_px``, gradients were scaled by half the window)
+    raise :class:`BinnInputError` naming ``path``. The model's ``spacing_mm`` is the
+    training cases' pixel spacing (mm) from the checkpoint, ``None`` where it has none.
     """
     data = read_torch_file(path)
+    if "arch" in data and data.get("gradient_unit_px") != GRADIENT_UNIT_PX:
+        raise BinnInputError(
+            path,
+            f"gradient unit {data.get('gradient_unit_px')!r} px, expected {GRADIENT_UNIT_PX}"
+            " (a checkpoint from before window-size-independent units: retrain it)",
+        )
     model = model_from_checkpoint(path, data, image_size=image_size)
+    spacing = data.get("spacing_mm")
+    model.spacing_mm = None if spacing is None else float(spacing)
     dev = resolve_device(device) if isinstance(device, str) else device
     model = model.to(dev).eval()
     for p in model.parameters():
@@ -80,6 +91,17 @@ def gradient_score(vae: MotionVAE2D, grad: torch.Tensor, mask: torch.Tensor) -> 
     grad = grad / vae.unit_px
     recon, mu, logvar = vae(grad, dil, sample=False)
     return vae_loss(recon, grad * dil.unsqueeze(1), mu, logvar, vae.beta)
+
+
+def gradient_energy(grad: torch.Tensor, mask: torch.Tensor, dilation: int) -> torch.Tensor:
+    """The control scorer ``||grad u * M||^2``: ``(B,)`` sums of squared gradients, px/px.
+
+    ``grad (B, 4, H, W)`` px/px, ``mask (B, H, W)`` ED myocardium, dilated by ``dilation``
+    px (R_VAE's band). What R_VAE must beat to show it knows more than the field's size.
+    """
+    mask = _check_pair(grad, mask, 4)
+    dil = dilate_mask(mask, dilation).to(grad)
+    return (grad * dil.unsqueeze(1)).square().flatten(1).sum(dim=1)
 
 
 def r_vae(vae: MotionVAE2D, field: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

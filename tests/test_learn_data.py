@@ -8,16 +8,26 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import yaml
 from scipy import ndimage
 
+from binn.cli import build_parser
 from binn.errors import BinnInputError
 from binn.io import save_npz
 from learn.augment import orientation_matrices, reorient
 from learn.bench import split_held_out
-from learn.dataset import build_windows, read_record, read_records, split_by_case
+from learn.dataset import (
+    build_windows,
+    read_record,
+    read_records,
+    records_spacing_mm,
+    split_by_case,
+)
 from learn.gradients import displacement_gradient
 from learn.masks import crop_window, dilate_mask, lv_centre
 from tests.learn_fixtures import ring_case, write_failed_record, write_ring_records
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def _affine(a: np.ndarray, size: int) -> torch.Tensor:
@@ -99,6 +109,31 @@ def test_records_split_by_case_and_failed_skipped(tmp_path: Path) -> None:
     assert windows.case_index.tolist() == [0] * 4 + [1] * 4
 
 
+def test_records_share_one_spacing(tmp_path: Path) -> None:
+    paths = write_ring_records(tmp_path, [0, 1], size=16, frames=3)
+    records, _ = read_records(paths)
+    assert records_spacing_mm(records) == pytest.approx(1.8)
+    disp, mask, cavity = ring_case(5, size=16, frames=3)
+    odd = _record(
+        tmp_path / "synth_0005.npz",
+        status="ok",
+        case="synth_0005",
+        disp=disp,
+        mask=mask,
+        cavity=cavity,
+        spacing=np.array([1.4, 1.4]),
+    )
+    with pytest.raises(BinnInputError, match=r"synth_0005\.npz.*1\.4 mm differs from 1\.8"):
+        read_records([*paths, odd])
+
+
+def test_train_vae_cli_defaults_are_the_workflow_defaults() -> None:
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())["vae"]
+    args = build_parser().parse_args(["train-vae", "c.npz", "--out", "v.pt"])
+    for key, value in config.items():  # config keys are the options' names
+        assert getattr(args, key) == value, key
+
+
 def test_bench_holds_out_cases_before_training(tmp_path: Path) -> None:
     paths = write_ring_records(tmp_path, list(range(8)), size=32, frames=4)
     failed = write_failed_record(tmp_path, "synth_9999", "mesh failed")
@@ -119,16 +154,20 @@ def test_bad_records_raise(tmp_path: Path) -> None:
     disp, mask, cavity = ring_case(0, size=32, frames=3)
     nan = disp.copy()
     nan[1, 0, 5, 5] = np.nan
+    sp = np.array([1.8, 1.8])
     bad = {
-        "nan": {"disp": nan, "mask": mask},
-        "shape": {"disp": disp[:, :1], "mask": mask},
-        "mismatch": {"disp": disp, "mask": mask[:-1]},
-        "cavity": {"disp": disp, "mask": mask, "cavity": cavity[:, :-2]},
-        "empty": {"disp": disp, "mask": np.zeros_like(mask)},
+        "nan": ({"disp": nan, "mask": mask, "spacing": sp}, "NaN"),
+        "shape": ({"disp": disp[:, :1], "mask": mask, "spacing": sp}, "do not match"),
+        "mismatch": ({"disp": disp, "mask": mask[:-1], "spacing": sp}, "do not match"),
+        "cavity": ({"disp": disp, "mask": mask, "cavity": cavity[:, :-2], "spacing": sp}, "cavity"),
+        "empty": ({"disp": disp, "mask": np.zeros_like(mask), "spacing": sp}, "empty"),
+        "nospacing": ({"disp": disp, "mask": mask}, "no pixel 'spacing'"),
+        "aniso": ({"disp": disp, "mask": mask, "spacing": np.array([1.8, 1.2])}, "anisotropic"),
+        "zero": ({"disp": disp, "mask": mask, "spacing": np.array([0.0, 0.0])}, "positive"),
     }
-    for name, arrays in bad.items():
+    for name, (arrays, reason) in bad.items():
         path = _record(tmp_path / f"{name}.npz", status="ok", case=name, **arrays)
-        with pytest.raises(BinnInputError, match=name):
+        with pytest.raises(BinnInputError, match=f"{name}.npz.*{reason}"):
             read_record(path)
     with pytest.raises(BinnInputError, match="status"):
         read_record(_record(tmp_path / "odd.npz", status="maybe"))
