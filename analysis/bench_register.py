@@ -357,8 +357,13 @@ def _registrar(
 
 
 def _data_key(cfg: BenchConfig) -> dict[str, Any]:
-    fields = ("size", "spacing_mm", "frames", "slices", "snr_db", "subjects", "seed")
-    return {k: getattr(cfg, k) for k in fields}
+    """What a network's training data depends on (not the test subjects)."""
+    fields = ("size", "spacing_mm", "frames", "slices", "snr_db", "seed")
+    return {
+        **{k: getattr(cfg, k) for k in fields},
+        "train": cfg.subjects["train"],
+        "val": cfg.subjects["val"],
+    }
 
 
 def _stage_args(module: Any, argv: list[str]) -> argparse.Namespace:
