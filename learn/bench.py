@@ -82,12 +82,13 @@ def bench_vae(
     device: str = "cpu",
     held_out_fraction: float = 0.25,
     threads: int = 1,
+    beta: float = 1e-4,
 ) -> dict[str, Any]:
     """Train on the non-held-out cases, return AUC on the held-out ones and throughput.
 
     Training: ``epochs`` over all frames with Adam at ``lr``, minibatches of ``batch_size``
     windows of ``image_size`` px (small batches: more optimiser steps in the same CPU time),
-    20 % of the training cases for validation.
+    20 % of the training cases for validation; ``beta`` the KL weight.
     ``train_samples_per_second`` counts training windows (forward + backward) per second.
     ``threads``: torch CPU threads for the run (restored afterwards); batches of 8 small
     windows gain little from more, and oversubscribed cores slow them down many-fold.
@@ -106,6 +107,7 @@ def bench_vae(
             seed,
             device,
             held_out_fraction,
+            beta,
         )
     finally:
         torch.set_num_threads(previous)
@@ -122,6 +124,7 @@ def _bench(
     seed: int,
     device: str,
     held_out_fraction: float,
+    beta: float,
 ) -> dict[str, Any]:
     """:func:`bench_vae` with the thread count already set."""
     dev = resolve_device(device)
@@ -145,6 +148,7 @@ def _bench(
             seed=seed,
             val_fraction=0.2,
             max_norm=DEFAULT_MAX_NORM,
+            beta=beta,
         )
         t0 = time.perf_counter()
         result = train_vae(train_paths, Path(tmp) / "vae.pt", cfg, str(dev), resume=False)
@@ -170,6 +174,7 @@ def _bench(
         "epochs": epochs,
         "lr": lr,
         "batch_size": batch_size,
+        "beta": beta,
         "best_epoch": result.best_epoch,
         "best_val_loss": result.best_val_loss,
         "untrained_val_loss": result.untrained_val_loss,

@@ -91,6 +91,7 @@ def add_bench(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS)
     p.add_argument("--lr", type=float, default=DEFAULT_LR, help="Adam learning rate")
     p.add_argument("--batch-size", type=int, default=BENCH_BATCH_SIZE, help="windows per minibatch")
+    p.add_argument("--beta", type=float, default=DEFAULT_BETA, help="KL weight")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda"])
@@ -126,6 +127,7 @@ def _run_bench(args: argparse.Namespace) -> int:
         frames=args.frames,
         lr=args.lr,
         batch_size=args.batch_size,
+        beta=args.beta,
         seed=args.seed,
         device=args.device,
         threads=args.threads,
