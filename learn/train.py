@@ -27,9 +27,15 @@ from binn.io import atomic_path, write_text
 from binn.provenance import config_hash, provenance
 from learn.augment import random_orientations, random_shifts, reorient
 from learn.checkpoint import read_torch_file, save_checkpoint
-from learn.dataset import WindowSet, build_windows, read_records, split_by_case
+from learn.dataset import (
+    WindowSet,
+    build_windows,
+    read_records,
+    records_spacing_mm,
+    split_by_case,
+)
 from learn.gradients import displacement_gradient
-from learn.model import MotionVAE2D, vae_loss
+from learn.model import DEFAULT_MAX_NORM, MotionVAE2D, vae_loss
 from learn.score import resolve_device
 
 log = logging.getLogger(__name__)
@@ -43,7 +49,7 @@ class TrainConfig:
     latent_dim: int = 32
     nf: int = 32
     beta: float = 1e-4
-    max_norm: float = 0.1
+    max_norm: float = DEFAULT_MAX_NORM
     lr: float = 1e-4
     batch_size: int = 32
     epochs: int = 30
@@ -180,6 +186,7 @@ def train_vae(
         raise BinnInputError(None, f"no usable (status 'ok') records among {len(case_paths)} files")
     train_names, val_names = split_by_case([r.name for r in records], cfg.val_fraction, cfg.seed)
     by_name = {r.name: r for r in records}
+    spacing_mm = records_spacing_mm([by_name[n] for n in train_names + val_names])
     size, dil, fpc = cfg.image_size, cfg.mask_dilation, cfg.frames_per_case
     train = build_windows([by_name[n] for n in train_names], size, dil, fpc)
     val = build_windows([by_name[n] for n in val_names], size, dil, fpc)
@@ -268,6 +275,7 @@ def train_vae(
         val_loss=float(best["val_loss"]),
         train_cases=train_names,
         val_cases=val_names,
+        spacing_mm=spacing_mm,
         provenance=prov,
     )
     _write_curves(paths, history)

@@ -45,7 +45,8 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[TrainResult, list
 
 def test_training_lowers_validation_loss(trained: tuple[TrainResult, list[Path]]) -> None:
     result, _ = trained
-    assert result.best_val_loss < 0.1 * result.untrained_val_loss
+    # the bias-free untrained VAE reconstructs ~0, so its loss is ~ the gradient energy itself
+    assert result.best_val_loss < 0.5 * result.untrained_val_loss
     assert not set(result.train_cases) & set(result.val_cases)
     assert len(result.val_cases) == 4 and "synth_0999" not in result.train_cases
 
@@ -56,6 +57,7 @@ def test_checkpoint_and_artefacts(trained: tuple[TrainResult, list[Path]]) -> No
     for key in ("arch", "image_size", "latent_dim", "beta", "max_norm", "mask_dilation"):
         assert key in data
     assert data["arch"] == "MotionVAE2D" and data["image_size"] == SIZE
+    assert data["spacing_mm"] == pytest.approx(1.8)  # the records' grid travels with the prior
     assert data["epoch"] == result.best_epoch and data["val_loss"] == result.best_val_loss
     paths = artefact_paths(result.checkpoint)
     rows = paths["csv"].read_text().splitlines()
