@@ -1,7 +1,8 @@
 """Tracking: register frames of a cine sequence to ED with any of the four methods.
 
-``register_stack`` is the one engine behind ``binn track``, ``binn evaluate-pair`` and
-``binn bench register``: networks batch the pairs, classical methods go pair by pair.
+:class:`Registrar` is the one engine behind ``binn track``, ``binn evaluate-pair`` and
+``binn bench register``: networks batch the pairs (and refine them, :mod:`register.refine`),
+classical methods run ``threads`` pairs in parallel.
 """
 
 from __future__ import annotations
@@ -15,12 +16,11 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
-from tqdm import tqdm
 
 from binn.errors import BinnInputError
 from binn.io import save_npz
 from binn.provenance import provenance
-from register.baselines import CLASSICAL_METHODS, register_pair
+from register.baselines import CLASSICAL_METHODS, register_pairs
 from register.checkpoint import load_checkpoint, resolve_device, training_vae
 from register.losses import freeze
 from register.network import RegistrationNet
@@ -49,7 +49,8 @@ class Registrar:
     :mod:`register.refine`), which refine each field under the training objective with the
     training weight (``alpha``/``lam`` from the checkpoint, or ``weight`` for an in-memory
     net) and, for ``binn``, the training VAE (``vae`` overrides the path the checkpoint
-    records). Classical methods: ``params`` go to :func:`register_pair`, one pair at a time.
+    records). Classical methods: ``params`` go to :func:`register.baselines.register_pairs`,
+    ``threads`` pairs at a time (results do not depend on ``threads``).
     Pairs whose refinement stopped on a non-finite objective are listed in ``failures``
     (``"NAME: reason"``) after each call; their field is the network's (or its last good
     refinement) and the other pairs go on.
@@ -164,18 +165,7 @@ class Registrar:
             )
         self.failures = []
         if self.net is None:
-            return np.stack(
-                [
-                    register_pair(f, m, self.method, **self.params)
-                    for f, m in tqdm(
-                        zip(fixed, moving, strict=True),
-                        total=len(fixed),
-                        desc=self.method,
-                        disable=None,
-                        leave=False,
-                    )
-                ]
-            )
+            return register_pairs(fixed, moving, self.method, self.params, self.threads)
         if self.objective is not None and self.method == "binn" and myo is None:
             raise BinnInputError(None, "refining binn fields needs the ED myocardium of each pair")
         names = names or [f"pair {i}" for i in range(len(fixed))]

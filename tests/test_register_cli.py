@@ -1,4 +1,4 @@
-"""The registration command line (train-reg, track, selection files) and the bench scorer."""
+"""The registration command line (train-reg, track, selection files, refinement options)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ import pytest
 from binn.cli import main
 from binn.io import load_npz
 from binn.provenance import provenance
-from register.bench import score_subject
 from register.checkpoint import save_checkpoint
 from register.data.phantom import make_phantom
 from register.data.subject import load_subject, save_subject
@@ -118,16 +117,6 @@ def test_train_reg_cli(subject_file, tmp_path) -> None:
     assert main([*argv[:6], "binn", *argv[7:]]) == 2  # binn without --vae
 
 
-def test_score_subject_ground_truth_vs_no_registration() -> None:
-    s = make_phantom(11, frames=5, slices=2, size=48)
-    frames = np.arange(5)
-    gt = score_subject(s, s.motion, frames)
-    none = score_subject(s, np.zeros_like(s.motion), frames)
-    assert gt["epe_mm"] == 0.0 and none["epe_mm"] > 0.3
-    assert gt["dice"] > 0.9 and gt["dice"] > none["dice"]
-    assert none["abs_det_j_minus_1"] == 0.0 and none["dice"] == none["dice_before"]
-
-
 def test_track_refines_a_network_and_records_its_setting(subject_file, tmp_path) -> None:
     model = tmp_path / "l2.pt"
     save_checkpoint(model, RegistrationNet(0.0625, SIZE), method="l2", lam=0.01, setting="lam=0.01")
@@ -178,3 +167,14 @@ def test_train_reg_defaults_are_the_workflow_defaults() -> None:
         reg["lr"],
         reg["batch_size"],
     )
+
+
+def test_track_threads_give_the_serial_fields(subject_file, tmp_path) -> None:
+    outs = []
+    for threads in (1, 2):
+        out = tmp_path / f"t{threads}.npz"
+        argv = ["track", "--data", str(subject_file), "--method", "demons", "--param"]
+        argv += ["iterations=5", "--threads", str(threads), "--out", str(out)]
+        assert main(argv) == 0
+        outs.append(load_npz(out)["fields"])
+    np.testing.assert_array_equal(outs[0], outs[1])
