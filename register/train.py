@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import hashlib
 import logging
 from collections.abc import Sequence
 from pathlib import Path
@@ -152,6 +153,14 @@ class PairSet:
         myo = torch.stack([self._myo[s][z] for s, _, _, z in rows])
         return src[:, None], tgt[:, None], myo
 
+    def fingerprint(self) -> str:
+        """A digest of the pairs' content (images, masks, pair index): resuming a run on
+        data that changed under the same names would silently mix two runs."""
+        digest = hashlib.blake2b(digest_size=16)
+        for tensor in (*self._slices, *self._myo, self._rows):
+            digest.update(tensor.contiguous().numpy().data)
+        return digest.hexdigest()
+
     def myo_coverage(self) -> float:
         """Fraction of the pairs' pixels inside the ED myocardium (as ``mask_coverage``)."""
         per_slice = [(m > 0).sum(dim=(1, 2)).tolist() for m in self._myo]
@@ -260,6 +269,7 @@ def train_registration(
     state: dict[str, Any] = {"step": 0, "best": float("inf"), "best_step": 0, "history": []}
     best_weights: dict[str, torch.Tensor] | None = None
     resume = out.with_suffix(".resume.pt")
+    data = {"train": train.fingerprint(), "val": val.fingerprint()}
     meta: dict[str, Any] = {
         "method": cfg.method,
         "alpha": cfg.alpha,
@@ -271,7 +281,8 @@ def train_registration(
         meta["vae"] = str(vae_path)
     if resume.is_file():
         ck = torch.load(resume, map_location="cpu", weights_only=False)
-        if _same_run(ck.get("train_config", {}), dataclasses.asdict(cfg)):
+        same_data = ck.get("data") == data
+        if same_data and _same_run(ck.get("train_config", {}), dataclasses.asdict(cfg)):
             net.load_state_dict(ck["state_dict"])
             opt.load_state_dict(ck["optimizer"])
             state = {"best_step": 0, **ck["state"]}
@@ -280,7 +291,9 @@ def train_registration(
             torch.set_rng_state(ck["torch_rng"])
             log.info("resuming %s from step %d", out, state["step"])
         else:
-            log.warning("ignoring %s: it was written with another configuration", resume)
+            log.warning(
+                "ignoring %s: it was written with another configuration or other data", resume
+            )
     if not state["history"]:
         first = validate(net, val, cfg, vae, device)
         state["history"].append({"step": 0, "train_loss": float("nan"), **_prefix(first)})
@@ -317,7 +330,7 @@ def train_registration(
             if v["loss"] < state["best"]:
                 state["best"], state["best_step"] = v["loss"], state["step"]
                 best_weights = _cpu_copy(net.state_dict())
-            _save_resume(resume, net, opt, state, best_weights, rng, cfg)
+            _save_resume(resume, net, opt, state, best_weights, rng, cfg, data)
             _write_curves(out, state["history"])
     bar.close()
     if best_weights is None:  # no validation improved on inf (non-finite losses)
@@ -409,8 +422,10 @@ def _save_resume(
     best_weights: dict[str, torch.Tensor] | None,
     rng: np.random.Generator,
     cfg: TrainConfig,
+    data: dict[str, str],
 ) -> None:
     payload = {
+        "data": data,
         "state_dict": net.state_dict(),
         "optimizer": opt.state_dict(),
         "state": state,

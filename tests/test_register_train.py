@@ -101,7 +101,10 @@ def test_vae_penalty_gradient_reaches_network_on_real_masks() -> None:
     vae = freeze(tiny_vae())
     torch.manual_seed(0)
     net = RegistrationNet(0.0625, SIZE)
+    # away from the identity: the bias-free VAE has R_VAE(0) = 0 with zero gradient
+    torch.nn.init.normal_(net.head[-1].weight, std=0.05)
     field = net(source, target)
+    assert float(field.abs().max()) > 0.01
     vae_penalty(vae, field, myo).backward()
     grads = [p.grad.abs().sum() for p in net.parameters() if p.grad is not None]
     assert grads and float(sum(grads)) > 0
@@ -284,10 +287,29 @@ def test_vae_of_another_pixel_spacing_is_refused(tmp_path, caplog) -> None:
         train_registration(paths[:1], paths[1:], cfg, tmp_path / "m.pt", vae_path=vae)
     assert str(vae) in str(err.value) and str(paths[0]) in str(err.value)
     assert not (tmp_path / "m.pt").exists()
-    save_vae(vae, tiny_vae(), spacing_mm=[1.505, 1.495])  # within 1 %
+    save_vae(vae, tiny_vae(), spacing_mm=1.51)  # within 1 %
     train_registration(paths[:1], paths[1:], cfg, tmp_path / "m.pt", vae_path=vae)
     assert load_checkpoint(tmp_path / "m.pt")[1]["vae"] == str(vae)
     save_vae(vae, tiny_vae())  # an older checkpoint without spacing_mm: a warning
     with caplog.at_level("WARNING", logger="register.train"):
         train_registration(paths[:1], paths[1:], cfg, tmp_path / "o.pt", vae_path=vae)
     assert "records no spacing_mm" in caplog.text
+
+
+def test_resume_file_of_other_data_is_not_resumed(tmp_path, caplog) -> None:
+    """Phantoms regenerated under the same names (Snakemake reruns training): start afresh."""
+    base = dict(method="l2", width=0.0625, batch_size=2, lr=1e-3, val_every=3, seed=1, device="cpu")
+    val = [toy_subject(3)]
+    train_registration([toy_subject(1)], val, TrainConfig(steps=3, **base), tmp_path / "m.pt")
+    fresh = train_registration(
+        [toy_subject(2)], val, TrainConfig(steps=6, **base), tmp_path / "f.pt"
+    )
+    with caplog.at_level("WARNING", logger="register.train"):
+        other = train_registration(
+            [toy_subject(2)], val, TrainConfig(steps=6, **base), tmp_path / "m.pt"
+        )
+    assert "other data" in caplog.text
+    assert other["best_val_loss"] == fresh["best_val_loss"]
+    a, b = _weights(tmp_path / "f.pt"), _weights(tmp_path / "m.pt")
+    for key in a:
+        torch.testing.assert_close(b[key], a[key], rtol=0, atol=0)
