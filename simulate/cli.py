@@ -54,7 +54,8 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--record-failure",
         action="store_true",
-        help="on bad input or solver failure write a status='failed' record and exit 0",
+        help="on any failure of the case (bad input, no convergence, gmsh, Qhull, PETSc, ...)"
+        " write a status='failed' record with the error type and message, and exit 0",
     )
     p.set_defaults(func=_run_simulate)
 
