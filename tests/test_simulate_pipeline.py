@@ -15,7 +15,7 @@ from binn.errors import BinnInputError
 from binn.io import load_npz
 from binn.nifti import save_volume
 from simulate.cases import enumerate_cases
-from simulate.synthetic import synthetic_ring
+from simulate.synthetic import ED_ES_AREA_RATIO, ES_CAVITY_RADIUS_MM, synthetic_ring
 
 SPACING = np.array([10.0, 1.5, 1.5])
 FAST = ["--frames", "6", "--mesh-size", "2.0"]
@@ -273,11 +273,13 @@ def test_synthetic_cases_are_seeded_and_physiological() -> None:
     np.testing.assert_array_equal(a.myocardium, b.myocardium)
     assert a.target_area_mm2 == b.target_area_mm2
     assert not np.array_equal(a.myocardium, c.myocardium)
+    (r_lo, r_hi), (q_lo, q_hi) = ES_CAVITY_RADIUS_MM, ED_ES_AREA_RATIO
     for seed in range(10):
         ring = synthetic_ring(seed)
         cavity_mm2 = ring.cavity.sum() * 1.8**2
-        assert 150 < cavity_mm2 < 900
-        assert 1.5 < ring.target_area_mm2 / cavity_mm2 < 3.2
+        # radius range (mm), axis ratio 0.8-1 and boundary perturbation, pixelation
+        assert 0.5 * np.pi * r_lo**2 < cavity_mm2 < 1.3 * np.pi * r_hi**2
+        assert 0.9 * q_lo < ring.target_area_mm2 / cavity_mm2 < 1.1 * q_hi
         assert not ring.myocardium[0].any() and not ring.myocardium[:, 0].any()
 
 
