@@ -13,7 +13,7 @@ from pathlib import Path
 # paper's are --image-size 96 --lr 1e-4 --batch-size 32 (config/paper.yaml).
 DEFAULT_IMAGE_SIZE = 64
 DEFAULT_LATENT = 32
-DEFAULT_BETA = 1e-4
+DEFAULT_BETA = 1e-5
 DEFAULT_LR = 1e-3
 DEFAULT_EPOCHS = 30
 DEFAULT_BATCH_SIZE = 32
