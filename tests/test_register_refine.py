@@ -111,7 +111,11 @@ def test_pure_translation_is_recovered_to_a_tenth_of_a_pixel() -> None:
     fixed = torch.tensor(texture(rows, cols), dtype=torch.float32)[None, None]
     moving = torch.tensor(texture(rows - t[0], cols - t[1]), dtype=torch.float32)[None, None]
     res = refine_fields(
-        torch.zeros(1, 2, SIZE, SIZE), fixed, moving, Objective("l2", 1.0), RefineConfig(200, 0.1)
+        torch.zeros(1, 2, SIZE, SIZE),
+        fixed,
+        moving,
+        Objective("l2", 1.0),
+        RefineConfig(200, 0.1, grid=1),
     )
     u = res.fields[0, :, 4:-4, 4:-4].numpy()  # off the border, where samples are clamped
     assert np.abs(u[0] - t[0]).max() < 0.1 and np.abs(u[1] - t[1]).max() < 0.1
@@ -132,7 +136,9 @@ def test_r_vae_gradient_reaches_the_refined_field_on_a_real_shaped_mask() -> Non
     far = torch.from_numpy(ring_far_from(mask, vae.mask_dilation + 2))
     assert float(grad[far].abs().max()) == 0.0
     assert all(p.grad is None for p in vae.parameters())
-    res = refine_fields(init, image, image, Objective("binn", 1.0, vae), RefineConfig(5), myo)
+    res = refine_fields(
+        init, image, image, Objective("binn", 1.0, vae), RefineConfig(5, grid=1), myo
+    )
     moved = (res.fields - init).abs().sum(dim=1)[0]
     assert float(moved[mask > 0].max()) > 0 and float(moved[far].max()) == 0.0
     assert float(res.after[0]) < float(res.before[0])
