@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import io
 import logging
 import time
@@ -197,7 +198,12 @@ def train_vae(
         val.fields.shape[0],
         len(val_names),
     )
-    identity = {**cfg.run_identity(), "train_cases": train_names, "val_cases": val_names}
+    identity = {
+        **cfg.run_identity(),
+        "train_cases": train_names,
+        "val_cases": val_names,
+        "data": _digest(train, val),
+    }
     paths = artefact_paths(out)
     dev = resolve_device(device)
 
@@ -209,14 +215,18 @@ def train_vae(
     best: dict[str, Any] = {"epoch": 0, "val_loss": float("inf")}
     best_weights: dict[str, torch.Tensor] | None = None
     start_epoch = 1
-    if resume and paths["state"].is_file():
-        state = read_torch_file(paths["state"])
-        if state.get("identity_hash") != config_hash(identity):
+    state = read_torch_file(paths["state"]) if resume and paths["state"].is_file() else None
+    if state is not None and state.get("identity_hash") != config_hash(identity):
+        if out.is_file():
             raise BinnInputError(
                 paths["state"],
-                "state file belongs to a different training run (settings or cases differ);"
-                " delete it or pass --no-resume",
+                "state file belongs to a different training run (settings, cases or their"
+                " data differ); delete it or pass --no-resume",
             )
+        # no checkpoint to protect (Snakemake deletes a job's outputs before rerunning it)
+        log.warning("%s belongs to another training run; training afresh", paths["state"])
+        state = None
+    if state is not None:
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         history, best = state["history"], state["best"]
@@ -295,6 +305,15 @@ def train_vae(
         val_cases=val_names,
         samples_per_second=seen / spent if spent > 0 else float("nan"),
     )
+
+
+def _digest(*sets: WindowSet) -> str:
+    """A digest of the windows' content: a state file of other data is not resumed."""
+    digest = hashlib.blake2b(digest_size=16)
+    for data in sets:
+        for tensor in (data.fields, data.masks, data.case_index):
+            digest.update(tensor.contiguous().numpy().data)
+    return digest.hexdigest()
 
 
 def _cpu_copy(weights: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

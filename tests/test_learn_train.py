@@ -288,3 +288,19 @@ def test_progress_bar_only_on_a_terminal(
     monkeypatch.setattr(sys, "stderr", terminal)
     train_vae(paths, tmp_path / "b.pt", one, "cpu")
     assert "train VAE" in terminal.getvalue()
+
+
+def test_state_of_other_data_is_not_resumed(tmp_path: Path, caplog) -> None:
+    """Cases re-simulated under the same names (Snakemake reruns train-vae): start afresh."""
+    old = write_ring_records(tmp_path / "old", [1, 2, 3], size=16, frames=4)
+    new = write_ring_records(tmp_path / "new", [1, 2, 3], size=16, frames=5)
+    one = TrainConfig(**{**TINY.__dict__, "epochs": 1})
+    train_vae(old, tmp_path / "b.pt", one, "cpu")
+    with pytest.raises(BinnInputError, match="different training run"):
+        train_vae(new, tmp_path / "b.pt", one, "cpu")  # the checkpoint is kept
+    (tmp_path / "b.pt").unlink()  # as Snakemake does before rerunning the job
+    with caplog.at_level("WARNING", logger="learn.train"):
+        rerun = train_vae(new, tmp_path / "b.pt", one, "cpu")
+    assert "training afresh" in caplog.text
+    fresh = train_vae(new, tmp_path / "c.pt", one, "cpu")
+    assert [h["val_loss"] for h in rerun.history] == [h["val_loss"] for h in fresh.history]
