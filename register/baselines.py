@@ -17,9 +17,11 @@ returned field is ``(2, H, W)`` float32 px with channel 0 = rows (ITK y), 1 = co
 Threads: every registration runs on one ITK thread (per filter, no global setting), so a
 result does not depend on how many pairs run at once, and ``threads`` pairs in parallel use
 ``threads`` cores. SimpleITK releases the GIL in ``Execute``, so demons pairs run in a
-thread pool; itk-elastix holds it, so FFD pairs run in a pool of spawned processes (ITK's
-default threader here is TBB, which is not fork-safe once used; a spawned worker pays
-ITK's import, several CPU seconds, once per ``register_pairs`` call).
+thread pool; itk-elastix holds it, so FFD pairs run in processes. They are forked from
+multiprocessing's fork server, a fresh single-threaded process (forking the caller is not
+safe: ITK's default threader here is TBB, and torch may hold threads), which imports
+itk-elastix once (:mod:`register.elastix_preload`, several CPU seconds) and then serves
+every later ``register_pairs`` call of the process: workers start without that cost.
 """
 
 from __future__ import annotations
@@ -165,10 +167,12 @@ def register_pairs(
 
 
 def _pool(method: str, workers: int) -> Executor:
-    """Threads where ITK releases the GIL (SimpleITK), spawned processes where not (elastix)."""
+    """Threads where ITK releases the GIL (SimpleITK), forked-server processes where not."""
     if method == "demons":
         return ThreadPoolExecutor(workers, thread_name_prefix="binn-demons")
-    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["register.elastix_preload"])  # read when the server starts
+    return ProcessPoolExecutor(workers, mp_context=context)
 
 
 def _params(method: str, params: dict[str, float]) -> dict[str, float]:
