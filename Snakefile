@@ -27,7 +27,7 @@ wildcard_constraints:
     domain=r"phantom|real",
     method=r"binn|l2|demons|ffd",
     setting=r"[A-Za-z0-9_.=+\-]+",
-    experiment=r"validation|phantom_validation|comparison|alpha_sweep|generalisation",
+    experiment=r"validation|phantom_validation|comparison|alpha_sweep|test_sweep|generalisation",
 
 
 include: "simulate/rules.smk"

@@ -85,6 +85,37 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
         metavar="SUMMARY.md",
         help="where summary.md goes (default: DIR/summary.md)",
     )
+    p.add_argument(
+        "--regularity",
+        nargs="*",
+        default=None,
+        metavar="EXPERIMENT",
+        help="experiments of the accuracy-vs-|det J - 1| figure and tables, in panel order "
+        "(default: every experiment where a method has two settings or more, validation first)",
+    )
+    p.add_argument(
+        "--split",
+        type=Path,
+        default=None,
+        metavar="SPLIT.json",
+        help="data split (binn split): subjects per split and group, exclusions",
+    )
+    p.add_argument(
+        "--strain-dirs",
+        type=Path,
+        nargs="*",
+        default=[],
+        metavar="DIR",
+        help="binn strain output folders (or folders of them) to link and summarise",
+    )
+    p.add_argument(
+        "--config",
+        type=Path,
+        nargs="*",
+        default=[],
+        metavar="CONFIG.yaml",
+        help="configuration file(s) of the run, named and hashed in summary.md",
+    )
     p.set_defaults(func=_run_report)
 
     from analysis.strain_command import add_strain_arguments
@@ -100,13 +131,31 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
 
 def add_bench(bench_subparsers: argparse._SubParsersAction) -> None:
     """Register ``binn bench strain``."""
-    from analysis.strain_bench import add_bench_arguments
-
     p = bench_subparsers.add_parser(
         "strain",
         help="phantoms: per-segment peak strain error per method and hypokinesis detection",
     )
-    add_bench_arguments(p)
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--subjects", type=int, default=8, help="held-out phantoms")
+    p.add_argument("--family", choices=["A", "B"], default="A")
+    p.add_argument("--frames", type=int, default=10)
+    p.add_argument("--slices", type=int, default=3)
+    p.add_argument("--size", type=int, default=64, help="px (a network's size wins)")
+    p.add_argument(
+        "--methods",
+        type=lambda s: [m for m in s.split(",") if m],
+        default=["demons", "ffd"],
+        help="classical methods, comma-separated (default demons,ffd)",
+    )
+    p.add_argument(
+        "--model",
+        action="append",
+        default=[],
+        metavar="METHOD=PATH",
+        help="a network to include, e.g. binn=model.pt (repeatable)",
+    )
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto")
     p.set_defaults(func=_run_bench_strain)
 
 
@@ -128,7 +177,16 @@ def _run_report(args: argparse.Namespace) -> int:
     from analysis.report import build_report
 
     written = build_report(
-        args.metrics, args.curves, args.failed, args.selections, args.out_dir, summary=args.summary
+        args.metrics,
+        args.curves,
+        args.failed,
+        args.selections,
+        args.out_dir,
+        summary=args.summary,
+        regularity_panels=args.regularity,
+        split=args.split,
+        strain_dirs=args.strain_dirs,
+        configs=args.config,
     )
     for path in written:
         print(path)

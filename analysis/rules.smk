@@ -90,8 +90,9 @@ rule report:
         runtime=10,
     params:
         split=lambda wc, input: f"--split {input.split}" if input.split else "",
+        regularity=" ".join(L.REGULARITY_EXPERIMENTS),
     shell:
         "binn --log-file {log} report --metrics {input.metrics} --curves {input.curves}"
         " --failed {input.failed} --selections {input.selections}"
-        " --strain-dirs {input.strain} {params.split}"
+        " --strain-dirs {input.strain} {params.split} --regularity {params.regularity}"
         " --out-dir {output.tables} --summary {output.summary}"

@@ -203,23 +203,3 @@ def bench_strain(args: argparse.Namespace) -> dict[str, Any]:
         "seconds": time.perf_counter() - start,
         "units": "strain errors dimensionless (x100 for percentage points)",
     }
-
-
-def add_bench_arguments(p: argparse.ArgumentParser) -> None:
-    """The options of ``binn bench strain``."""
-    p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.add_argument("--subjects", type=int, default=8, help="held-out phantoms")
-    p.add_argument("--family", choices=["A", "B"], default="A")
-    p.add_argument("--frames", type=int, default=10)
-    p.add_argument("--slices", type=int, default=3)
-    p.add_argument("--size", type=int, default=64, help="px (a network's size wins)")
-    p.add_argument(
-        "--methods",
-        type=lambda s: [m for m in s.split(",") if m],
-        default=["demons", "ffd"],
-        help="classical methods, comma-separated (default demons,ffd)",
-    )
-    p.add_argument("--model", action="append", default=[], metavar="METHOD=PATH",
-                   help="a network to include, e.g. binn=model.pt (repeatable)")  # fmt: skip
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="auto")

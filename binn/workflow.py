@@ -23,6 +23,9 @@ domain of the networks, the frames and the runs:
 - ``comparison`` (Table 1, Table 2, Fig. 3): the selected setting of each method, whole
   sequences of the test subjects.
 - ``alpha_sweep`` (Fig. 2): every setting of ``binn`` on the test subjects.
+- ``test_sweep``: every setting of every method, ES->ED only, on the test subjects: with
+  ``validation`` it draws each method's accuracy against |det J - 1| over all its settings
+  (the report's regularity curves), so no method is judged at its selected point alone.
 - ``generalisation`` (Table 3): selected networks trained on phantoms, on the family-B
   phantoms (synthetic mode) or on the real test subjects (real mode, selected by
   ``phantom_validation`` on the phantom validation subjects).
@@ -258,6 +261,7 @@ class Layout:
             Experiment("validation", val, primary, "es", everything),
             Experiment("comparison", test, primary, frames, selected, "validation"),
             Experiment("alpha_sweep", test, primary, frames, sweep),
+            Experiment("test_sweep", test, primary, "es", everything),
         ]
         if self.real:
             phantom_nets = tuple((m, s) for m in NETWORK_METHODS for s in self.settings(m))
@@ -407,7 +411,8 @@ class Layout:
         return [self.strain_dir(m, s) for m in METHODS for s in self.strain_subjects()]
 
     # --- report ----------------------------------------------------------------------------
-    REPORT_EXPERIMENTS = ("comparison", "alpha_sweep", "generalisation")
+    REPORT_EXPERIMENTS = ("validation", "test_sweep", "comparison", "alpha_sweep", "generalisation")
+    REGULARITY_EXPERIMENTS = ("validation", "test_sweep")
 
     def report_selections(self) -> list[str]:
         """The selections the report shows: those of the primary validation."""

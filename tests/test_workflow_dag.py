@@ -40,6 +40,7 @@ def _expected_counts(config: dict) -> dict[str, int]:
         ph["n_val"] * sum(n_settings.values())  # validation: every setting of every method
         + ph["n_test"] * len(METHODS)  # comparison: the selected setting of each method
         + ph["n_test"] * n_settings["binn"]  # alpha sweep
+        + ph["n_test"] * sum(n_settings.values())  # test sweep: every setting, ES->ED
         + ph["n_general"] * 2  # generalisation: the two networks
     )
     return {
@@ -49,7 +50,7 @@ def _expected_counts(config: dict) -> dict[str, int]:
         "train_registration": n_models["binn"] + n_models["l2"],
         "track": tracks,
         "select_setting": len(METHODS),
-        "evaluate": sum(n_settings.values()) + len(METHODS) + n_settings["binn"] + 2,
+        "evaluate": 2 * sum(n_settings.values()) + len(METHODS) + n_settings["binn"] + 2,
         "strain": ph["n_test"] * len(METHODS),  # every test subject x selected method
         "report": 1,
         "all": 1,
@@ -67,6 +68,7 @@ def _real_expected_counts(config: dict, split: dict, n_cases: int) -> dict[str, 
         n_val * sum(n_settings.values())  # validation on the real validation subjects
         + n_test * len(METHODS)  # comparison on the real test subjects
         + n_test * n_settings["binn"]  # alpha sweep
+        + n_test * sum(n_settings.values())  # test sweep: every setting, ES->ED
         + ph["n_val"] * nets  # phantom validation of the phantom-trained networks
         + n_test * 2  # generalisation: phantom-trained networks on the real test subjects
     )
@@ -79,7 +81,7 @@ def _real_expected_counts(config: dict, split: dict, n_cases: int) -> dict[str, 
         "train_registration": 2 * (n_models["binn"] + n_models["l2"]),
         "track": tracks,
         "select_setting": len(METHODS) + 2,
-        "evaluate": sum(n_settings.values()) + len(METHODS) + n_settings["binn"] + nets + 2,
+        "evaluate": 2 * sum(n_settings.values()) + len(METHODS) + n_settings["binn"] + nets + 2,
         "strain": n_test * len(METHODS),
         "report": 1,
         "all": 1,
