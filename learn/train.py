@@ -230,7 +230,7 @@ def train_vae(
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         history, best = state["history"], state["best"]
-        best_weights = state.get("best_model")
+        best_weights = state["best_model"]
         start_epoch = int(state["epoch"]) + 1
         log.info("resuming VAE training after epoch %d", state["epoch"])
     if not history:

@@ -285,8 +285,8 @@ def train_registration(
         if same_data and _same_run(ck.get("train_config", {}), dataclasses.asdict(cfg)):
             net.load_state_dict(ck["state_dict"])
             opt.load_state_dict(ck["optimizer"])
-            state = {"best_step": 0, **ck["state"]}
-            best_weights = ck.get("best_state_dict")
+            state = ck["state"]
+            best_weights = ck["best_state_dict"]
             rng.bit_generator.state = ck["rng"]
             torch.set_rng_state(ck["torch_rng"])
             log.info("resuming %s from step %d", out, state["step"])
