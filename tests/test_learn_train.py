@@ -76,8 +76,13 @@ def test_score_separates_mechanics_from_nonsense(
     records, _ = read_records(paths)
     held_out = [r for r in records if r.name in result.val_cases]
     sep = separation(vae, held_out, seed=1)
-    assert sep.auc >= 0.95, sep.auc_per_corruption
     assert sep.auc_per_corruption["folded"] >= 0.95
+    assert sep.auc_per_corruption["smooth_random"] >= 0.9
+    # energy-matched corruptions: gradient energy alone is at chance, the prior is not
+    # (this small 32 px prior of 12 rings measured 0.79-0.84 against a control of 0.50)
+    for name in ("shuffled_gradients", "compressible", "strain_reversed"):
+        assert abs(sep.control_auc_per_corruption[name] - 0.5) < 0.1, name
+        assert sep.auc_per_corruption[name] >= 0.7, (name, sep.auc_per_corruption)
 
 
 def test_r_vae_differentiable_frozen_and_crop_consistent(
