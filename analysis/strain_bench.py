@@ -41,30 +41,19 @@ TEST_SEED_OFFSET = 200_000
 SEGMENT_TYPES = ("basal", "mid", "apical", "all")
 
 
-def hypokinetic_sector(subject: Any, family: str) -> tuple[float, float, np.ndarray]:
-    """``(centre screen angle deg, von Mises concentration, depth (Z,))`` of a phantom.
-
-    Replays the draws of :func:`register.data.phantom.make_phantom` for the subject's seed
-    and family; raises ``RuntimeError`` when the replay does not reproduce the subject
-    (the generator changed)."""
-    from register.data.phantom import FAMILIES, sample_anatomy, sample_kinematics
-
-    fam = FAMILIES[family]
-    frames, slices, size = subject.images.shape[0], subject.images.shape[1], subject.shape[0]
-    spacing = float(subject.spacing[1])
-    rng = np.random.default_rng([int(subject.meta["seed"]), ord(family)])
-    es_index = round(float(rng.uniform(fam.es_phase[0], fam.es_phase[1])) * frames)
-    sample_anatomy(rng, fam, slices, size, spacing)
-    kin = sample_kinematics(rng, fam, frames, es_index, slices, spacing)
-    depth = np.asarray(kin.hypo_depth, np.float64)
-    if es_index != subject.es_index or not np.allclose(depth, subject.meta["hypokinetic_depth"]):
-        raise RuntimeError(
-            f"{subject.name}: replaying the phantom's draws does not reproduce it (the phantom "
-            "generator changed); update analysis.strain_bench.hypokinetic_sector"
-        )
+def hypokinetic_sector(subject: Any) -> tuple[float, float, np.ndarray]:
+    """``(centre screen angle deg, von Mises concentration, depth (Z,))`` of a phantom,
+    from what :func:`register.data.phantom.make_phantom` records in the subject's meta."""
+    meta = subject.meta
+    try:
+        angle = float(meta["hypokinetic_angle_rad"])
+        kappa = float(meta["hypokinetic_concentration"])
+        depth = np.asarray(meta["hypokinetic_depth"], np.float64)
+    except KeyError as exc:
+        raise BinnInputError(subject.name, f"not a phantom with a recorded sector ({exc})") from exc
     # the phantom's angle is atan2(row, col) about the LV centre; screen angles turn the
     # other way (rows grow downwards)
-    return float(np.degrees(-kin.hypo_angle) % 360.0), float(kin.hypo_concentration), depth
+    return float(np.degrees(-angle) % 360.0), kappa, depth
 
 
 def covered_segments(
@@ -135,7 +124,7 @@ def bench_strain(args: argparse.Namespace) -> dict[str, Any]:
     for seed in seeds:
         subject = make_phantom(seed, args.family, args.frames, args.slices, size)
         aha = assign_aha(subject.labels_ed, subject.spacing[1:], source=subject.name)
-        centre, kappa, depth = hypokinetic_sector(subject, args.family)
+        centre, kappa, depth = hypokinetic_sector(subject)
         record: dict[str, Any] = {
             "subject": subject.name,
             "hypokinetic": bool(depth.max() > 0),

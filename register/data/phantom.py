@@ -320,6 +320,8 @@ def make_phantom(
             "intensity_window": [lo, hi],
             "es_cavity_area_ratio": (cavity[es_index] / np.maximum(cavity[0], 1.0)).tolist(),
             "hypokinetic_depth": kin.hypo_depth.tolist(),
+            "hypokinetic_angle_rad": float(kin.hypo_angle),  # atan2(row, col) about the LV
+            "hypokinetic_concentration": float(kin.hypo_concentration),
             "twist_deg": np.degrees(kin.twist).tolist(),
             "max_motion_px": float(np.abs(motion).max()),
         },
