@@ -50,8 +50,8 @@ TEST_METRICS = ("dice", "mcd_mm", "abs_det_j_minus_1", "epe_mm")
 # The default run's values (config/config.yaml; tests/test_analysis_bench_register.py
 # checks that they agree).
 DEFAULT_SETTINGS = {
-    "binn": ("alpha=0.001", "alpha=0.005", "alpha=0.01", "alpha=0.05"),
-    "l2": ("lam=0.001", "lam=0.01", "lam=0.1"),
+    "binn": ("alpha=0.0025", "alpha=0.01", "alpha=0.025", "alpha=0.1", "alpha=0.01,refine=50"),
+    "l2": ("lam=0.001", "lam=0.01", "lam=0.1", "lam=0.1,refine=50"),
     "demons": ("sigma=1", "sigma=1.5", "sigma=2"),
     "ffd": ("grid=8,penalty=0.01", "grid=8,penalty=0.1"),
 }

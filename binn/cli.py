@@ -25,6 +25,7 @@ CLI_MODULES = (
     "register.cli",
     "analysis.cli",
     "analysis.pair_cli",
+    "analysis.bench_cli",
 )
 
 

@@ -22,7 +22,7 @@ domain of the networks, the frames and the runs:
   setting whose mean |det J - 1| is nearest the target (the paper's fair-comparison rule).
 - ``comparison`` (Table 1, Table 2, Fig. 3): the selected setting of each method, whole
   sequences of the test subjects.
-- ``alpha_sweep`` (Fig. 2): every setting of ``binn`` on the test subjects.
+- ``alpha_sweep`` (Fig. 2): every alpha of ``binn`` (unrefined) on the test subjects.
 - ``test_sweep``: every setting of every method, ES->ED only, on the test subjects: with
   ``validation`` it draws each method's accuracy against |det J - 1| over all its settings
   (the report's regularity curves), so no method is judged at its selected point alone.
@@ -252,7 +252,8 @@ class Layout:
         """The experiments of this run by name (see the module docstring)."""
         everything = tuple((m, s) for m in METHODS for s in self.settings(m))
         selected = tuple((m, SELECTED) for m in METHODS)
-        sweep = tuple(("binn", s) for s in self.settings("binn"))
+        alphas = [s for s in self.settings("binn") if not self.refine_params("binn", s)]
+        sweep = tuple(("binn", s) for s in alphas)
         networks = tuple((m, SELECTED) for m in NETWORK_METHODS)
         primary = "real" if self.real else "phantom"
         val, test = ("real_val", "real_test") if self.real else ("val", "test")

@@ -73,11 +73,14 @@ def load_checkpoint(
 
 def training_vae(meta: dict[str, Any], source: Path | None, override: Path | None) -> Path:
     """The VAE a ``binn`` network was trained with: ``override`` (``--vae``) if given, else
-    the path the checkpoint records under ``vae``; a missing record or file is an error."""
+    the path the checkpoint ``source`` records under ``vae`` (relative to the checkpoint's
+    folder); a missing record or file is an error."""
     if override is not None:
         path = Path(override)
     elif meta.get("vae"):
         path = Path(str(meta["vae"]))
+        if not path.is_absolute() and source is not None:
+            path = Path(source).parent / path
     else:
         raise BinnInputError(
             source, "the checkpoint does not record the VAE it was trained with; pass --vae VAE.pt"

@@ -13,6 +13,7 @@ import csv
 import dataclasses
 import hashlib
 import logging
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -53,9 +54,9 @@ class TrainConfig:
     alpha: float = 1e-3
     lam: float = 0.01
     width: float = 0.25
-    steps: int = 2000
-    batch_size: int = 8
-    lr: float = 1e-4
+    steps: int = 300
+    batch_size: int = 16
+    lr: float = 1e-3
     val_every: int = 100
     val_pairs: int = 1024  # fixed, seeded validation subsample (all pairs when fewer)
     seed: int = 0
@@ -278,7 +279,8 @@ def train_registration(
         "train_config": dataclasses.asdict(cfg),
     }
     if cfg.method == "binn" and vae_path is not None:
-        meta["vae"] = str(vae_path)
+        # relative to the model's folder, so a moved results folder keeps its models usable
+        meta["vae"] = os.path.relpath(Path(vae_path).resolve(), Path(out).resolve().parent)
     if resume.is_file():
         ck = torch.load(resume, map_location="cpu", weights_only=False)
         same_data = ck.get("data") == data

@@ -11,12 +11,13 @@ import logging
 import sys
 from pathlib import Path
 
+from binn.resample import DEFAULT_SIZE_PX, DEFAULT_SPACING_MM
+
 log = logging.getLogger(__name__)
 
 DEFAULT_MU_KPA = 36.75
-DEFAULT_FRAMES = 50
+DEFAULT_FRAMES = 25  # = config/config.yaml simulate.frames (the paper: 50)
 DEFAULT_MESH_SIZE_MM = 1.5
-DEFAULT_SIZE_PX = 96
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
@@ -50,7 +51,13 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--frames", type=int, default=DEFAULT_FRAMES, help="number of frames T")
     p.add_argument("--mesh-size", type=float, default=DEFAULT_MESH_SIZE_MM, help="mm")
     p.add_argument("--size", type=int, default=DEFAULT_SIZE_PX, help="raster window, px")
-    p.add_argument("--spacing-mm", type=float, default=1.8, help="synthetic pixel spacing, mm")
+    p.add_argument(
+        "--spacing-mm",
+        type=float,
+        default=DEFAULT_SPACING_MM,
+        help="in-plane spacing of the grid, mm: synthetic rings are rasterised on it, NIfTI "
+        "label maps resampled to it",
+    )
     p.add_argument(
         "--record-failure",
         action="store_true",
@@ -74,7 +81,7 @@ def add_bench(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("simulate", help="per-case simulation time on one core")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--cases", type=int, default=5, help="number of synthetic cases")
-    p.add_argument("--frames", type=int, default=DEFAULT_FRAMES)
+    p.add_argument("--frames", type=int, default=50, help="frames per case (the paper's 50)")
     p.set_defaults(func=_run_bench)
 
 

@@ -275,7 +275,14 @@ def load_ring_from_args(args: argparse.Namespace) -> tuple[RingCase, str, int | 
         raise BinnInputError(args.es_labels, "--slice is required with --es-labels")
     labels = parse_label_values(args.labels, args.layout)
     ring = load_nifti_ring(
-        args.es_labels, args.ed_labels, args.slice, args.layout, labels, args.size, args.ed_area_mm2
+        args.es_labels,
+        args.ed_labels,
+        args.slice,
+        args.layout,
+        labels,
+        args.size,
+        args.ed_area_mm2,
+        spacing_mm=args.spacing_mm,
     )
     name = args.case or default_case_name(args.es_labels, args.slice, args.layout)
     return ring, name, None

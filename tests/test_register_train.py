@@ -274,6 +274,7 @@ def test_progress_bar_only_on_a_terminal(tmp_path, monkeypatch, capsys) -> None:
 
 def test_vae_of_another_pixel_spacing_is_refused(tmp_path, caplog) -> None:
     from learn.checkpoint import save_checkpoint as save_vae
+    from register.checkpoint import training_vae
     from register.data.subject import save_subject
 
     paths = []
@@ -289,7 +290,14 @@ def test_vae_of_another_pixel_spacing_is_refused(tmp_path, caplog) -> None:
     assert not (tmp_path / "m.pt").exists()
     save_vae(vae, tiny_vae(), spacing_mm=1.51)  # within 1 %
     train_registration(paths[:1], paths[1:], cfg, tmp_path / "m.pt", vae_path=vae)
-    assert load_checkpoint(tmp_path / "m.pt")[1]["vae"] == str(vae)
+    meta = load_checkpoint(tmp_path / "m.pt")[1]
+    assert meta["vae"] == "vae.pt"  # relative to the model's folder
+    moved = tmp_path / "moved"
+    moved.mkdir()
+    for name in ("m.pt", "vae.pt"):
+        (tmp_path / name).rename(moved / name)
+    assert training_vae(meta, moved / "m.pt", None) == moved / "vae.pt"
+    (moved / "vae.pt").rename(vae)
     save_vae(vae, tiny_vae())  # an older checkpoint without spacing_mm: a warning
     with caplog.at_level("WARNING", logger="register.train"):
         train_registration(paths[:1], paths[1:], cfg, tmp_path / "o.pt", vae_path=vae)

@@ -36,10 +36,11 @@ def _expected_counts(config: dict) -> dict[str, int]:
     ph, reg = config["phantom"], config["register"]
     n_settings = {m: len(reg[m]) for m in METHODS}
     n_models = {m: len({s.split(",")[0] for s in reg[m]}) for m in ("binn", "l2")}
+    n_unrefined = sum("refine" not in s for s in reg["binn"])
     tracks = (
         ph["n_val"] * sum(n_settings.values())  # validation: every setting of every method
         + ph["n_test"] * len(METHODS)  # comparison: the selected setting of each method
-        + ph["n_test"] * n_settings["binn"]  # alpha sweep
+        + ph["n_test"] * n_unrefined  # alpha sweep: the unrefined alphas
         + ph["n_test"] * sum(n_settings.values())  # test sweep: every setting, ES->ED
         + ph["n_general"] * 2  # generalisation: the two networks
     )
@@ -50,7 +51,7 @@ def _expected_counts(config: dict) -> dict[str, int]:
         "train_registration": n_models["binn"] + n_models["l2"],
         "track": tracks,
         "select_setting": len(METHODS),
-        "evaluate": 2 * sum(n_settings.values()) + len(METHODS) + n_settings["binn"] + 2,
+        "evaluate": 2 * sum(n_settings.values()) + len(METHODS) + n_unrefined + 2,
         "strain": ph["n_test"] * len(METHODS),  # every test subject x selected method
         "report": 1,
         "all": 1,
@@ -63,11 +64,12 @@ def _real_expected_counts(config: dict, split: dict, n_cases: int) -> dict[str, 
     n_settings = {m: len(reg[m]) for m in METHODS}
     nets = n_settings["binn"] + n_settings["l2"]
     n_models = {m: len({s.split(",")[0] for s in reg[m]}) for m in ("binn", "l2")}
+    n_unrefined = sum("refine" not in s for s in reg["binn"])
     n_val, n_test = len(split["val"]), len(split["test"])
     tracks = (
         n_val * sum(n_settings.values())  # validation on the real validation subjects
         + n_test * len(METHODS)  # comparison on the real test subjects
-        + n_test * n_settings["binn"]  # alpha sweep
+        + n_test * n_unrefined  # alpha sweep: the unrefined alphas
         + n_test * sum(n_settings.values())  # test sweep: every setting, ES->ED
         + ph["n_val"] * nets  # phantom validation of the phantom-trained networks
         + n_test * 2  # generalisation: phantom-trained networks on the real test subjects
@@ -81,7 +83,7 @@ def _real_expected_counts(config: dict, split: dict, n_cases: int) -> dict[str, 
         "train_registration": 2 * (n_models["binn"] + n_models["l2"]),
         "track": tracks,
         "select_setting": len(METHODS) + 2,
-        "evaluate": 2 * sum(n_settings.values()) + len(METHODS) + n_settings["binn"] + nets + 2,
+        "evaluate": 2 * sum(n_settings.values()) + len(METHODS) + n_unrefined + nets + 2,
         "strain": n_test * len(METHODS),
         "report": 1,
         "all": 1,
