@@ -22,12 +22,12 @@ import torch
 from analysis.levels import LEVELS, slice_levels
 from analysis.metrics import contour_distances, dice, mean_abs_det_j_minus_1
 from binn.errors import BinnInputError
+from binn.resample import DEFAULT_SIZE_PX
 from register.track import Registrar
 from register.transform import warp
 
 MYO = 2
 METRICS = ("dice", "mcd_mm", "hd_mm", "abs_det_j_minus_1")
-DEFAULT_SIZE = 96
 
 
 def warp_labels(labels: np.ndarray, fields: np.ndarray) -> np.ndarray:
@@ -141,7 +141,7 @@ def evaluate_pair_command(args: argparse.Namespace) -> dict[str, Any]:
         from register.checkpoint import load_checkpoint
 
         size = int(load_checkpoint(args.model)[1]["image_size"])
-    size = size or DEFAULT_SIZE
+    size = size or DEFAULT_SIZE_PX
     pair = load_pair(
         args.fixed_image,
         args.fixed_labels,
@@ -149,6 +149,7 @@ def evaluate_pair_command(args: argparse.Namespace) -> dict[str, Any]:
         args.moving_labels,
         layout=args.layout,
         size=size,
+        spacing_mm=args.spacing_mm,
     )
     if not (pair.labels_ed == MYO).any():
         raise BinnInputError(args.fixed_labels, "no myocardium (label 2) in any slice")
@@ -178,4 +179,5 @@ def evaluate_pair_command(args: argparse.Namespace) -> dict[str, Any]:
         for k in ("fixed_image", "fixed_labels", "moving_image", "moving_labels")
     }
     result["size"] = size
+    result["spacing_mm"] = [float(v) for v in np.asarray(pair.spacing)[1:]]  # grid of mm metrics
     return result

@@ -11,6 +11,7 @@ import argparse
 import json
 from pathlib import Path
 
+from binn.resample import DEFAULT_SPACING_MM
 from register.cli import METHODS, add_registrar_options
 
 
@@ -33,7 +34,15 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
         help="method parameters; for networks refine=N[,refine_lr=..,refine_grid=..]",
     )
     p.add_argument("--layout", choices=["auto", "acdc", "ukbb"], default="auto", help="labels")
-    p.add_argument("--size", type=int, default=None, help="crop size (default: model's, or 96)")
+    p.add_argument(
+        "--size", type=int, default=None, help="crop size, px (default: the model's, or 64)"
+    )
+    p.add_argument(
+        "--spacing-mm",
+        type=float,
+        default=DEFAULT_SPACING_MM,
+        help="in-plane spacing of the grid the images and labels are resampled to, mm",
+    )
     add_registrar_options(p)
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=_run_evaluate_pair)

@@ -98,15 +98,6 @@ def _argv(paths, *extra):
     ]
 
 
-@pytest.fixture(autouse=True)
-def pair_cli_registered(monkeypatch) -> None:
-    """``binn evaluate-pair`` comes from :mod:`analysis.pair_cli` (even before binn.cli has it)."""
-    import binn.cli
-
-    if "analysis.pair_cli" not in binn.cli.CLI_MODULES:
-        monkeypatch.setattr(binn.cli, "CLI_MODULES", (*binn.cli.CLI_MODULES, "analysis.pair_cli"))
-
-
 def test_evaluate_pair_cli_json(tmp_path, capsys) -> None:
     from binn.cli import main
 
@@ -119,6 +110,22 @@ def test_evaluate_pair_cli_json(tmp_path, capsys) -> None:
     assert res["slices"][2]["level"] is None and "reason" in res["slices"][2]
     assert res["levels"]["basal"]["dice"] > res["dice_before"]["basal"]
     assert set(res["levels"]) == {"basal", "mid", "apical"}
+    assert res["spacing_mm"] == [2.0, 2.0]  # the 1.4 mm files resampled to the default grid
+
+
+def test_evaluate_pair_resamples_to_the_grid(tmp_path, capsys) -> None:
+    """Halving the pixel count per mm leaves the anatomy's mm size: the same Dice before."""
+    from binn.cli import main
+
+    paths = _write_pair(tmp_path)
+    results = []
+    for spacing in ("1.4", "2.8"):
+        argv = _argv(paths, "--method", "demons", "--param", "iterations=5", "--size", "32")
+        assert main([*argv, "--spacing-mm", spacing, "--json"]) == 0
+        results.append(json.loads(capsys.readouterr().out.strip().splitlines()[-1]))
+    assert [r["spacing_mm"] for r in results] == [pytest.approx([1.4] * 2), [2.8, 2.8]]
+    before = [r["dice_before"]["basal"] for r in results]
+    assert before[0] == pytest.approx(before[1], abs=0.08)
 
 
 def test_evaluate_pair_cli_bad_input(tmp_path) -> None:
