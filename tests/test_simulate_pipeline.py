@@ -124,7 +124,8 @@ def test_acdc_like_nifti_runs_end_to_end(tmp_path: Path, caplog) -> None:
     assert [c.name for c in cases] == ["patient001_z01"]
     assert "open ring" in caplog.text and "several myocardium components" in caplog.text
     out = tmp_path / "out" / "patient001_z01.npz"
-    rc = main(["simulate", *cases[0].cli_args(), *FAST, "--size", "64", "--out", str(out)])
+    on_stored_grid = [*FAST, "--size", "64", "--spacing-mm", "1.5"]  # no resampling
+    rc = main(["simulate", *cases[0].cli_args(), *on_stored_grid, "--out", str(out)])
     assert rc == 0
     rec = load_npz(out)
     assert str(rec["status"]) == "ok" and str(rec["case"]) == "patient001_z01"
@@ -139,6 +140,15 @@ def test_acdc_like_nifti_runs_end_to_end(tmp_path: Path, caplog) -> None:
     np.testing.assert_array_equal(rec["mask_es"], window)
     ed_cavity_px = (_ring((70, 80), (35, 40), 8.5, 13.5) == 3).sum()
     assert float(rec["target_cavity_area_mm2"]) == pytest.approx(ed_cavity_px * 2.25, rel=0.05)
+    # on the default 2.0 mm grid the label maps are resampled: the same anatomy in mm
+    out2 = tmp_path / "out" / "grid2.npz"
+    rc = main(["simulate", *cases[0].cli_args(), *FAST, "--size", "64", "--out", str(out2)])
+    assert rc == 0
+    rec2 = load_npz(out2)
+    np.testing.assert_allclose(rec2["spacing"], [2.0, 2.0])
+    assert float(rec2["target_cavity_area_mm2"]) == pytest.approx(ed_cavity_px * 2.25, rel=0.05)
+    es_area_mm2 = [r["mask_es"].sum() * np.prod(r["spacing"]) for r in (rec, rec2)]
+    assert es_area_mm2[1] == pytest.approx(es_area_mm2[0], rel=0.1)
 
 
 @pytest.mark.parametrize(
@@ -300,6 +310,8 @@ def test_ukbb_layout_with_custom_label_values(tmp_path: Path) -> None:
     with pytest.raises(BinnInputError):  # the default UK Biobank values find no ring
         enumerate_cases(source)
     out = tmp_path / "1000001_z00.npz"
-    assert main(["simulate", *cases[0].cli_args(), *FAST, "--size", "64", "--out", str(out)]) == 0
+    stored = str(float(SPACING[1]))  # the files' own grid: the mask is not resampled
+    argv = [*cases[0].cli_args(), *FAST, "--size", "64", "--spacing-mm", stored, "--out", str(out)]
+    assert main(["simulate", *argv]) == 0
     rec = load_npz(out)
     np.testing.assert_array_equal(rec["mask_es"].sum(), (es == 5).sum())
