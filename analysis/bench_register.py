@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from binn.errors import BinnInputError
+from binn.resample import DEFAULT_SIZE_PX, DEFAULT_SPACING_MM
 
 if TYPE_CHECKING:  # imported where used: the command line imports this module for its defaults
     import pandas as pd
@@ -56,8 +57,7 @@ DEFAULT_SETTINGS = {
     "ffd": ("grid=8,penalty=0.01", "grid=8,penalty=0.1"),
 }
 DEFAULT_TARGET = 0.1  # register.target_abs_det_j_minus_1
-DEFAULT_SIZE = 64  # grid.size, px
-DEFAULT_SPACING_MM = 2.0  # grid.spacing_mm
+DEFAULT_SIZE = DEFAULT_SIZE_PX  # grid.size, px
 DEFAULT_FRAMES = 20  # phantom.frames
 DEFAULT_SLICES = 3  # phantom.slices
 DEFAULT_SNR_DB = 20.0  # phantom.snr_db

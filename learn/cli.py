@@ -9,9 +9,11 @@ import argparse
 import json
 from pathlib import Path
 
+from binn.resample import DEFAULT_SIZE_PX
+
 # The defaults of the default workflow (config/config.yaml, ``vae:``), CPU-sized; the
 # paper's are --image-size 96 --lr 1e-4 --batch-size 32 (config/paper.yaml).
-DEFAULT_IMAGE_SIZE = 64
+DEFAULT_IMAGE_SIZE = DEFAULT_SIZE_PX  # the grid's window
 DEFAULT_LATENT = 32
 DEFAULT_BETA = 1e-5
 DEFAULT_LR = 1e-3
