@@ -17,8 +17,10 @@ rule evaluate:
     resources:
         mem_mb=2000,
         runtime=30,
+    params:
+        fields=lambda wc: L.experiment_fields(wc.experiment, wc.method, wc.setting),
     shell:
-        "binn --log-file {log} evaluate --data {input.data} --fields {input.fields}"
+        "binn --log-file {log} evaluate --data {input.data} --fields {params.fields}"
         " --experiment {wildcards.experiment} --out {output.metrics} --curves {output.curves}"
 
 
@@ -56,8 +58,10 @@ rule strain:
     resources:
         mem_mb=2000,
         runtime=30,
+    params:
+        fields=lambda wc: L.strain_fields(wc.method, wc.subject),
     shell:
-        "binn --log-file {log} strain --data {input.data} --fields {input.fields}"
+        "binn --log-file {log} strain --data {input.data} --fields {params.fields}"
         " --vae {input.vae} --out {output}"
 
 

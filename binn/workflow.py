@@ -315,18 +315,29 @@ class Layout:
             for m in dict.fromkeys(m for m, _ in self.experiment_runs(e))
         ]
 
+    def track_dir(self, experiment: str, method: str, setting: str) -> str:
+        """The folder one tracking job writes: a fields file per subject of the experiment."""
+        return self.path("track", experiment, method, setting)
+
     def fields(self, experiment: str, method: str, setting: str, subject: str) -> str:
-        return self.path("track", experiment, method, setting, f"{subject}.npz")
+        return os.path.join(self.track_dir(experiment, method, setting), f"{subject}.npz")
+
+    def experiment_fields(self, experiment: str, method: str, setting: str) -> list[str]:
+        """The fields files of every subject of ``experiment`` (inside :meth:`track_dir`)."""
+        subjects = self.subjects(self.experiment_split(experiment))
+        return [self.fields(experiment, method, setting, s) for s in subjects]
 
     def track_inputs(self, wc: Any) -> dict[str, Any]:
-        """Inputs of the tracking job ``wc`` (experiment, method, setting, subject wildcards).
+        """Inputs of the tracking job ``wc`` (experiment, method, setting wildcards).
 
-        The subject file; for a network, the model of the setting's training weight, or,
-        for the selected setting, the selection file and every candidate model (the
-        selection picks one of them); ``binn`` refinement also reads the VAE.
+        One job tracks every subject of the experiment (one process: the model, ITK and
+        torch load once). Inputs: the subject files; for a network, the model of the
+        setting's training weight, or, for the selected setting, the selection file and
+        every candidate model (the selection picks one of them); ``binn`` refinement also
+        reads the VAE.
         """
         exp = self.experiment(wc.experiment)
-        inputs: dict[str, Any] = {"data": self.subject_npz(exp.split, wc.subject)}
+        inputs: dict[str, Any] = {"data": self.split_npz(exp.split)}
         if wc.setting == SELECTED:
             inputs["selection"] = self.selection(exp.selection, wc.method)
         if wc.method in CLASSICAL_METHODS:
@@ -377,13 +388,13 @@ class Layout:
     def curves(self, experiment: str, method: str, setting: str) -> str:
         return self.path("eval", experiment, method, f"{setting}.curves.csv")
 
-    def evaluate_inputs(self, wc: Any) -> dict[str, list[str]]:
-        """Subject files and fields of the evaluation job ``wc`` (experiment, method, setting)."""
+    def evaluate_inputs(self, wc: Any) -> dict[str, Any]:
+        """Subject files and tracking folder of the evaluation job ``wc`` (experiment, method,
+        setting); the fields files inside it are :meth:`experiment_fields`."""
         exp = self.experiment(wc.experiment)
-        subjects = self.subjects(exp.split)
         return {
             "data": self.split_npz(exp.split),
-            "fields": [self.fields(exp.name, wc.method, wc.setting, s) for s in subjects],
+            "fields": self.track_dir(exp.name, wc.method, wc.setting),
         }
 
     def experiment_metrics(self, experiment: str) -> list[str]:
@@ -401,12 +412,16 @@ class Layout:
         return self.subjects(self.experiment_split("comparison"))
 
     def strain_inputs(self, wc: Any) -> dict[str, str]:
-        """Subject file, selected fields and VAE of the strain job ``wc`` (method, subject)."""
+        """Subject file, selected tracking folder and VAE of the strain job ``wc`` (method,
+        subject); the subject's fields file in that folder is :meth:`strain_fields`."""
         return {
             "data": self.subject_npz(self.experiment_split("comparison"), wc.subject),
-            "fields": self.fields("comparison", wc.method, SELECTED, wc.subject),
+            "fields": self.track_dir("comparison", wc.method, SELECTED),
             "vae": self.vae(),
         }
+
+    def strain_fields(self, method: str, subject: str) -> str:
+        return self.fields("comparison", method, SELECTED, subject)
 
     def all_strain_dirs(self) -> list[str]:
         return [self.strain_dir(m, s) for m in METHODS for s in self.strain_subjects()]

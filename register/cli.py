@@ -33,15 +33,31 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="auto", help="auto|cpu|cuda")
     p.set_defaults(func=_run_train)
 
-    p = subparsers.add_parser("track", help="register every frame of a sequence to ED")
-    p.add_argument("--data", type=Path, required=True, metavar="SUBJECT.npz")
+    p = subparsers.add_parser(
+        "track", help="register every frame of one or more sequences to their ED frame"
+    )
+    p.add_argument(
+        "--data",
+        type=Path,
+        nargs="+",
+        required=True,
+        metavar="SUBJECT.npz",
+        help="subject files; several share one loaded method (--out-dir)",
+    )
     p.add_argument("--method", choices=METHODS, default=None)
     p.add_argument("--model", default=None, help="network checkpoint; may contain {setting}")
     p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE")
     p.add_argument("--selection", type=Path, default=None, metavar="SELECT.json")
     p.add_argument("--frames", choices=["all", "es"], default="all")
     add_registrar_options(p)
-    p.add_argument("--out", type=Path, required=True, metavar="FIELDS.npz")
+    out = p.add_mutually_exclusive_group(required=True)
+    out.add_argument("--out", type=Path, metavar="FIELDS.npz", help="fields of one subject")
+    out.add_argument(
+        "--out-dir",
+        type=Path,
+        metavar="DIR",
+        help="one fields file per subject, DIR/<subject file name>",
+    )
     p.set_defaults(func=_run_track)
 
 

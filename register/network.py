@@ -74,6 +74,9 @@ class RegistrationNet(nn.Module):
         # start from the identity (zero field), as registration networks usually do
         nn.init.zeros_(self.head[-1].weight)
         nn.init.zeros_(self.head[-1].bias)
+        # NHWC weights: oneDNN's convolutions (forward and backward) run about 20 % faster
+        # on the CPU than in NCHW; the values and the state dict are unchanged
+        self.to(memory_format=torch.channels_last)
 
     def forward(self, source: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """Predict the field (B, 2, H, W) px that warps ``source`` onto ``target``."""
@@ -81,7 +84,7 @@ class RegistrationNet(nn.Module):
         if h % 16 or w % 16:
             raise ValueError(f"image size {h}x{w} must be divisible by 16")
         # the two encoders share weights: run them as one batch
-        x = torch.cat((source, target), dim=0)
+        x = torch.cat((source, target), dim=0).contiguous(memory_format=torch.channels_last)
         b = source.shape[0]
         scales = []
         for stage, reduce in zip(self.encoder, self.reduce, strict=True):

@@ -122,33 +122,24 @@ rule train_registration:
 
 
 rule track:
-    """One subject of one experiment with one setting of one method."""
+    """Every subject of one experiment with one setting of one method (one process)."""
     input:
         unpack(L.track_inputs),
     output:
-        L.fields("{experiment}", "{method}", "{setting}", "{subject}"),
+        directory(L.track_dir("{experiment}", "{method}", "{setting}")),
     log:
-        L.path(
-            "logs", "track", "{experiment}", "{method}", "{setting}", "{subject}.log"
-        ),
+        L.path("logs", "track", "{experiment}", "{method}", "{setting}.log"),
     benchmark:
-        L.path(
-            "benchmarks",
-            "track",
-            "{experiment}",
-            "{method}",
-            "{setting}",
-            "{subject}.tsv",
-        )
+        L.path("benchmarks", "track", "{experiment}", "{method}", "{setting}.tsv")
     conda:
         "../environment.yml"
     threads: L.track_threads
     resources:
         mem_mb=2000,
-        runtime=60,
+        runtime=120,
     params:
         args=L.track_args,
         device=config["device"],
     shell:
         "binn --log-file {log} track --data {input.data} --method {wildcards.method}"
-        " {params.args} --threads {threads} --device {params.device} --out {output}"
+        " {params.args} --threads {threads} --device {params.device} --out-dir {output}"

@@ -288,29 +288,64 @@ def resolve_method(args: argparse.Namespace) -> tuple[str, dict[str, float], str
     return method, params, model
 
 
-def track_command(args: argparse.Namespace) -> dict[str, Any]:
-    """``binn track``: track one subject file and write the fields file."""
+def track_command(args: argparse.Namespace) -> list[Path]:
+    """``binn track``: track each subject file of ``--data`` with one loaded method.
+
+    ``--out FIELDS.npz`` takes one subject; ``--out-dir DIR`` writes ``DIR/<data file
+    name>`` per subject (each file atomically). Returns the files written.
+    """
     from register.data.subject import load_subject
 
-    subject = load_subject(args.data)
+    if args.out is not None and len(args.data) != 1:
+        raise BinnInputError(
+            args.out, f"--out takes one subject, got {len(args.data)}; use --out-dir"
+        )
+    outs = [args.out] if args.out is not None else [args.out_dir / p.name for p in args.data]
+    if len(set(outs)) != len(outs):
+        raise BinnInputError(args.out_dir, "two --data files share a file name")
     method, params, model = resolve_method(args)
-    h, w = subject.images.shape[-2:]
-    if h != w:
-        raise BinnInputError(args.data, f"frames are {h}x{w}; crop them square first")
-    registrar = Registrar(
-        method,
-        params,
-        None if model is None else Path(model),
-        int(h),
-        args.batch_size,
-        args.device,
-        vae=args.vae,
-        threads=args.threads,
-    )
+    registrar: Registrar | None = None
+    registrar_size = 0
+    for data, out in zip(args.data, outs, strict=True):
+        subject = load_subject(data)
+        h, w = subject.images.shape[-2:]
+        if h != w:
+            raise BinnInputError(data, f"frames are {h}x{w}; crop them square first")
+        if registrar is not None and registrar_size != h:
+            raise BinnInputError(
+                data, f"frames are {h} px but {args.data[0]} has {registrar_size} px"
+            )
+        if registrar is None:
+            registrar_size = h
+            registrar = Registrar(
+                method,
+                params,
+                None if model is None else Path(model),
+                int(h),
+                args.batch_size,
+                args.device,
+                vae=args.vae,
+                threads=args.threads,
+            )
+        _track_subject(subject, data, out, registrar, method, params, model, args.frames)
+    return outs
+
+
+def _track_subject(
+    subject: Any,
+    data: Path,
+    out: Path,
+    registrar: Registrar,
+    method: str,
+    params: dict[str, float],
+    model: str | None,
+    frames: str,
+) -> None:
+    """Track one loaded subject and write its fields file ``out`` (atomically)."""
     result = track_sequence(
         subject.images,
         registrar,
-        args.frames,
+        frames,
         subject.es_index,
         myo=np.asarray(subject.labels_ed) == MYO,
         name=subject.name,
@@ -325,16 +360,16 @@ def track_command(args: argparse.Namespace) -> dict[str, Any]:
         result["ms_per_pair"],
     )
     cfg = {
-        "data": str(args.data),
+        "data": str(data),
         "method": method,
         "setting": registrar.setting,
         "model": model,
         "params": params,
-        "frames": args.frames,
+        "frames": frames,
     }
     failures = result.pop("failures")
     save_npz(
-        args.out,
+        out,
         provenance(cfg, None),
         **result,
         refine_failures=np.asarray(failures, dtype=str),
@@ -342,5 +377,3 @@ def track_command(args: argparse.Namespace) -> dict[str, Any]:
         setting=np.asarray(registrar.setting),
         subject=np.asarray(subject.name),
     )
-    result["failures"] = failures
-    return result

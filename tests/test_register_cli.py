@@ -72,6 +72,30 @@ def test_track_network_from_selection_fills_setting(subject_file, tmp_path) -> N
     assert str(f["setting"]) == "lam=0.01" and str(f["method"]) == "l2"
 
 
+def test_track_out_dir_tracks_each_subject_as_a_single_run_would(tmp_path) -> None:
+    """One process over several subjects writes, per subject, what ``--out`` writes alone."""
+    files = []
+    for seed in (4, 5):
+        path = tmp_path / f"subj{seed}.npz"
+        save_subject(path, make_phantom(seed, frames=4, slices=1, size=SIZE), provenance({}, seed))
+        files.append(path)
+    demons = ["--method", "demons", "--param", "iterations=10"]
+    assert (
+        main(["track", "--data", *map(str, files), *demons, "--out-dir", str(tmp_path / "d")]) == 0
+    )
+    for path in files:
+        alone = tmp_path / f"alone_{path.name}"
+        assert main(["track", "--data", str(path), *demons, "--out", str(alone)]) == 0
+        batched = load_npz(tmp_path / "d" / path.name)
+        assert str(batched["subject"]) == load_subject(path).name
+        np.testing.assert_array_equal(batched["fields"], load_npz(alone)["fields"])
+    # --out names one file: two subjects are refused, nothing written
+    assert (
+        main(["track", "--data", *map(str, files), *demons, "--out", str(tmp_path / "x.npz")]) == 2
+    )
+    assert not (tmp_path / "x.npz").exists()
+
+
 def test_bad_input_exit_code_2(subject_file, tmp_path) -> None:
     save_checkpoint(tmp_path / "m48.pt", RegistrationNet(0.0625, 48), method="l2", setting="x")
     out = tmp_path / "f.npz"

@@ -37,12 +37,13 @@ def _expected_counts(config: dict) -> dict[str, int]:
     n_settings = {m: len(reg[m]) for m in METHODS}
     n_models = {m: len({s.split(",")[0] for s in reg[m]}) for m in ("binn", "l2")}
     n_unrefined = sum("refine" not in s for s in reg["binn"])
+    # one tracking job per experiment x method x setting, over all the experiment's subjects
     tracks = (
-        ph["n_val"] * sum(n_settings.values())  # validation: every setting of every method
-        + ph["n_test"] * len(METHODS)  # comparison: the selected setting of each method
-        + ph["n_test"] * n_unrefined  # alpha sweep: the unrefined alphas
-        + ph["n_test"] * sum(n_settings.values())  # test sweep: every setting, ES->ED
-        + ph["n_general"] * 2  # generalisation: the two networks
+        sum(n_settings.values())  # validation: every setting of every method
+        + len(METHODS)  # comparison: the selected setting of each method
+        + n_unrefined  # alpha sweep: the unrefined alphas
+        + sum(n_settings.values())  # test sweep: every setting, ES->ED
+        + 2  # generalisation: the two networks
     )
     return {
         "simulate_case": config["simulate"]["source"]["n_cases"],
@@ -51,7 +52,7 @@ def _expected_counts(config: dict) -> dict[str, int]:
         "train_registration": n_models["binn"] + n_models["l2"],
         "track": tracks,
         "select_setting": len(METHODS),
-        "evaluate": 2 * sum(n_settings.values()) + len(METHODS) + n_unrefined + 2,
+        "evaluate": tracks,
         "strain": ph["n_test"] * len(METHODS),  # every test subject x selected method
         "report": 1,
         "all": 1,
@@ -67,12 +68,12 @@ def _real_expected_counts(config: dict, split: dict, n_cases: int) -> dict[str, 
     n_unrefined = sum("refine" not in s for s in reg["binn"])
     n_val, n_test = len(split["val"]), len(split["test"])
     tracks = (
-        n_val * sum(n_settings.values())  # validation on the real validation subjects
-        + n_test * len(METHODS)  # comparison on the real test subjects
-        + n_test * n_unrefined  # alpha sweep: the unrefined alphas
-        + n_test * sum(n_settings.values())  # test sweep: every setting, ES->ED
-        + ph["n_val"] * nets  # phantom validation of the phantom-trained networks
-        + n_test * 2  # generalisation: phantom-trained networks on the real test subjects
+        sum(n_settings.values())  # validation on the real validation subjects
+        + len(METHODS)  # comparison on the real test subjects
+        + n_unrefined  # alpha sweep: the unrefined alphas
+        + sum(n_settings.values())  # test sweep: every setting, ES->ED
+        + nets  # phantom validation of the phantom-trained networks
+        + 2  # generalisation: phantom-trained networks on the real test subjects
     )
     return {
         "split_subjects": 1,
@@ -83,7 +84,7 @@ def _real_expected_counts(config: dict, split: dict, n_cases: int) -> dict[str, 
         "train_registration": 2 * (n_models["binn"] + n_models["l2"]),
         "track": tracks,
         "select_setting": len(METHODS) + 2,
-        "evaluate": 2 * sum(n_settings.values()) + len(METHODS) + n_unrefined + nets + 2,
+        "evaluate": tracks,
         "strain": n_test * len(METHODS),
         "report": 1,
         "all": 1,
@@ -217,11 +218,10 @@ def test_track_jobs_get_the_model_or_selection_they_need() -> None:
     layout = Layout.from_config(_test_config())
 
     def job(experiment: str, method: str, setting: str) -> SimpleNamespace:
-        return SimpleNamespace(
-            experiment=experiment, method=method, setting=setting, subject="val000"
-        )
+        return SimpleNamespace(experiment=experiment, method=method, setting=setting)
 
     val_net = job("validation", "binn", "alpha=0.001")
+    assert layout.track_inputs(val_net)["data"] == layout.split_npz("val")
     assert layout.track_inputs(val_net)["models"] == [
         layout.model("phantom", "binn", "alpha=0.001")
     ]
@@ -244,6 +244,30 @@ def test_track_jobs_get_the_model_or_selection_they_need() -> None:
     assert layout.train_args("binn", "alpha=0.001") == "--alpha 0.001"
 
 
+def test_each_tracking_job_writes_the_fields_its_readers_expect() -> None:
+    """Evaluation and strain read, inside the one folder a tracking job writes, a fields
+    file per subject of the experiment."""
+    layout = Layout.from_config(_test_config())
+    for name in layout.experiments():
+        subjects = layout.subjects(layout.experiment_split(name))
+        for method, setting in layout.experiment_runs(name):
+            job = SimpleNamespace(experiment=name, method=method, setting=setting)
+            folder = layout.evaluate_inputs(job)["fields"]
+            fields = layout.experiment_fields(name, method, setting)
+            assert folder == layout.track_dir(name, method, setting)
+            assert [Path(f).parent for f in fields] == [Path(folder)] * len(subjects)
+            assert [Path(f).stem for f in fields] == subjects
+            assert layout.track_inputs(job)["data"] == layout.split_npz(
+                layout.experiment_split(name)
+            )
+    for method in METHODS:
+        for subject in layout.strain_subjects():
+            job = SimpleNamespace(method=method, subject=subject)
+            fields = layout.strain_fields(method, subject)
+            assert Path(fields).parent == Path(layout.strain_inputs(job)["fields"])
+            assert fields in layout.experiment_fields("comparison", method, "selected")
+
+
 def test_settings_are_canonical() -> None:
     """``alpha=1e-3`` names the model ``alpha=0.001``, as the checkpoint records it."""
     config = _test_config()
@@ -252,7 +276,7 @@ def test_settings_are_canonical() -> None:
     assert layout.settings("binn")[0] == "alpha=0.001"
     job = SimpleNamespace(experiment="alpha_sweep", method="binn", setting="alpha=0.001")
     model = layout.model("phantom", "binn", "alpha=0.001")
-    assert layout.track_inputs(SimpleNamespace(**vars(job), subject="test000"))["models"] == [model]
+    assert layout.track_inputs(job)["models"] == [model]
     config["register"]["binn"] = ["alpha=1e-3", "alpha=0.001"]
     with pytest.raises(BinnInputError, match="listed twice"):
         Layout.from_config(config)
@@ -282,9 +306,7 @@ def test_refined_settings_share_the_model_of_their_weight() -> None:
     config["register"]["binn"] = ["alpha=0.01", "alpha=0.01,refine=50"]
     layout = Layout.from_config(config)
     assert layout.model_settings("binn") == ["alpha=0.01"]
-    job = SimpleNamespace(
-        experiment="validation", method="binn", setting="alpha=0.01+refine=50", subject="val000"
-    )
+    job = SimpleNamespace(experiment="validation", method="binn", setting="alpha=0.01+refine=50")
     inputs = layout.track_inputs(job)
     assert inputs["models"] == [layout.model("phantom", "binn", "alpha=0.01")]
     assert inputs["vae"] == layout.vae()  # refinement under R_VAE reads the prior
