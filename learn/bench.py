@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,17 +27,32 @@ import torch
 from binn.errors import BinnInputError, ConvergenceError
 from binn.io import save_npz
 from binn.provenance import provenance
+from binn.resample import DEFAULT_SPACING_MM
 from learn.dataset import CaseRecord, read_records, split_by_case
 from learn.evaluate import noise_response, separation
 from learn.model import DEFAULT_MAX_NORM
+from learn.reference import load_reference, place_reference
 from learn.score import load_vae, resolve_device
 from learn.train import TrainConfig, train_vae
 
 log = logging.getLogger(__name__)
 
 
-def simulate_cases(folder: Path, n_cases: int, size: int, frames: int) -> list[Path]:
-    """Simulate synthetic seeds ``0..n_cases-1`` into ``folder`` (failures recorded as such)."""
+@dataclass(frozen=True)
+class Reference:
+    """An outside simulated field to place among the held-out cases: ``disp`` ``.npy``
+    ``(T, 2, H, W)`` px and ``mask`` ``.npy`` ``(H, W)`` on a grid of ``spacing_mm``."""
+
+    disp: Path
+    mask: Path
+    spacing_mm: float
+
+
+def simulate_cases(
+    folder: Path, n_cases: int, size: int, frames: int, spacing_mm: float = DEFAULT_SPACING_MM
+) -> list[Path]:
+    """Simulate synthetic seeds ``0..n_cases-1`` on a ``size`` px grid of ``spacing_mm``
+    pixels into ``folder`` (failures recorded as such)."""
     from simulate.pipeline import simulate_case, write_result
     from simulate.synthetic import synthetic_ring
 
@@ -45,9 +61,10 @@ def simulate_cases(folder: Path, n_cases: int, size: int, frames: int) -> list[P
         name = f"synth_{seed:04d}"
         out = folder / f"{name}.npz"
         try:
-            ring = synthetic_ring(seed, size)
+            ring = synthetic_ring(seed, size, spacing_mm)
             result = simulate_case(ring, name, frames=frames, progress=False)
-            write_result(result, out, None, {"bench": "vae", "size": size}, seed)
+            cfg = {"bench": "vae", "size": size, "spacing_mm": spacing_mm}
+            write_result(result, out, None, cfg, seed)
         except (BinnInputError, ConvergenceError) as exc:
             log.warning("bench case %s failed: %s", name, exc)
             save_npz(out, provenance({}, seed), status="failed", case=name, reason=str(exc))
@@ -83,12 +100,16 @@ def bench_vae(
     held_out_fraction: float = 0.25,
     threads: int = 1,
     beta: float = 1e-4,
+    spacing_mm: float = DEFAULT_SPACING_MM,
+    reference: Reference | None = None,
 ) -> dict[str, Any]:
     """Train on the non-held-out cases, return AUC on the held-out ones and throughput.
 
     Training: ``epochs`` over all frames with Adam at ``lr``, minibatches of ``batch_size``
     windows of ``image_size`` px (small batches: more optimiser steps in the same CPU time),
-    20 % of the training cases for validation; ``beta`` the KL weight.
+    20 % of the training cases for validation; ``beta`` the KL weight. Simulated cases are
+    on ``size`` px of ``spacing_mm``. ``reference``: an outside field placed among the
+    held-out cases (:func:`learn.reference.place_reference`; JSON key ``reference``).
     ``train_samples_per_second`` counts training windows (forward + backward) per second.
     ``threads``: torch CPU threads for the run (restored afterwards); batches of 8 small
     windows gain little from more, and oversubscribed cores slow them down many-fold.
@@ -108,6 +129,8 @@ def bench_vae(
             device,
             held_out_fraction,
             beta,
+            spacing_mm,
+            reference,
         )
     finally:
         torch.set_num_threads(previous)
@@ -125,6 +148,8 @@ def _bench(
     device: str,
     held_out_fraction: float,
     beta: float,
+    spacing_mm: float,
+    reference: Reference | None,
 ) -> dict[str, Any]:
     """:func:`bench_vae` with the thread count already set."""
     dev = resolve_device(device)
@@ -136,8 +161,11 @@ def _bench(
                 raise BinnInputError(cases_dir, "no .npz simulation records in this folder")
             source = str(cases_dir)
         else:
-            paths = simulate_cases(Path(tmp), n_cases, image_size, frames)
-            source = f"simulate: synthetic seeds 0-{n_cases - 1}, {frames} frames, {image_size} px"
+            paths = simulate_cases(Path(tmp), n_cases, image_size, frames, spacing_mm)
+            source = (
+                f"simulate: synthetic seeds 0-{n_cases - 1}, {frames} frames,"
+                f" {image_size} px of {spacing_mm} mm"
+            )
         t_sim = time.perf_counter() - t0
         train_paths, held_out, n_failed = split_held_out(paths, held_out_fraction, seed)
         cfg = TrainConfig(
@@ -155,7 +183,18 @@ def _bench(
         t_train = time.perf_counter() - t0
         vae = load_vae(result.checkpoint, dev)
     sep = separation(vae, held_out, seed=seed)
+    placed = None
+    if reference is not None:
+        grid_mm = held_out[0].spacing_mm
+        record = load_reference(reference.disp, reference.mask, reference.spacing_mm, grid_mm)
+        placed = {
+            "source": str(reference.disp),
+            "source_spacing_mm": reference.spacing_mm,
+            "grid_mm": grid_mm,
+            **place_reference(vae, record, held_out).as_dict(),
+        }
     return {
+        "reference": placed,
         "auc": sep.auc,
         "auc_per_corruption": sep.auc_per_corruption,
         "control_auc_per_corruption": sep.control_auc_per_corruption,

@@ -9,7 +9,8 @@ import argparse
 import json
 from pathlib import Path
 
-from binn.resample import DEFAULT_SIZE_PX
+from binn.errors import BinnInputError
+from binn.resample import DEFAULT_SIZE_PX, DEFAULT_SPACING_MM
 
 # The defaults of the default workflow (config/config.yaml, ``vae:``), CPU-sized; the
 # paper's are --image-size 96 --lr 1e-4 --batch-size 32 (config/paper.yaml).
@@ -95,8 +96,18 @@ def add_bench(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=int, default=BENCH_BATCH_SIZE, help="windows per minibatch")
     p.add_argument("--beta", type=float, default=DEFAULT_BETA, help="KL weight")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    p.add_argument(
+        "--spacing-mm", type=float, default=DEFAULT_SPACING_MM, help="simulation grid, mm/px"
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda"])
+    ref = p.add_argument_group("an outside field placed among the held-out cases")
+    ref.add_argument("--reference-disp", type=Path, default=None, metavar="DISP.npy",
+                     help="(T, 2, H, W) px displacement, e.g. the authors' sample")  # fmt: skip
+    ref.add_argument("--reference-mask", type=Path, default=None, metavar="MASK.npy",
+                     help="(H, W) myocardium mask of --reference-disp")  # fmt: skip
+    ref.add_argument("--reference-spacing-mm", type=float, default=None,
+                     help="pixel spacing of the reference, mm")  # fmt: skip
     p.set_defaults(func=_run_bench)
 
 
@@ -119,9 +130,22 @@ def _run_plausibility(args: argparse.Namespace) -> int:
 
 
 def _run_bench(args: argparse.Namespace) -> int:
-    from learn.bench import bench_vae
+    from learn.bench import Reference, bench_vae
 
+    given = [args.reference_disp, args.reference_mask, args.reference_spacing_mm]
+    if any(v is not None for v in given) and not all(v is not None for v in given):
+        raise BinnInputError(
+            args.reference_disp or args.reference_mask,
+            "--reference-disp, --reference-mask and --reference-spacing-mm go together",
+        )
+    reference = (
+        Reference(args.reference_disp, args.reference_mask, args.reference_spacing_mm)
+        if all(v is not None for v in given)
+        else None
+    )
     result = bench_vae(
+        spacing_mm=args.spacing_mm,
+        reference=reference,
         cases_dir=args.cases,
         n_cases=args.n_cases,
         image_size=args.image_size,

@@ -50,7 +50,7 @@ def roc_auc(negatives: np.ndarray, positives: np.ndarray) -> float:
     return float((greater + 0.5 * ties) / (pos.size * neg.size))
 
 
-def _score_gradients(
+def score_gradients(
     vae: MotionVAE2D, grads: np.ndarray, mask: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """R_VAE and control scores ``(T,)`` of gradients ``(T, 4, H, W)`` px/px on one mask."""
@@ -98,7 +98,7 @@ def separation(
     det: dict[str, list[float]] = {k: [] for k in ours if k != "shuffled_gradients"}
 
     def add(name: str, fields: np.ndarray, mask: np.ndarray) -> None:
-        s, c = _score_gradients(vae, displacement_gradient(fields), mask)
+        s, c = score_gradients(vae, displacement_gradient(fields), mask)
         ours[name].append(s)
         control[name].append(c)
         det[name] += [corrupt.mean_abs_det_j_minus_1(f, mask) for f in fields]
@@ -114,7 +114,7 @@ def separation(
             add("mask_swapped", fields, records[(i + 1) % len(records)].mask)
         grads = displacement_gradient(fields)
         shuffled = np.stack([corrupt.shuffled_gradients(g, mask, rng) for g in grads])
-        s, c = _score_gradients(vae, shuffled, mask)
+        s, c = score_gradients(vae, shuffled, mask)
         ours["shuffled_gradients"].append(s)
         control["shuffled_gradients"].append(c)
     scores = {k: np.concatenate(v) for k, v in ours.items()}
@@ -149,7 +149,7 @@ def noise_response(
         det += [corrupt.mean_abs_det_j_minus_1(f, rec.mask) for f in fields]
         frame1 = rec.disp[min(1, rec.disp.shape[0] - 1)]
         stack = np.stack([np.zeros_like(fields[0]), frame1, *fields])
-        s, _ = _score_gradients(vae, displacement_gradient(stack), rec.mask)
+        s, _ = score_gradients(vae, displacement_gradient(stack), rec.mask)
         zero.append(s[0])
         first.append(s[1])
         noise += s[2:].tolist()
