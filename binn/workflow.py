@@ -244,6 +244,14 @@ class Layout:
             "vae": [self.vae()] if wc.method == "binn" else [],
         }
 
+    def train_steps(self, domain: str) -> int:
+        """Optimisation steps of a network of ``domain``: ``real_data.train_steps`` for the
+        real domain when set, else ``register.steps``."""
+        steps = self.config["register"]["steps"]
+        if domain == "real":
+            return int(self.config["real_data"].get("train_steps", steps))
+        return int(steps)
+
     def vae(self) -> str:
         return self.path("learn", "vae.pt")
 

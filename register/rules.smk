@@ -108,7 +108,7 @@ rule train_registration:
         weights=lambda wc: L.train_args(wc.method, wc.setting),
         vae=lambda wc, input: f"--vae {input.vae}" if input.vae else "",
         width=config["register"]["width"],
-        steps=config["register"]["steps"],
+        steps=lambda wc: L.train_steps(wc.domain),
         lr=config["register"]["lr"],
         batch_size=config["register"]["batch_size"],
         seed=config["seed"],

@@ -170,6 +170,13 @@ def test_real_mode_splits_by_subject(tmp_path: Path) -> None:
         "data", "real", "patient000.npz"
     )
     assert layout.strain_subjects() == layout.subjects("real_test")
+    # real networks may train longer than the phantom ones (real_data.train_steps)
+    steps = layout.config["register"]["steps"]
+    assert layout.train_steps("real") == layout.train_steps("phantom") == steps
+    config = _real_config(tmp_path / "acdc")
+    config["real_data"]["train_steps"] = 3 * steps
+    longer = Layout.from_config(config)
+    assert (longer.train_steps("real"), longer.train_steps("phantom")) == (3 * steps, steps)
 
 
 def test_a_simulation_subject_held_out_is_refused_by_name(tmp_path: Path) -> None:
