@@ -7,7 +7,8 @@ the rest go to ``binn train-vae``'s training, which splits them again into train
 keeps the best-validation checkpoint. The AUC is measured only on the held-out cases
 against their corruptions (``learn.corrupt``), so neither training nor checkpoint
 selection has seen them, per corruption for R_VAE and for the control scorer
-``||grad u * M||^2`` (``control_auc_per_corruption``); ``abs_det_j_minus_1`` is the mean
+``||grad u * M||^2`` (``control_auc_per_corruption``), pooled over cases and within each
+case (``within_case_*``); ``abs_det_j_minus_1`` is the mean
 ``|det J - 1|`` over the myocardium of the simulated frames and of each corruption;
 ``r_vae_small_fields`` the mean R_VAE of no motion, of frame 1 and of small compressible
 noise (:func:`learn.evaluate.noise_response`).
@@ -198,6 +199,8 @@ def _bench(
         "auc": sep.auc,
         "auc_per_corruption": sep.auc_per_corruption,
         "control_auc_per_corruption": sep.control_auc_per_corruption,
+        "within_case_auc_per_corruption": sep.within_case_auc_per_corruption,
+        "control_within_case_auc_per_corruption": sep.control_within_case_auc_per_corruption,
         "abs_det_j_minus_1": sep.abs_det_j_minus_1,
         "r_vae_small_fields": noise_response(vae, held_out, seed=seed),
         "train_samples_per_second": result.samples_per_second,

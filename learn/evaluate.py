@@ -27,6 +27,10 @@ class Separation:
 
     ``abs_det_j_minus_1``: mean ``|det J - 1|`` over the scored myocardium per class
     (``"simulated"`` and each corruption but ``shuffled_gradients``, which has no field).
+    The ``auc`` fields pool every case's frames (a corrupted frame of a case that moves
+    little competes with plausible frames of one that moves a lot); ``within_case_*`` is the
+    mean over cases of the AUC of each case's corrupted frames against its own plausible
+    frames, which removes the case-to-case score level.
     """
 
     plausible: np.ndarray
@@ -37,6 +41,8 @@ class Separation:
     control_corrupted: dict[str, np.ndarray]
     control_auc_per_corruption: dict[str, float]
     abs_det_j_minus_1: dict[str, float]
+    within_case_auc_per_corruption: dict[str, float]
+    control_within_case_auc_per_corruption: dict[str, float]
 
 
 def roc_auc(negatives: np.ndarray, positives: np.ndarray) -> float:
@@ -117,6 +123,8 @@ def separation(
         s, c = score_gradients(vae, shuffled, mask)
         ours["shuffled_gradients"].append(s)
         control["shuffled_gradients"].append(c)
+    within = _within_case_auc(ours)
+    control_within = _within_case_auc(control)
     scores = {k: np.concatenate(v) for k, v in ours.items()}
     controls = {k: np.concatenate(v) for k, v in control.items()}
     ok, ok_control = scores.pop("simulated"), controls.pop("simulated")
@@ -129,7 +137,20 @@ def separation(
         control_corrupted=controls,
         control_auc_per_corruption={k: roc_auc(ok_control, v) for k, v in controls.items()},
         abs_det_j_minus_1={k: float(np.mean(v)) for k, v in det.items()},
+        within_case_auc_per_corruption=within,
+        control_within_case_auc_per_corruption=control_within,
     )
+
+
+def _within_case_auc(scores: dict[str, list[np.ndarray]]) -> dict[str, float]:
+    """Mean over cases of ``roc_auc(case's plausible scores, case's corrupted scores)``;
+    ``scores[name][i]`` holds case ``i``'s scores of class ``name``."""
+    plausible = scores["simulated"]
+    return {
+        name: float(np.mean([roc_auc(ok, bad) for ok, bad in zip(plausible, v, strict=True)]))
+        for name, v in scores.items()
+        if name != "simulated"
+    }
 
 
 def noise_response(

@@ -86,6 +86,9 @@ def test_separation_reports_every_corruption_with_control(tmp_path: Path) -> Non
     sep = separation(vae, records, seed=0)
     assert set(sep.auc_per_corruption) == set(corrupt.CORRUPTIONS)
     assert set(sep.control_auc_per_corruption) == set(corrupt.CORRUPTIONS)
+    assert set(sep.within_case_auc_per_corruption) == set(corrupt.CORRUPTIONS)
+    assert set(sep.control_within_case_auc_per_corruption) == set(corrupt.CORRUPTIONS)
+    assert sep.control_within_case_auc_per_corruption["folded"] == 1.0
     n = sep.plausible.size
     assert n == 3 * 3 and all(v.size == n for v in sep.corrupted.values())
     # energy-matched corruptions: the control cannot tell them from the simulation
@@ -100,3 +103,18 @@ def test_separation_reports_every_corruption_with_control(tmp_path: Path) -> Non
     small = noise_response(vae, records, seed=0, per_case=2)
     assert small["zero"] == 0.0 and small["noise"] > 0 and small["noise_n"] == 6
     assert 0.07 < small["noise_abs_det_j_minus_1"] < 0.15
+
+
+def test_within_case_auc_removes_the_case_score_level() -> None:
+    """Case 0 moves little, case 1 a lot: each case's corruption scores above its own
+    plausible frames (within-case AUC 1) although pooled, case 1's plausible frames outscore
+    case 0's corrupted ones."""
+    from learn.evaluate import _within_case_auc, roc_auc
+
+    scores = {
+        "simulated": [np.array([0.0, 1.0]), np.array([10.0, 11.0])],
+        "bad": [np.array([2.0, 3.0]), np.array([12.0, 13.0])],
+    }
+    assert _within_case_auc(scores) == {"bad": 1.0}
+    pooled = roc_auc(np.concatenate(scores["simulated"]), np.concatenate(scores["bad"]))
+    assert pooled == pytest.approx(0.75)
