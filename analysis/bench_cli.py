@@ -1,4 +1,5 @@
-"""``binn bench register``: its command line (the bench is :mod:`analysis.bench_register`).
+"""``binn bench register`` (:mod:`analysis.bench_register`) and ``binn bench workflow``
+(:mod:`analysis.bench_workflow`): their command lines.
 
 Kept light: the bench module (numpy, pandas, torch) is imported inside the handler. The
 defaults are the default run's (``config/config.yaml``), so the bench measures what the
@@ -15,7 +16,7 @@ from analysis import bench_register as B
 
 
 def add_bench(bench_subparsers: argparse._SubParsersAction) -> None:
-    """Register ``binn bench register``."""
+    """Register ``binn bench register`` and ``binn bench workflow``."""
     p = bench_subparsers.add_parser(
         "register",
         help="all four methods on held-out phantoms, each at its setting chosen on validation",
@@ -80,6 +81,21 @@ def add_bench(bench_subparsers: argparse._SubParsersAction) -> None:
         "--work-dir", type=Path, default=None, help="keep (and reuse) simulations, VAE, networks"
     )
     p.set_defaults(func=_run)
+
+    w = bench_subparsers.add_parser(
+        "workflow",
+        help="where a finished workflow run spent its time (from its benchmark files)",
+    )
+    w.add_argument("results", type=Path, help="the run's results folder")
+    w.add_argument("--json", action="store_true", help="print the JSON object on one line")
+    w.set_defaults(func=_run_workflow)
+
+
+def _run_workflow(args: argparse.Namespace) -> int:
+    from analysis.bench_workflow import workflow_time
+
+    print(json.dumps(workflow_time(args.results), indent=None if args.json else 2))
+    return 0
 
 
 def config_from_args(args: argparse.Namespace) -> B.BenchConfig:
