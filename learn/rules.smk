@@ -25,6 +25,7 @@ rule train_vae:
         L.path("logs", "learn", "train_vae.log"),
     benchmark:
         L.path("benchmarks", "learn", "train_vae.tsv")
+    priority: 3  # every binn network waits for the prior
     conda:
         "../environment.yml"
     threads: config["train_threads"]

@@ -97,6 +97,7 @@ rule train_registration:
         L.path("benchmarks", "models", "{domain}", "{method}", "{setting}.tsv")
     wildcard_constraints:
         method="binn|l2",
+    priority: 2  # the longest jobs, and everything after the selection waits for them
     conda:
         "../environment.yml"
     threads: config["train_threads"]
