@@ -65,8 +65,22 @@ rule strain:
         " --vae {input.vae} --out {output}"
 
 
+rule run_config:
+    """The run's effective configuration: config files, --config overrides, schema defaults."""
+    output:
+        L.run_config(),
+    localrule: True
+    params:
+        text=L.config_text(),
+    run:
+        from binn.io import write_text
+
+        write_text(output[0], params.text)
+
+
 rule report:
     input:
+        config=L.run_config(),
         metrics=[f for e in L.REPORT_EXPERIMENTS for f in L.experiment_metrics(e)],
         curves=[f for e in L.REPORT_EXPERIMENTS for f in L.experiment_curves(e)],
         failed=L.path("learn", "failed_cases.csv"),
@@ -99,4 +113,4 @@ rule report:
         "binn --log-file {log} report --metrics {input.metrics} --curves {input.curves}"
         " --failed {input.failed} --selections {input.selections}"
         " --strain-dirs {input.strain} {params.split} --regularity {params.regularity}"
-        " --out-dir {output.tables} --summary {output.summary}"
+        " --out-dir {output.tables} --summary {output.summary} --config {input.config}"

@@ -442,6 +442,15 @@ class Layout:
         """The selections the report shows: those of the primary validation."""
         return [self.selection("validation", m) for m in METHODS]
 
+    def run_config(self) -> str:
+        """The effective configuration of the run, as the report names and hashes it."""
+        return self.path("config.yaml")
+
+    def config_text(self) -> str:
+        """:attr:`config` as YAML (settings canonical; keys sorted), what :meth:`run_config`
+        holds: rerunning with the same text reproduces the run."""
+        return yaml.safe_dump(self.config, sort_keys=True)
+
     def report_dir(self) -> str:
         return self.path("report")
 

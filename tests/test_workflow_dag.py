@@ -54,6 +54,7 @@ def _expected_counts(config: dict) -> dict[str, int]:
         "select_setting": len(METHODS),
         "evaluate": tracks,
         "strain": ph["n_test"] * len(METHODS),  # every test subject x selected method
+        "run_config": 1,
         "report": 1,
         "all": 1,
     }
@@ -86,6 +87,7 @@ def _real_expected_counts(config: dict, split: dict, n_cases: int) -> dict[str, 
         "select_setting": len(METHODS) + 2,
         "evaluate": tracks,
         "strain": n_test * len(METHODS),
+        "run_config": 1,
         "report": 1,
         "all": 1,
     }

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
 from binn.io import load_npz
 from tests.slurm_cluster import LocalSlurm, slurm_unavailable_reason
@@ -49,6 +50,12 @@ def test_end_to_end_outputs_are_sane(reference_run: Path) -> None:
     results = reference_run / "results"
     summary = (results / "summary.md").read_text()
     assert "binn" in summary and "l2" in summary
+    # the summary names the run's effective configuration, which reproduces its settings
+    from binn.provenance import config_hash
+
+    effective = yaml.safe_load((results / "config.yaml").read_text())
+    assert effective["register"]["binn"][0] == "alpha=0.001"  # canonical
+    assert f"config hash `{config_hash(effective)}`" in summary
     for case in sorted((results / "simulate" / "cases").glob("*.npz")):
         record = load_npz(case)
         assert str(record["status"]) == "ok", record.get("reason")
