@@ -69,6 +69,8 @@ rule run_config:
     """The run's effective configuration: config files, --config overrides, schema defaults."""
     output:
         L.run_config(),
+    log:
+        L.path("logs", "run_config.log"),
     localrule: True
     params:
         text=L.config_text(),
@@ -76,6 +78,7 @@ rule run_config:
         from binn.io import write_text
 
         write_text(output[0], params.text)
+        write_text(log[0], f"wrote {output[0]}\n")
 
 
 rule report:
