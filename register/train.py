@@ -14,6 +14,7 @@ import dataclasses
 import hashlib
 import logging
 import os
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -233,7 +234,9 @@ def train_registration(
     It is written at every validation; the checkpoint ``out`` is written once, at the end,
     from the best weights, so a run killed at any point and rerun without ``out`` (as
     Snakemake does) resumes and writes the same model as an uninterrupted run.
-    Returns ``{"best_val_loss", "first_val_loss", "steps", "out", "mask_coverage"}``.
+    Returns ``{"best_val_loss", "first_val_loss", "steps", "out", "mask_coverage",
+    "train_pairs_per_second"}`` (pairs through forward, backward and the optimiser step per
+    second of this run, validation excluded).
     """
     out = Path(out)
     torch.manual_seed(cfg.seed)
@@ -302,8 +305,10 @@ def train_registration(
 
     net.train()
     running: list[float] = []
+    step_seconds, steps_run = 0.0, 0
     bar = tqdm(total=cfg.steps, initial=state["step"], desc=f"train-reg {cfg.method}", disable=None)
     while state["step"] < cfg.steps:
+        started = time.perf_counter()
         idx = torch.from_numpy(rng.integers(0, len(train), cfg.batch_size))
         source, target, myo = train.batch(idx)
         loss, parts = registration_loss(
@@ -313,6 +318,8 @@ def train_registration(
         loss.backward()
         opt.step()
         running.append(float(loss.detach()))
+        step_seconds += time.perf_counter() - started
+        steps_run += 1
         state["step"] += 1
         bar.update(1)
         bar.set_postfix(loss=f"{running[-1]:.4g}", mse=f"{parts['mse']:.4g}")
@@ -335,6 +342,15 @@ def train_registration(
             _save_resume(resume, net, opt, state, best_weights, rng, cfg, data)
             _write_curves(out, state["history"])
     bar.close()
+    pairs_per_second = steps_run * cfg.batch_size / step_seconds if steps_run else float("nan")
+    log.info(
+        "%d steps of %d pairs on %s (%d threads): %.1f training pairs/s (without validation)",
+        steps_run,
+        cfg.batch_size,
+        device,
+        torch.get_num_threads(),
+        pairs_per_second,
+    )
     if best_weights is None:  # no validation improved on inf (non-finite losses)
         log.warning("%s: no finite validation loss; writing the last weights", out)
         best_weights = _cpu_copy(net.state_dict())
@@ -357,6 +373,7 @@ def train_registration(
         "first_val_loss": state["history"][0]["val_loss"],
         "mask_coverage": coverage,
         "setting": cfg.setting(),
+        "train_pairs_per_second": pairs_per_second,
     }
 
 

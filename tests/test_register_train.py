@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import math
 
 import numpy as np
 import pytest
@@ -79,6 +80,8 @@ def test_l2_training_lowers_validation_loss_writes_curves_and_resumes(tmp_path) 
     # a finished run is not retrained; the history is kept
     res2 = train_registration(train, val, cfg, out)
     assert res2["steps"] == 30 and res2["best_val_loss"] == res["best_val_loss"]
+    # throughput counts the pairs this run trained on: 30 steps, then none
+    assert res["train_pairs_per_second"] > 0 and math.isnan(res2["train_pairs_per_second"])
     assert len(list(csv.DictReader(out.with_suffix(".curves.csv").open()))) == 3
 
 
