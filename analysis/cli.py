@@ -1,5 +1,5 @@
-"""Command line of the analysis stage: ``binn evaluate``, ``binn select``, ``binn report``,
-``binn strain`` and ``binn bench strain``.
+"""Command line of the analysis stage: ``binn evaluate``, ``binn track-evaluate``,
+``binn select``, ``binn report``, ``binn strain`` and ``binn bench strain``.
 
 Kept light: numpy, pandas, torch and matplotlib are imported inside the handlers, so
 ``binn --help`` is fast.
@@ -45,6 +45,22 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
         help="also write per-frame curves (Dice, area change, strain, det J)",
     )
     p.set_defaults(func=_run_evaluate)
+
+    from register.cli import add_track_arguments
+
+    p = subparsers.add_parser(
+        "track-evaluate",
+        help="track every subject with one method setting and evaluate the fields, in one "
+        "process (the workflow's tracking job)",
+    )
+    add_track_arguments(p)
+    p.add_argument("--experiment", required=True, help="experiment name written in every row")
+    p.add_argument("--out-dir", type=Path, required=True, metavar="DIR",
+                   help="one fields file per subject, DIR/<subject file name>")  # fmt: skip
+    p.add_argument("--metrics", type=Path, required=True, metavar="METRICS.csv")
+    p.add_argument("--curves", type=Path, default=None, metavar="CURVES.csv",
+                   help="also write per-frame curves")  # fmt: skip
+    p.set_defaults(func=_run_track_evaluate, out=None)
 
     p = subparsers.add_parser(
         "select",
@@ -163,6 +179,15 @@ def _run_evaluate(args: argparse.Namespace) -> int:
     from analysis.evaluate import evaluate_files
 
     evaluate_files(args.data, args.fields, args.experiment, args.out, args.curves)
+    return 0
+
+
+def _run_track_evaluate(args: argparse.Namespace) -> int:
+    from analysis.evaluate import evaluate_files
+    from register.track import track_command
+
+    fields = track_command(args)
+    evaluate_files(args.data, fields, args.experiment, args.metrics, args.curves)
     return 0
 
 

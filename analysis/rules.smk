@@ -1,27 +1,34 @@
-# Stage 4: metrics per experiment, hyperparameter selection, strain per test subject,
-# tables, figures and summary.
+# Stage 4: tracking and metrics per experiment x method x setting, hyperparameter
+# selection, strain per test subject, tables, figures and summary.
 
 
-rule evaluate:
+rule track_evaluate:
+    """Every subject of one experiment tracked with one setting of one method, and scored
+    (one process: the model, torch and ITK load once)."""
     input:
-        unpack(L.evaluate_inputs),
+        unpack(L.track_inputs),
     output:
+        fields=directory(L.track_dir("{experiment}", "{method}", "{setting}")),
         metrics=L.metrics("{experiment}", "{method}", "{setting}"),
         curves=L.curves("{experiment}", "{method}", "{setting}"),
     log:
-        L.path("logs", "eval", "{experiment}", "{method}", "{setting}.log"),
+        L.path("logs", "track", "{experiment}", "{method}", "{setting}.log"),
     benchmark:
-        L.path("benchmarks", "eval", "{experiment}", "{method}", "{setting}.tsv")
+        L.path("benchmarks", "track", "{experiment}", "{method}", "{setting}.tsv")
     conda:
         "../environment.yml"
+    threads: L.track_threads
     resources:
         mem_mb=2000,
-        runtime=30,
+        runtime=120,
     params:
-        fields=lambda wc: L.experiment_fields(wc.experiment, wc.method, wc.setting),
+        args=L.track_args,
+        device=config["device"],
     shell:
-        "binn --log-file {log} evaluate --data {input.data} --fields {params.fields}"
-        " --experiment {wildcards.experiment} --out {output.metrics} --curves {output.curves}"
+        "binn --log-file {log} track-evaluate --data {input.data} --method {wildcards.method}"
+        " {params.args} --threads {threads} --device {params.device}"
+        " --experiment {wildcards.experiment} --out-dir {output.fields}"
+        " --metrics {output.metrics} --curves {output.curves}"
 
 
 rule select_setting:

@@ -396,15 +396,6 @@ class Layout:
     def curves(self, experiment: str, method: str, setting: str) -> str:
         return self.path("eval", experiment, method, f"{setting}.curves.csv")
 
-    def evaluate_inputs(self, wc: Any) -> dict[str, Any]:
-        """Subject files and tracking folder of the evaluation job ``wc`` (experiment, method,
-        setting); the fields files inside it are :meth:`experiment_fields`."""
-        exp = self.experiment(wc.experiment)
-        return {
-            "data": self.split_npz(exp.split),
-            "fields": self.track_dir(exp.name, wc.method, wc.setting),
-        }
-
     def experiment_metrics(self, experiment: str) -> list[str]:
         return [self.metrics(experiment, m, s) for m, s in self.experiment_runs(experiment)]
 

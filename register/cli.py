@@ -36,6 +36,20 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "track", help="register every frame of one or more sequences to their ED frame"
     )
+    add_track_arguments(p)
+    out = p.add_mutually_exclusive_group(required=True)
+    out.add_argument("--out", type=Path, metavar="FIELDS.npz", help="fields of one subject")
+    out.add_argument(
+        "--out-dir",
+        type=Path,
+        metavar="DIR",
+        help="one fields file per subject, DIR/<subject file name>",
+    )
+    p.set_defaults(func=_run_track)
+
+
+def add_track_arguments(p: argparse.ArgumentParser) -> None:
+    """What to track and with which method (``track``, ``track-evaluate``), less the output."""
     p.add_argument(
         "--data",
         type=Path,
@@ -50,15 +64,6 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--selection", type=Path, default=None, metavar="SELECT.json")
     p.add_argument("--frames", choices=["all", "es"], default="all")
     add_registrar_options(p)
-    out = p.add_mutually_exclusive_group(required=True)
-    out.add_argument("--out", type=Path, metavar="FIELDS.npz", help="fields of one subject")
-    out.add_argument(
-        "--out-dir",
-        type=Path,
-        metavar="DIR",
-        help="one fields file per subject, DIR/<subject file name>",
-    )
-    p.set_defaults(func=_run_track)
 
 
 def add_registrar_options(p: argparse.ArgumentParser) -> None:

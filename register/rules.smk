@@ -1,6 +1,6 @@
 # Stage 3: cine data (phantoms with ground truth; real subjects split by subject in real
-# mode), registration networks per training domain and weight, classical baselines,
-# tracking of the subjects of each experiment.
+# mode) and registration networks per training domain and weight. Tracking (any method) and
+# its evaluation are one job per experiment x method x setting: analysis/rules.smk.
 
 
 rule phantom:
@@ -120,27 +120,3 @@ rule train_registration:
         " --steps {params.steps} --lr {params.lr} --batch-size {params.batch_size}"
         " --seed {params.seed}"
         " --device {params.device} --out {output.model}"
-
-
-rule track:
-    """Every subject of one experiment with one setting of one method (one process)."""
-    input:
-        unpack(L.track_inputs),
-    output:
-        directory(L.track_dir("{experiment}", "{method}", "{setting}")),
-    log:
-        L.path("logs", "track", "{experiment}", "{method}", "{setting}.log"),
-    benchmark:
-        L.path("benchmarks", "track", "{experiment}", "{method}", "{setting}.tsv")
-    conda:
-        "../environment.yml"
-    threads: L.track_threads
-    resources:
-        mem_mb=2000,
-        runtime=120,
-    params:
-        args=L.track_args,
-        device=config["device"],
-    shell:
-        "binn --log-file {log} track --data {input.data} --method {wildcards.method}"
-        " {params.args} --threads {threads} --device {params.device} --out-dir {output}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -94,6 +95,33 @@ def test_track_out_dir_tracks_each_subject_as_a_single_run_would(tmp_path) -> No
         main(["track", "--data", *map(str, files), *demons, "--out", str(tmp_path / "x.npz")]) == 2
     )
     assert not (tmp_path / "x.npz").exists()
+
+
+def test_track_evaluate_scores_what_track_and_evaluate_give(tmp_path) -> None:
+    """``binn track-evaluate`` (the workflow's job) writes the fields ``track --out-dir``
+    writes and the metrics ``evaluate`` computes from them."""
+    import pandas as pd
+
+    files = []
+    for seed in (6, 7):
+        path = tmp_path / f"subj{seed}.npz"
+        save_subject(path, make_phantom(seed, frames=4, slices=1, size=SIZE), provenance({}, seed))
+        files.append(str(path))
+    demons = ["--method", "demons", "--param", "iterations=10", "--frames", "es"]
+    one = ["--experiment", "validation", "--out-dir", str(tmp_path / "a")]
+    one += ["--metrics", str(tmp_path / "a.csv"), "--curves", str(tmp_path / "a.curves.csv")]
+    assert main(["track-evaluate", "--data", *files, *demons, *one]) == 0
+    assert main(["track", "--data", *files, *demons, "--out-dir", str(tmp_path / "b")]) == 0
+    b_fields = [str(tmp_path / "b" / Path(f).name) for f in files]
+    argv = ["evaluate", "--data", *files, "--fields", *b_fields, "--experiment", "validation"]
+    assert main([*argv, "--out", str(tmp_path / "b.csv")]) == 0
+    for f in files:
+        a = load_npz(tmp_path / "a" / Path(f).name)["fields"]
+        np.testing.assert_array_equal(a, load_npz(tmp_path / "b" / Path(f).name)["fields"])
+    a, b = pd.read_csv(tmp_path / "a.csv"), pd.read_csv(tmp_path / "b.csv")
+    assert len(a) == 2 and a["dice"].between(0, 1).all()
+    timing = ["ms_per_pair"]  # the only column that differs between two runs
+    pd.testing.assert_frame_equal(a.drop(columns=timing), b.drop(columns=timing))
 
 
 def test_bad_input_exit_code_2(subject_file, tmp_path) -> None:

@@ -50,9 +50,8 @@ def _expected_counts(config: dict) -> dict[str, int]:
         "train_vae": 1,
         "phantom": ph["n_train"] + ph["n_val"] + ph["n_test"] + ph["n_general"],
         "train_registration": n_models["binn"] + n_models["l2"],
-        "track": tracks,
+        "track_evaluate": tracks,
         "select_setting": len(METHODS),
-        "evaluate": tracks,
         "strain": ph["n_test"] * len(METHODS),  # every test subject x selected method
         "run_config": 1,
         "report": 1,
@@ -83,9 +82,8 @@ def _real_expected_counts(config: dict, split: dict, n_cases: int) -> dict[str, 
         "train_vae": 1,
         "phantom": ph["n_train"] + ph["n_val"],
         "train_registration": 2 * (n_models["binn"] + n_models["l2"]),
-        "track": tracks,
+        "track_evaluate": tracks,
         "select_setting": len(METHODS) + 2,
-        "evaluate": tracks,
         "strain": n_test * len(METHODS),
         "run_config": 1,
         "report": 1,
@@ -254,16 +252,15 @@ def test_track_jobs_get_the_model_or_selection_they_need() -> None:
 
 
 def test_each_tracking_job_writes_the_fields_its_readers_expect() -> None:
-    """Evaluation and strain read, inside the one folder a tracking job writes, a fields
-    file per subject of the experiment."""
+    """The one folder a tracking job writes holds a fields file per subject of the
+    experiment; strain reads its subject's file there."""
     layout = Layout.from_config(_test_config())
     for name in layout.experiments():
         subjects = layout.subjects(layout.experiment_split(name))
         for method, setting in layout.experiment_runs(name):
             job = SimpleNamespace(experiment=name, method=method, setting=setting)
-            folder = layout.evaluate_inputs(job)["fields"]
+            folder = layout.track_dir(name, method, setting)
             fields = layout.experiment_fields(name, method, setting)
-            assert folder == layout.track_dir(name, method, setting)
             assert [Path(f).parent for f in fields] == [Path(folder)] * len(subjects)
             assert [Path(f).stem for f in fields] == subjects
             assert layout.track_inputs(job)["data"] == layout.split_npz(
@@ -296,7 +293,7 @@ def test_dry_run_model_and_tracking_paths_agree(tmp_path: Path) -> None:
     result = run_snakemake(tmp_path, "test.yaml", "--dry-run", "--cores", "1", "--printshellcmds")
     assert result.returncode == 0, result.stderr[-3000:]
     written = set(re.findall(r"train-reg .*?--out (\S+)", result.stdout))
-    read = {p.strip("'") for p in re.findall(r"track .*?--model (\S+\.pt)", result.stdout)}
+    read = {p.strip("'") for p in re.findall(r"track-evaluate .*?--model (\S+\.pt)", result.stdout)}
     direct = {p for p in read if "{setting}" not in p}
     assert direct and direct <= written
     # a selected run fills {setting} with the training weight the selection (checkpoint) holds
