@@ -51,25 +51,25 @@ rule select_setting:
 
 
 rule strain:
-    """Strain of one test subject under the selected setting of one method (Table 2)."""
+    """Strain of every test subject under the selected setting of one method (Table 2)."""
     input:
         unpack(L.strain_inputs),
     output:
-        directory(L.strain_dir("{method}", "{subject}")),
+        directory(L.method_strain_dir("{method}")),
     log:
-        L.path("logs", "strain", "{method}", "{subject}.log"),
+        L.path("logs", "strain", "{method}.log"),
     benchmark:
-        L.path("benchmarks", "strain", "{method}", "{subject}.tsv")
+        L.path("benchmarks", "strain", "{method}.tsv")
     conda:
         "../environment.yml"
     resources:
         mem_mb=2000,
-        runtime=30,
+        runtime=60,
     params:
-        fields=lambda wc: L.strain_fields(wc.method, wc.subject),
+        fields=lambda wc: L.strain_fields(wc.method),
     shell:
         "binn --log-file {log} strain --data {input.data} --fields {params.fields}"
-        " --vae {input.vae} --out {output}"
+        " --vae {input.vae} --out-dir {output}"
 
 
 rule run_config:

@@ -247,7 +247,38 @@ def prepare(args: argparse.Namespace) -> Prepared:
 
 
 def strain_command(args: argparse.Namespace) -> list[Path]:
-    """``binn strain``: prepare, analyse, write the output folder; returns the files written."""
+    """``binn strain``: prepare, analyse, write the output folder; returns the files written.
+
+    With ``--out-dir``, each ``--data``/``--fields`` pair gets the folder
+    ``DIR/<data file name without .npz>`` in one process (the workflow's way).
+    """
+    if args.out_dir is not None:
+        return _strain_each(args)
+    if args.data is not None:
+        if len(args.data) != 1 or (args.fields is not None and len(args.fields) != 1):
+            raise BinnInputError(args.out, "--out takes one --data/--fields pair; use --out-dir")
+        args = argparse.Namespace(
+            **{**vars(args), "data": args.data[0], "fields": (args.fields or [None])[0]}
+        )
+    return _strain_one(args)
+
+
+def _strain_each(args: argparse.Namespace) -> list[Path]:
+    """Every ``--data``/``--fields`` pair of ``--out-dir`` (see :func:`strain_command`)."""
+    if args.data is None or args.fields is None or len(args.data) != len(args.fields):
+        raise BinnInputError(args.out_dir, "--out-dir needs as many --fields as --data files")
+    outs = [args.out_dir / Path(d).name.removesuffix(".npz") for d in args.data]
+    if len(set(outs)) != len(outs):
+        raise BinnInputError(args.out_dir, "two --data files share a file name")
+    written: list[Path] = []
+    for data, fields, out in zip(args.data, args.fields, outs, strict=True):
+        one = {**vars(args), "data": data, "fields": fields, "out": out, "out_dir": None}
+        written += _strain_one(argparse.Namespace(**one))
+    return written
+
+
+def _strain_one(args: argparse.Namespace) -> list[Path]:
+    """One subject: prepare, analyse, write ``args.out``."""
     from analysis.aha import assign_aha
     from analysis.strain import analyse_strain
     from analysis.strain_outputs import write_strain_outputs
@@ -318,9 +349,10 @@ def add_strain_arguments(p: argparse.ArgumentParser) -> None:
     src.add_argument("--ed-labels", type=Path, default=None, metavar="ED.nii.gz")
     src.add_argument("--ed-frame", type=int, default=0, help="ED frame of --cine (0-based)")
     src.add_argument("--es-frame", type=int, default=None, help="ES frame of --cine (0-based)")
-    src.add_argument("--data", type=Path, default=None, metavar="SUBJECT.npz")
-    src.add_argument("--fields", type=Path, default=None, metavar="FIELDS.npz",
-                     help="binn track output for --data")  # fmt: skip
+    src.add_argument("--data", type=Path, nargs="+", default=None, metavar="SUBJECT.npz",
+                     help="subject files (several with --out-dir)")  # fmt: skip
+    src.add_argument("--fields", type=Path, nargs="+", default=None, metavar="FIELDS.npz",
+                     help="binn track output of each --data, in order")  # fmt: skip
     trk = p.add_argument_group("tracking (--dir, --cine)")
     trk.add_argument("--method", choices=["binn", "l2", "demons", "ffd"], default=None)
     trk.add_argument("--model", type=Path, default=None, help="network checkpoint (binn, l2)")
@@ -338,5 +370,8 @@ def add_strain_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--anterior-angle", type=float, default=None, metavar="DEG",
                    help="anterior RV insertion angle (screen degrees: 0 right, 90 up, "
                    "counter-clockwise) instead of the RV label")  # fmt: skip
-    p.add_argument("--out", type=Path, required=True, metavar="DIR")
+    out = p.add_mutually_exclusive_group(required=True)
+    out.add_argument("--out", type=Path, metavar="DIR", help="the output folder of one subject")
+    out.add_argument("--out-dir", type=Path, metavar="DIR",
+                     help="several --data/--fields: DIR/<data file name>/ each")  # fmt: skip
     p.add_argument("--force", action="store_true", help="replace an existing DIR")

@@ -404,26 +404,32 @@ class Layout:
 
     # --- strain -----------------------------------------------------------------------------
     def strain_dir(self, method: str, subject: str) -> str:
-        return self.path("strain", method, subject)
+        """The strain folder of one test subject, inside :meth:`method_strain_dir`."""
+        return os.path.join(self.method_strain_dir(method), subject)
+
+    def method_strain_dir(self, method: str) -> str:
+        """The folder one strain job writes: a strain folder per test subject."""
+        return self.path("strain", method)
 
     def strain_subjects(self) -> list[str]:
         """The test subjects of the comparison (phantoms, or real test subjects)."""
         return self.subjects(self.experiment_split("comparison"))
 
-    def strain_inputs(self, wc: Any) -> dict[str, str]:
-        """Subject file, selected tracking folder and VAE of the strain job ``wc`` (method,
-        subject); the subject's fields file in that folder is :meth:`strain_fields`."""
+    def strain_inputs(self, wc: Any) -> dict[str, Any]:
+        """Subject files, selected tracking folder and VAE of the strain job ``wc`` (method);
+        the fields file of each subject in that folder is :meth:`strain_fields`."""
         return {
-            "data": self.subject_npz(self.experiment_split("comparison"), wc.subject),
+            "data": self.split_npz(self.experiment_split("comparison")),
             "fields": self.track_dir("comparison", wc.method, SELECTED),
             "vae": self.vae(),
         }
 
-    def strain_fields(self, method: str, subject: str) -> str:
-        return self.fields("comparison", method, SELECTED, subject)
+    def strain_fields(self, method: str) -> list[str]:
+        """The selected fields of every test subject, in :meth:`strain_subjects` order."""
+        return self.experiment_fields("comparison", method, SELECTED)
 
     def all_strain_dirs(self) -> list[str]:
-        return [self.strain_dir(m, s) for m in METHODS for s in self.strain_subjects()]
+        return [self.method_strain_dir(m) for m in METHODS]
 
     # --- report ----------------------------------------------------------------------------
     REPORT_EXPERIMENTS = ("validation", "test_sweep", "comparison", "alpha_sweep", "generalisation")

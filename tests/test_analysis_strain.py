@@ -179,6 +179,29 @@ def test_strain_command_writes_every_output(phantom_files, tmp_path):
     assert _leftovers(tmp_path) == []
 
 
+def test_out_dir_writes_each_subject_as_out_would(phantom_files, tmp_path):
+    """Several --data/--fields pairs in one process: DIR/<data name>/ holds what --out writes
+    for that pair alone."""
+    import shutil
+
+    _, data, fields = phantom_files
+    other = tmp_path / "t.npz"
+    shutil.copy(data, other)
+    argv = ["strain", "--data", str(data), str(other), "--fields", str(fields), str(fields)]
+    assert main([*argv, "--out-dir", str(tmp_path / "all")]) == 0
+    assert sorted(p.name for p in (tmp_path / "all").iterdir()) == ["s", "t"]
+    alone = tmp_path / "alone"
+    assert main(["strain", "--data", str(data), "--fields", str(fields), "--out", str(alone)]) == 0
+    for name in ("s", "t"):
+        pd.testing.assert_frame_equal(
+            pd.read_csv(tmp_path / "all" / name / "strain.csv"), pd.read_csv(alone / "strain.csv")
+        )
+    # --out is one subject; --out-dir needs a fields file per subject
+    assert main([*argv, "--out", str(tmp_path / "x")]) == 2
+    assert main([*argv[:-1], "--out-dir", str(tmp_path / "y")]) == 2
+    assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
+
+
 def test_existing_output_folder_is_refused_unless_force(phantom_files, tmp_path):
     _, data, fields = phantom_files
     out = tmp_path / "out"

@@ -52,7 +52,7 @@ def _expected_counts(config: dict) -> dict[str, int]:
         "train_registration": n_models["binn"] + n_models["l2"],
         "track_evaluate": tracks,
         "select_setting": len(METHODS),
-        "strain": ph["n_test"] * len(METHODS),  # every test subject x selected method
+        "strain": len(METHODS),  # every test subject, per selected method
         "run_config": 1,
         "report": 1,
         "all": 1,
@@ -84,7 +84,7 @@ def _real_expected_counts(config: dict, split: dict, n_cases: int) -> dict[str, 
         "train_registration": 2 * (n_models["binn"] + n_models["l2"]),
         "track_evaluate": tracks,
         "select_setting": len(METHODS) + 2,
-        "strain": n_test * len(METHODS),
+        "strain": len(METHODS),
         "run_config": 1,
         "report": 1,
         "all": 1,
@@ -267,11 +267,15 @@ def test_each_tracking_job_writes_the_fields_its_readers_expect() -> None:
                 layout.experiment_split(name)
             )
     for method in METHODS:
+        inputs = layout.strain_inputs(SimpleNamespace(method=method))
+        fields = layout.strain_fields(method)
+        assert [Path(f).parent for f in fields] == [Path(inputs["fields"])] * len(fields)
+        assert [Path(f).stem for f in fields] == layout.strain_subjects()
+        assert [Path(d).stem for d in inputs["data"]] == layout.strain_subjects()
         for subject in layout.strain_subjects():
-            job = SimpleNamespace(method=method, subject=subject)
-            fields = layout.strain_fields(method, subject)
-            assert Path(fields).parent == Path(layout.strain_inputs(job)["fields"])
-            assert fields in layout.experiment_fields("comparison", method, "selected")
+            assert Path(layout.strain_dir(method, subject)).parent == Path(
+                layout.method_strain_dir(method)
+            )
 
 
 def test_settings_are_canonical() -> None:
