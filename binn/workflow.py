@@ -403,12 +403,9 @@ class Layout:
         return [self.curves(experiment, m, s) for m, s in self.experiment_runs(experiment)]
 
     # --- strain -----------------------------------------------------------------------------
-    def strain_dir(self, method: str, subject: str) -> str:
-        """The strain folder of one test subject, inside :meth:`method_strain_dir`."""
-        return os.path.join(self.method_strain_dir(method), subject)
-
     def method_strain_dir(self, method: str) -> str:
-        """The folder one strain job writes: a strain folder per test subject."""
+        """The folder one strain job writes: a strain folder per test subject, named by the
+        subject file (``binn strain --out-dir``)."""
         return self.path("strain", method)
 
     def strain_subjects(self) -> list[str]:

@@ -81,6 +81,12 @@ def _field_corruptions(
     }
 
 
+def first_scored_frame(record: CaseRecord, min_frame_fraction: float) -> int:
+    """The first frame scored of a record: ``min_frame_fraction`` of the way to its last
+    frame (ES), and never frame 0 (no motion)."""
+    return max(1, int(np.ceil(min_frame_fraction * (record.disp.shape[0] - 1))))
+
+
 def separation(
     vae: MotionVAE2D,
     records: Sequence[CaseRecord],
@@ -110,8 +116,7 @@ def separation(
         det[name] += [corrupt.mean_abs_det_j_minus_1(f, mask) for f in fields]
 
     for i, rec in enumerate(records):
-        t0 = max(1, int(np.ceil(min_frame_fraction * (rec.disp.shape[0] - 1))))
-        fields, mask = rec.disp[t0:], rec.mask
+        fields, mask = rec.disp[first_scored_frame(rec, min_frame_fraction) :], rec.mask
         band = dilate_mask(torch.from_numpy(mask), vae.mask_dilation).numpy() > 0
         add("simulated", fields, mask)
         for name, bad in _field_corruptions(fields, mask, band, rng).items():

@@ -11,6 +11,7 @@ cycle as :func:`learn.evaluate.separation` uses are scored beside those of held-
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +21,7 @@ import numpy as np
 from binn.errors import BinnInputError
 from binn.resample import resample_inplane
 from learn.dataset import CaseRecord
-from learn.evaluate import score_gradients
+from learn.evaluate import first_scored_frame, score_gradients
 from learn.gradients import displacement_gradient
 from learn.model import MotionVAE2D
 
@@ -90,7 +91,7 @@ class ReferencePlacement:
     gradient_energy_ratio: float
 
     def as_dict(self) -> dict[str, object]:
-        return dict(self.__dict__)
+        return dataclasses.asdict(self)
 
 
 def place_reference(
@@ -106,9 +107,11 @@ def place_reference(
     over the held-out median (how much more the reference moves, at the same mm scale).
     """
 
+    def frames(rec: CaseRecord) -> np.ndarray:
+        return rec.disp[first_scored_frame(rec, min_frame_fraction) :]
+
     def scored(rec: CaseRecord) -> tuple[np.ndarray, np.ndarray]:
-        t0 = max(1, int(np.ceil(min_frame_fraction * (rec.disp.shape[0] - 1))))
-        return score_gradients(vae, displacement_gradient(rec.disp[t0:]), rec.mask)
+        return score_gradients(vae, displacement_gradient(frames(rec)), rec.mask)
 
     if not held_out:
         raise BinnInputError(None, "placing a reference needs at least one held-out case")
@@ -118,7 +121,6 @@ def place_reference(
     other_control = np.concatenate([c for _, c in pairs])
     p95 = float(np.percentile(others, 95))
     median = float(np.median(ours))
-    t0 = max(1, int(np.ceil(min_frame_fraction * (reference.disp.shape[0] - 1))))
     return ReferencePlacement(
         reference_scores=[float(s) for s in ours],
         percentiles=[float(100.0 * np.mean(others < s)) for s in ours],
@@ -127,6 +129,6 @@ def place_reference(
         held_out_p95=p95,
         inside_95th=median <= p95,
         n_held_out_frames=int(others.size),
-        max_abs_disp_px=float(np.abs(reference.disp[t0:]).max()),
+        max_abs_disp_px=float(np.abs(frames(reference)).max()),
         gradient_energy_ratio=float(np.median(control) / max(np.median(other_control), 1e-30)),
     )

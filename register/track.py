@@ -305,18 +305,14 @@ def track_command(args: argparse.Namespace) -> list[Path]:
         raise BinnInputError(args.out_dir, "two --data files share a file name")
     method, params, model = resolve_method(args)
     registrar: Registrar | None = None
-    registrar_size = 0
+    size = 0  # px of the first subject, which the registrar is built for
     for data, out in zip(args.data, outs, strict=True):
         subject = load_subject(data)
         h, w = subject.images.shape[-2:]
         if h != w:
             raise BinnInputError(data, f"frames are {h}x{w}; crop them square first")
-        if registrar is not None and registrar_size != h:
-            raise BinnInputError(
-                data, f"frames are {h} px but {args.data[0]} has {registrar_size} px"
-            )
         if registrar is None:
-            registrar_size = h
+            size = h
             registrar = Registrar(
                 method,
                 params,
@@ -327,6 +323,8 @@ def track_command(args: argparse.Namespace) -> list[Path]:
                 vae=args.vae,
                 threads=args.threads,
             )
+        elif h != size:
+            raise BinnInputError(data, f"frames are {h} px but {args.data[0]} has {size} px")
         _track_subject(subject, data, out, registrar, method, params, model, args.frames)
     return outs
 

@@ -272,10 +272,6 @@ def test_each_tracking_job_writes_the_fields_its_readers_expect() -> None:
         assert [Path(f).parent for f in fields] == [Path(inputs["fields"])] * len(fields)
         assert [Path(f).stem for f in fields] == layout.strain_subjects()
         assert [Path(d).stem for d in inputs["data"]] == layout.strain_subjects()
-        for subject in layout.strain_subjects():
-            assert Path(layout.strain_dir(method, subject)).parent == Path(
-                layout.method_strain_dir(method)
-            )
 
 
 def test_settings_are_canonical() -> None:
