@@ -387,8 +387,14 @@ class Layout:
         return " ".join(args)
 
     def track_threads(self, wc: Any) -> int:
-        """Threads of a tracking job: classical methods register pairs in parallel."""
-        return self.config["track_threads"] if wc.method in CLASSICAL_METHODS else 1
+        """Threads of a tracking job: classical methods register whole sequences' pairs in
+        parallel. ES->ED experiments (a pair per slice) and networks run on one thread: their
+        few pairs cost less than the job's start (itk-elastix alone imports in 10 s on one
+        core), so a second thread would mostly wait while another job could use it."""
+        exp = self.experiment(wc.experiment)
+        if wc.method in CLASSICAL_METHODS and exp.frames != "es":
+            return self.config["track_threads"]
+        return 1
 
     def metrics(self, experiment: str, method: str, setting: str) -> str:
         return self.path("eval", experiment, method, f"{setting}.csv")

@@ -26,7 +26,12 @@ def _moving_from(fixed: np.ndarray, u: np.ndarray) -> np.ndarray:
     return ndimage.map_coordinates(fixed, np.mgrid[:H, :H] - u, order=3, mode="nearest")
 
 
-METHODS = [("demons", {}), ("ffd", {}), ("ffd", {"properness": 0.1})]
+METHODS = [
+    ("demons", {}),
+    ("ffd", {}),
+    ("ffd", {"penalty_spacing": 1}),
+    ("ffd", {"properness": 0.1}),
+]
 
 
 @pytest.mark.parametrize(("method", "params"), METHODS)
@@ -40,7 +45,7 @@ def test_translation_recovered(method: str, params: dict) -> None:
     np.testing.assert_allclose(inner.mean(axis=1), shift, atol=0.25)
 
 
-@pytest.mark.parametrize(("method", "params"), METHODS[:2])
+@pytest.mark.parametrize(("method", "params"), METHODS[:3])
 def test_affine_recovered(method: str, params: dict) -> None:
     fixed = _phantom()
     grid = np.mgrid[:H, :H].astype(np.float64) - 23.5
@@ -62,6 +67,31 @@ def test_identical_images_give_near_zero_field(method: str, params: dict) -> Non
     assert np.abs(u).max() < 0.25
 
 
+def test_penalty_on_a_2px_grid_is_the_same_penalty() -> None:
+    """The bending energy evaluated on every other pixel is a quadrature of the same
+    integral: a smooth nonrigid motion, strongly penalised, registers to nearly the same
+    field as with the penalty at every pixel (and a heavier penalty moves both alike)."""
+    fixed = _phantom()
+    grid = np.mgrid[:H, :H].astype(np.float64)
+    u_true = 1.5 * np.stack(
+        [np.sin(2 * np.pi * grid[1] / H), np.cos(2 * np.pi * grid[0] / H)]
+    )  # px, smooth on the 8 px control grid
+    moving = ndimage.map_coordinates(fixed, grid - u_true, order=3, mode="nearest")
+    fields = {
+        (spacing, penalty): register_pair(
+            fixed, moving, "ffd", penalty=penalty, penalty_spacing=spacing
+        )[:, 8:-8, 8:-8]
+        for spacing in (1, 2)
+        for penalty in (0.01, 1.0)
+    }
+    for penalty in (0.01, 1.0):
+        diff = np.abs(fields[1, penalty] - fields[2, penalty]).mean()
+        assert diff < 0.02, (penalty, diff)
+    # the penalty acts in both: a 100x weight changes each field by far more than that
+    for spacing in (1, 2):
+        assert np.abs(fields[spacing, 1.0] - fields[spacing, 0.01]).mean() > 0.1
+
+
 def test_bad_input() -> None:
     with pytest.raises(BinnInputError, match="equal 2D"):
         register_pair(np.zeros((8, 8)), np.zeros((8, 9)), "demons")
@@ -69,6 +99,8 @@ def test_bad_input() -> None:
         register_pair(np.full((8, 8), np.nan), np.zeros((8, 8)), "demons")
     with pytest.raises(BinnInputError, match="unknown parameter"):
         register_pair(np.zeros((8, 8)), np.zeros((8, 8)), "demons", grid=3)
+    with pytest.raises(BinnInputError, match="penalty_spacing must be a whole number"):
+        register_pair(np.zeros((8, 8)), np.zeros((8, 8)), "ffd", penalty_spacing=1.5)
     with pytest.raises(BinnInputError, match="unknown classical method"):
         register_pair(np.zeros((8, 8)), np.zeros((8, 8)), "optical-flow")
 

@@ -246,7 +246,11 @@ def test_track_jobs_get_the_model_or_selection_they_need() -> None:
     ffd = job("validation", "ffd", "grid=8+penalty=0.01")
     assert "models" not in layout.track_inputs(ffd)
     assert "--param grid=8 --param penalty=0.01" in layout.track_args(ffd)
-    assert layout.track_threads(ffd) == layout.config["track_threads"]
+    # classical whole sequences in parallel; ES->ED pairs (a few per subject) on one thread
+    layout.config["track_threads"] = 3
+    assert layout.track_threads(job("comparison", "ffd", "selected")) == 3
+    assert layout.track_threads(ffd) == 1
+    assert layout.track_threads(job("comparison", "binn", "selected")) == 1
     assert layout.track_threads(val_net) == 1
     assert layout.train_args("binn", "alpha=0.001") == "--alpha 0.001"
 
