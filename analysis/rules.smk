@@ -15,6 +15,7 @@ rule track_evaluate:
         L.path("logs", "track", "{experiment}", "{method}", "{setting}.log"),
     benchmark:
         L.path("benchmarks", "track", "{experiment}", "{method}", "{setting}.tsv")
+    priority: L.track_priority
     conda:
         "../environment.yml"
     threads: L.track_threads
@@ -60,6 +61,7 @@ rule strain:
         L.path("logs", "strain", "{method}.log"),
     benchmark:
         L.path("benchmarks", "strain", "{method}.tsv")
+    priority: 1  # the report waits for it
     conda:
         "../environment.yml"
     resources:

@@ -386,6 +386,21 @@ class Layout:
         args += ["--frames", exp.frames]
         return " ".join(args)
 
+    def track_priority(self, wc: Any) -> int:
+        """Scheduling priority of a tracking job (trainings have 2, the prior 3).
+
+        Classical methods need nothing trained: their chain (validation -> selection ->
+        whole test sequences -> strain) is long, so it runs beside the trainings instead of
+        after them. Network jobs that lead to a selection and the selected setting's runs
+        come before the sweeps, so the run's last chain does not wait behind them.
+        """
+        if wc.method in CLASSICAL_METHODS:
+            return 2
+        leads_to_report = wc.setting == SELECTED or any(
+            e.selection == wc.experiment for e in self.experiments().values()
+        )
+        return 1 if leads_to_report else 0
+
     def track_threads(self, wc: Any) -> int:
         """Threads of a tracking job: classical methods register whole sequences' pairs in
         parallel. ES->ED experiments (a pair per slice) and networks run on one thread: their

@@ -31,6 +31,13 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--val-every", type=int, default=100, help="validate every N steps")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto", help="auto|cpu|cuda")
+    p.add_argument(
+        "--precision",
+        choices=["auto", "float32", "bfloat16"],
+        default="auto",
+        help="network training precision; auto = bfloat16 autocast where the device has it"
+        " natively, else float32 (tracking always runs float32)",
+    )
     p.set_defaults(func=_run_train)
 
     p = subparsers.add_parser(
@@ -99,6 +106,7 @@ def _run_train(args: argparse.Namespace) -> int:
         val_every=args.val_every,
         seed=args.seed,
         device=args.device,
+        precision=args.precision,
     )
     result = train_registration(args.train, args.val, cfg, args.out, vae_path=args.vae)
     _print(result)

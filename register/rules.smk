@@ -10,6 +10,7 @@ rule phantom:
         L.path("logs", "data", "{split}", "{subject}.log"),
     benchmark:
         L.path("benchmarks", "data", "{split}", "{subject}.tsv")
+    priority: 2  # the trainings wait for every phantom of their splits
     conda:
         "../environment.yml"
     resources:
@@ -114,9 +115,10 @@ rule train_registration:
         batch_size=config["register"]["batch_size"],
         seed=config["seed"],
         device=config["device"],
+        precision=config["register"]["precision"],
     shell:
         "binn --log-file {log} train-reg --train {input.train} --val {input.val}"
         " --method {wildcards.method} {params.weights} {params.vae} --width {params.width}"
         " --steps {params.steps} --lr {params.lr} --batch-size {params.batch_size}"
         " --seed {params.seed}"
-        " --device {params.device} --out {output.model}"
+        " --device {params.device} --precision {params.precision} --out {output.model}"

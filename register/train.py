@@ -62,6 +62,7 @@ class TrainConfig:
     val_pairs: int = 1024  # fixed, seeded validation subsample (all pairs when fewer)
     seed: int = 0
     device: str = "auto"
+    precision: str = "auto"  # auto | float32 | bfloat16 (see resolve_precision)
 
     def setting(self) -> str:
         """The setting string of this run (``alpha=0.001`` or ``lam=0.01``)."""
@@ -170,6 +171,31 @@ class PairSet:
         return inside / (len(self) * self.size * self._myo[0].shape[-1])
 
 
+PRECISIONS = ("auto", "float32", "bfloat16")
+
+
+def resolve_precision(precision: str, device: torch.device) -> str:
+    """The network's training precision on ``device``: ``float32`` or ``bfloat16``.
+
+    ``bfloat16`` runs the network's forward and backward under ``torch.autocast`` (weights,
+    optimiser, warp, losses and the prior stay float32, and tracking always runs the
+    network in float32). ``auto`` picks ``bfloat16`` where the device computes it natively
+    (a CPU with AVX512-BF16 or AMX, a CUDA GPU that supports it), else ``float32``: on a
+    CPU without it, bfloat16 is emulated and slower than float32.
+    """
+    if precision not in PRECISIONS:
+        raise BinnInputError(None, f"unknown precision {precision!r} (have {PRECISIONS})")
+    if precision != "auto":
+        return precision
+    if device.type == "cuda":
+        return "bfloat16" if torch.cuda.is_bf16_supported() else "float32"
+    native = any(
+        getattr(torch.cpu, probe, lambda: False)()
+        for probe in ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    )
+    return "bfloat16" if device.type == "cpu" and native else "float32"
+
+
 def registration_loss(
     net: nn.Module,
     source: torch.Tensor,
@@ -177,9 +203,16 @@ def registration_loss(
     myo: torch.Tensor,
     cfg: TrainConfig,
     vae: nn.Module | None,
+    mixed: bool = False,
 ) -> tuple[torch.Tensor, dict[str, float]]:
-    """Loss of one batch and its parts (``mse``, ``reg``) for ``cfg.method``."""
-    field = net(source, target)
+    """Loss of one batch and its parts (``mse``, ``reg``) for ``cfg.method``.
+
+    ``mixed``: the network runs under bfloat16 autocast (training with ``precision
+    bfloat16``); its field, the warp and the losses are float32 either way.
+    """
+    with torch.autocast(source.device.type, dtype=torch.bfloat16, enabled=mixed):
+        field = net(source, target)
+    field = field.float()
     sim = mse(warp(source, field), target)
     if cfg.method == "binn":
         if vae is None:
@@ -235,13 +268,16 @@ def train_registration(
     from the best weights, so a run killed at any point and rerun without ``out`` (as
     Snakemake does) resumes and writes the same model as an uninterrupted run.
     Returns ``{"best_val_loss", "first_val_loss", "steps", "out", "mask_coverage",
-    "train_pairs_per_second"}`` (pairs through forward, backward and the optimiser step per
-    second of this run, validation excluded).
+    "precision", "train_pairs_per_second"}`` (the precision ``cfg.precision`` resolved to,
+    which the checkpoint's ``train_config`` records too; pairs through forward, backward and
+    the optimiser step per second of this run, validation excluded).
     """
     out = Path(out)
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     device = resolve_device(cfg.device)
+    cfg = dataclasses.replace(cfg, precision=resolve_precision(cfg.precision, device))
+    mixed = cfg.precision == "bfloat16"
     train = PairSet(train_subjects)
     val = PairSet(val_subjects, frames="all", max_pairs=cfg.val_pairs, seed=cfg.seed)
     if val.size != train.size:
@@ -312,7 +348,7 @@ def train_registration(
         idx = torch.from_numpy(rng.integers(0, len(train), cfg.batch_size))
         source, target, myo = train.batch(idx)
         loss, parts = registration_loss(
-            net, source.to(device), target.to(device), myo.to(device), cfg, vae
+            net, source.to(device), target.to(device), myo.to(device), cfg, vae, mixed
         )
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -344,11 +380,12 @@ def train_registration(
     bar.close()
     pairs_per_second = steps_run * cfg.batch_size / step_seconds if steps_run else float("nan")
     log.info(
-        "%d steps of %d pairs on %s (%d threads): %.1f training pairs/s (without validation)",
+        "%d steps of %d pairs on %s (%d threads, %s): %.1f training pairs/s (without validation)",
         steps_run,
         cfg.batch_size,
         device,
         torch.get_num_threads(),
+        cfg.precision,
         pairs_per_second,
     )
     if best_weights is None:  # no validation improved on inf (non-finite losses)
@@ -373,6 +410,7 @@ def train_registration(
         "first_val_loss": state["history"][0]["val_loss"],
         "mask_coverage": coverage,
         "setting": cfg.setting(),
+        "precision": cfg.precision,
         "train_pairs_per_second": pairs_per_second,
     }
 

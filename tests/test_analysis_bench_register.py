@@ -43,7 +43,6 @@ def test_defaults_are_the_workflows() -> None:
         phantom["frames"], phantom["slices"], phantom["snr_db"]
     )  # fmt: skip
     assert B.DEFAULT_SUBJECTS == {s: phantom[f"n_{s}"] for s in ("train", "val", "test")}
-    assert B.DEFAULT_THREADS == config["track_threads"]
     sim = config["simulate"]
     assert (B.DEFAULT_VAE_CASES, B.VAE_SEED) == (sim["source"]["n_cases"], sim["source"]["seed"])
     assert (B.SIM_FRAMES, B.SIM_MESH_MM, B.SIM_MU_KPA) == (

@@ -338,3 +338,35 @@ def test_r_vae_per_frame_is_the_vae_score_of_each_field(phantom_files, tiny_vae)
     table = curves_table(a)
     glob = table[table["segment"] == "global"].sort_values("frame")
     np.testing.assert_allclose(glob["r_vae"], a.r_vae.mean(axis=1), rtol=1e-6)
+
+
+def test_contour_gif_draws_the_contours_where_the_field_moves_them(tmp_path):
+    """A frame per tracked frame; a uniform field (2, -1) px moves the drawn ED contours by
+    that many image pixels (zoomed), the zero field leaves them on the mask's boundary."""
+    from PIL import Image, ImageSequence
+
+    from analysis.strain_outputs import GIF_ZOOM, contour_gif
+
+    h = w = 32
+    yy, xx = np.mgrid[:h, :w]
+    r2 = (yy - 16) ** 2 + (xx - 15) ** 2
+    myo = (r2 < 64) & (r2 > 25)
+    images = np.full((4, h, w), 0.3, np.float32)
+    fields = np.zeros((3, 2, h, w), np.float32)
+    fields[2, 0], fields[2, 1] = 2.0, -1.0
+    path = tmp_path / "c.gif"
+    contour_gif(images, fields, np.array([0, 1, 3]), myo, path, "z0 mid")
+    with Image.open(path) as gif:
+        pictures = [np.asarray(f.convert("RGB")).astype(int) for f in ImageSequence.Iterator(gif)]
+    assert len(pictures) == 3
+
+    def contour_centre(rgb: np.ndarray) -> np.ndarray:
+        lime = (rgb[..., 1] > 200) & (rgb[..., 0] < 80) & (rgb[..., 2] < 80)
+        assert lime.sum() > 50
+        return np.argwhere(lime).mean(axis=0)  # (row, col) screen px
+
+    still, moved = contour_centre(pictures[0]), contour_centre(pictures[2])
+    np.testing.assert_allclose(moved - still, [2.0 * GIF_ZOOM, -1.0 * GIF_ZOOM], atol=0.5)
+    # the zero field draws the ring around the mask's centre (16.5, 15.5) image px
+    strip = pictures[0].shape[0] - h * GIF_ZOOM
+    np.testing.assert_allclose((still - [strip, 0]) / GIF_ZOOM, [16.5, 15.5], atol=0.3)

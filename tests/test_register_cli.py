@@ -213,11 +213,12 @@ def test_train_reg_defaults_are_the_workflow_defaults() -> None:
         ["train-reg", "--train", "a", "--val", "b", "--method", "l2", "--out", "m.pt"]
     )
     reg = cfg["register"]
-    assert (args.width, args.steps, args.lr, args.batch_size) == (
+    assert (args.width, args.steps, args.lr, args.batch_size, args.precision) == (
         reg["width"],
         reg["steps"],
         reg["lr"],
         reg["batch_size"],
+        reg["precision"],
     )
 
 

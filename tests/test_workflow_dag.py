@@ -252,6 +252,11 @@ def test_track_jobs_get_the_model_or_selection_they_need() -> None:
     assert layout.track_threads(ffd) == 1
     assert layout.track_threads(job("comparison", "binn", "selected")) == 1
     assert layout.track_threads(val_net) == 1
+    # priorities: classical chains beside the trainings (2), then what leads to the report
+    assert layout.track_priority(ffd) == layout.track_priority(job("test_sweep", "ffd", "x")) == 2
+    assert layout.track_priority(val_net) == layout.track_priority(selected) == 1
+    assert layout.track_priority(job("test_sweep", "binn", "alpha=0.001")) == 0
+    assert layout.track_priority(job("alpha_sweep", "binn", "alpha=0.001")) == 0
     assert layout.train_args("binn", "alpha=0.001") == "--alpha 0.001"
 
 
