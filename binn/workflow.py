@@ -387,7 +387,8 @@ class Layout:
         return " ".join(args)
 
     def track_priority(self, wc: Any) -> int:
-        """Scheduling priority of a tracking job (trainings have 2, the prior 3).
+        """Scheduling priority of a tracking job (the trainings have 2; simulations, phantoms
+        and the prior, which the trainings wait for, 3).
 
         Classical methods need nothing trained: their chain (validation -> selection ->
         whole test sequences -> strain) is long, so it runs beside the trainings instead of

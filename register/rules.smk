@@ -10,7 +10,7 @@ rule phantom:
         L.path("logs", "data", "{split}", "{subject}.log"),
     benchmark:
         L.path("benchmarks", "data", "{split}", "{subject}.tsv")
-    priority: 2  # the trainings wait for every phantom of their splits
+    priority: 3  # the trainings wait for every phantom of their splits
     conda:
         "../environment.yml"
     resources:

@@ -9,7 +9,7 @@ rule simulate_case:
         L.path("logs", "simulate", "{case}.log"),
     benchmark:
         L.path("benchmarks", "simulate", "{case}.tsv")
-    priority: 1  # the prior (and so every binn network) waits for all cases
+    priority: 3  # the prior (and so every binn network) waits for all cases
     conda:
         "../environment.yml"
     threads: config["simulate"]["threads"]
