@@ -15,7 +15,8 @@ The bending energy of a cubic B-spline with control points ``grid`` px apart is 
 integrand; elastix evaluates it at the metric's samples, and at every pixel that costs
 twice the mean squares itself. A 2 px grid of points is a quadrature of the same integral
 (each penalty is a mean over its points, so the weight means the same) at a quarter of the
-cost: a pair registers in about half the time (``binn bench ffd-penalty``).
+cost: a 64 px pair registers in 0.64 s instead of 1.14 s on one core, to the same accuracy
+on the phantoms (README, "What the default run shows").
 
 Convention: images are handed to ITK with unit spacing and zero origin, so physical (x, y)
 are (column, row) pixels. ITK's transform maps fixed points to moving points,
