@@ -397,9 +397,7 @@ class Layout:
         """
         if wc.method in CLASSICAL_METHODS:
             return 2
-        leads_to_report = wc.setting == SELECTED or any(
-            e.selection == wc.experiment for e in self.experiments().values()
-        )
+        leads_to_report = wc.setting == SELECTED or wc.experiment in VALIDATION_EXPERIMENTS
         return 1 if leads_to_report else 0
 
     def track_threads(self, wc: Any) -> int:
