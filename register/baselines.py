@@ -8,9 +8,10 @@ pairs run in parallel, ``register_pairs(fixed, moving, method, params, threads)`
   energy weight, ``penalty_spacing`` = spacing in px of the grid of points where the penalties
   are evaluated (1 = every pixel; the similarity always uses every pixel), ``properness`` =
   weight of elastix's ``TransformRigidityPenalty`` reduced to its properness condition
-  (det J close to 1), i.e. a volume-preserving penalty, 0 = off, ``iterations`` per
-  resolution, ``levels`` = resolutions, ``max_step`` = elastix's ``MaximumStepLength`` in px,
-  the largest displacement one iteration of its adaptive gradient descent is sized for).
+  (det J close to 1), i.e. a volume-preserving penalty, 0 = off, ``iterations`` at the
+  finest resolution, ``coarse_iterations`` at each coarser one, ``levels`` = resolutions,
+  ``max_step`` = elastix's ``MaximumStepLength`` in px, the largest displacement one
+  iteration of its adaptive gradient descent is sized for).
 
 The bending energy of a cubic B-spline with control points ``grid`` px apart is a smooth
 integrand; elastix evaluates it at the metric's samples, and at every pixel that costs
@@ -24,6 +25,16 @@ optimiser sizes itself at the start of the finer resolution is too large for a f
 and it jumps to a folded field (Dice 0.4, |det J - 1| 0.6, radial strain 170 %) on about
 one whole-sequence frame in a hundred of the phantoms. With 0.25 px none of 237 training
 and validation pairs diverged, at the same median Dice (README).
+
+Iterations. Demons runs 100; FFD 100 at its coarse resolution, then 200 at the finest (both
+resolutions smooth the images without shrinking them, so every iteration costs the same).
+Against 200 everywhere, paired on the training and validation phantoms (33 ES->ED pairs and
+171 frames of 3 whole sequences, each configured setting): Dice within 0.001, mean
+|det J - 1| within 0.002, the whole-sequence end-point error 0 to 0.012 mm lower, the ES->ED
+one 0.02 to 0.04 mm higher, FFD's whole-sequence radial strain error 0.0005 higher; in half
+(demons) and three quarters (FFD) of the time. Fewer cost more: demons with 50 raises the
+ES->ED end-point error by 0.12 mm, FFD with 100 at the finest resolution its radial strain
+error by up to 0.013.
 
 Convention: images are handed to ITK with unit spacing and zero origin, so physical (x, y)
 are (column, row) pixels. ITK's transform maps fixed points to moving points,
@@ -55,13 +66,14 @@ from binn.errors import BinnInputError
 log = logging.getLogger(__name__)
 
 CLASSICAL_METHODS = ("demons", "ffd")
-DEMONS_DEFAULTS = {"iterations": 200, "sigma": 1.5}
+DEMONS_DEFAULTS = {"iterations": 100, "sigma": 1.5}
 FFD_DEFAULTS = {
     "grid": 8.0,
     "penalty": 0.01,
     "penalty_spacing": 2.0,
     "properness": 0.0,
     "iterations": 200,
+    "coarse_iterations": 100,
     "levels": 2,
     "max_step": 0.25,
 }
@@ -117,7 +129,8 @@ def _ffd_parameters(params: dict[str, float]) -> Any:
         pm["CalculatePropernessCondition"] = ["true"]
     for i, w in enumerate(weights):
         pm[f"Metric{i}Weight"] = [w]
-    pm["MaximumNumberOfIterations"] = [str(int(params["iterations"]))]
+    coarse = [str(int(params["coarse_iterations"]))] * (int(params["levels"]) - 1)
+    pm["MaximumNumberOfIterations"] = [*coarse, str(int(params["iterations"]))]
     pm["MaximumStepLength"] = [str(float(params["max_step"]))]
     pm["FinalGridSpacingInPhysicalUnits"] = [str(float(params["grid"]))]
     spacing = int(params["penalty_spacing"])
@@ -214,6 +227,11 @@ def _params(method: str, params: dict[str, float]) -> dict[str, float]:
             raise BinnInputError(
                 None, f"ffd: penalty_spacing must be a whole number of px >= 1, got {spacing:g}"
             )
+        for name in ("iterations", "coarse_iterations", "levels"):
+            if merged[name] < 1 or merged[name] != int(merged[name]):
+                raise BinnInputError(
+                    None, f"ffd: {name} must be a whole number >= 1, got {merged[name]:g}"
+                )
         if not merged["max_step"] > 0:
             raise BinnInputError(
                 None, f"ffd: max_step must be positive, got {merged['max_step']:g}"

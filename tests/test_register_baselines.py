@@ -94,9 +94,10 @@ def test_penalty_on_a_2px_grid_is_the_same_penalty() -> None:
 
 def test_ffd_does_not_jump_to_a_folded_field_on_a_known_divergent_pair() -> None:
     """ES -> ED of the apical slice of training phantom 10000 (the default run's train000):
-    with elastix's default step length (1 px) the adaptive gradient descent oversteps at the
-    finer resolution and lands on a folded field 13 px deep; with ``max_step`` 0.25 px (the
-    default) it stays unfolded, as the ground truth (under 4 px here) is."""
+    with elastix's default step length (1 px) and 200 iterations at both resolutions the
+    adaptive gradient descent oversteps at the finer resolution and lands on a folded field
+    13 px deep; with ``max_step`` 0.25 px (the default) it stays unfolded, as the ground
+    truth (under 4 px here) is, after either number of coarse iterations."""
     from register.data.phantom import make_phantom
 
     subject = make_phantom(10_000, "A", frames=20, slices=3, size=64, spacing_mm=2.0, snr_db=20)
@@ -107,12 +108,27 @@ def test_ffd_does_not_jump_to_a_folded_field_on_a_known_divergent_pair() -> None
         det = (1 + d00) * (1 + d11) - d01 * d10
         return int((det <= 0).sum()), float(np.abs(u).max())
 
-    folds, reach = folds_and_reach(register_pair(fixed, moving, "ffd", max_step=1.0))
+    diverging = register_pair(fixed, moving, "ffd", max_step=1.0, coarse_iterations=200)
+    folds, reach = folds_and_reach(diverging)
     assert folds > 10 and reach > 8.0  # the divergence this default exists for
-    folds, reach = folds_and_reach(register_pair(fixed, moving, "ffd"))
-    assert folds == 0 and reach < 4.0, (folds, reach)
+    for coarse in (200, 100):
+        u = register_pair(fixed, moving, "ffd", coarse_iterations=coarse)
+        folds, reach = folds_and_reach(u)
+        assert folds == 0 and reach < 4.0, (coarse, folds, reach)
     truth = np.abs(subject.motion[subject.es_index, 2]).max()
     assert truth < 4.0
+
+
+def test_ffd_iterations_per_resolution() -> None:
+    """``coarse_iterations`` at every resolution but the finest, ``iterations`` there."""
+    from register.baselines import _ffd_parameters, _params
+
+    p = _params("ffd", {"levels": 3, "iterations": 200, "coarse_iterations": 40})
+    pm = _ffd_parameters(p).GetParameterMap(0)
+    assert tuple(pm["MaximumNumberOfIterations"]) == ("40", "40", "200")
+    assert tuple(pm["NumberOfResolutions"]) == ("3",)
+    pm = _ffd_parameters(_params("ffd", {"levels": 1, "iterations": 30})).GetParameterMap(0)
+    assert tuple(pm["MaximumNumberOfIterations"]) == ("30",)
 
 
 def test_bad_input() -> None:
@@ -124,6 +140,9 @@ def test_bad_input() -> None:
         register_pair(np.zeros((8, 8)), np.zeros((8, 8)), "demons", grid=3)
     with pytest.raises(BinnInputError, match="penalty_spacing must be a whole number"):
         register_pair(np.zeros((8, 8)), np.zeros((8, 8)), "ffd", penalty_spacing=1.5)
+    for name, value in (("coarse_iterations", 0), ("iterations", 2.5), ("levels", 0)):
+        with pytest.raises(BinnInputError, match=f"{name} must be a whole number"):
+            register_pair(np.zeros((8, 8)), np.zeros((8, 8)), "ffd", **{name: value})
     with pytest.raises(BinnInputError, match="max_step must be positive"):
         register_pair(np.zeros((8, 8)), np.zeros((8, 8)), "ffd", max_step=0)
     with pytest.raises(BinnInputError, match="unknown classical method"):
