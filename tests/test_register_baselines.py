@@ -140,7 +140,10 @@ def test_bad_input() -> None:
         register_pair(np.zeros((8, 8)), np.zeros((8, 8)), "demons", grid=3)
     with pytest.raises(BinnInputError, match="penalty_spacing must be a whole number"):
         register_pair(np.zeros((8, 8)), np.zeros((8, 8)), "ffd", penalty_spacing=1.5)
-    for name, value in (("coarse_iterations", 0), ("iterations", 2.5), ("levels", 0)):
+    with pytest.raises(BinnInputError, match="penalty_spacing must be a whole number"):
+        register_pair(np.zeros((8, 8)), np.zeros((8, 8)), "ffd", penalty_spacing=np.nan)
+    bad = (("coarse_iterations", 0), ("iterations", 2.5), ("levels", 0), ("iterations", np.nan))
+    for name, value in bad:
         with pytest.raises(BinnInputError, match=f"{name} must be a whole number"):
             register_pair(np.zeros((8, 8)), np.zeros((8, 8)), "ffd", **{name: value})
     with pytest.raises(BinnInputError, match="max_step must be positive"):
