@@ -222,12 +222,7 @@ def _params(method: str, params: dict[str, float]) -> dict[str, float]:
         return _merge(method, DEMONS_DEFAULTS, params)
     if method == "ffd":
         merged = _merge(method, FFD_DEFAULTS, params)
-        spacing = merged["penalty_spacing"]
-        if not (spacing >= 1 and float(spacing).is_integer()):
-            raise BinnInputError(
-                None, f"ffd: penalty_spacing must be a whole number of px >= 1, got {spacing:g}"
-            )
-        for name in ("iterations", "coarse_iterations", "levels"):
+        for name in ("penalty_spacing", "iterations", "coarse_iterations", "levels"):
             if not (merged[name] >= 1 and float(merged[name]).is_integer()):
                 raise BinnInputError(
                     None, f"ffd: {name} must be a whole number >= 1, got {merged[name]:g}"
