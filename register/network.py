@@ -89,7 +89,11 @@ class RegistrationNet(nn.Module):
         scales = []
         for stage, reduce in zip(self.encoder, self.reduce, strict=True):
             x = stage(x)
-            joint = reduce(torch.cat((x[:b], x[b:]), dim=1))
+            # split, not two slices: the halves' gradient comes back as one channels-last
+            # tensor, and autograd adds it to the next stage's at full speed; two slices'
+            # gradients are NCHW, and that mixed-layout add took 10-15 % of a training step
+            # on the CPU (64 px, width 0.25; the values are identical)
+            joint = reduce(torch.cat(x.split(b), dim=1))
             if joint.shape[-2:] != (h, w):
                 joint = F.interpolate(joint, size=(h, w), mode="bilinear", align_corners=False)
             scales.append(joint)
