@@ -9,6 +9,7 @@ stores its handler as ``func``; the handler returns the process exit code.
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import sys
 from collections.abc import Sequence
@@ -70,5 +71,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 3
 
 
+def run() -> None:
+    """The ``binn`` console command: :func:`main` on ``sys.argv``, then exit with its code.
+
+    Before exiting, the garbage collector's objects are frozen (``gc.freeze``), so the
+    interpreter's last collections do not traverse the ~200,000 objects that importing
+    torch (and ITK, dolfinx) created, only to free them as the process ends: that saves
+    about 0.5 s of a 3 s workflow job. Every output is already written (atomically) and
+    ``atexit`` handlers (log flushing, PETSc) still run.
+    """
+    code = main()
+    gc.freeze()
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()
