@@ -16,7 +16,11 @@ gradient energy alone cannot rank them):
 - ``strain_reversed``: ``-u``, the strain's sign reversed to first order: the cavity grows
   past its ED size while the wall thins, which no simulated frame (ED is the largest
   cavity) does;
-- ``mask_swapped``: the original field scored with another case's ED myocardium mask.
+- ``mask_swapped``: the original field scored with another case's ED myocardium mask,
+  scaled to the original's gradient energy over its own band. Unscaled, a swap onto a ring
+  where the field has decayed (a small heart's field on a larger ring) is a nearly still,
+  volume-keeping field: a plausible early frame at any phase (R_VAE of no motion is 0),
+  which tests the field's size, not its mechanics.
 """
 
 from __future__ import annotations
@@ -74,6 +78,13 @@ def compressible(
     u = np.stack(np.gradient(phi))
     scale = np.sqrt(_energy(field, band) / max(_energy(u, band), 1e-30))
     return (u * scale).astype(field.dtype)
+
+
+def mask_swapped(field: np.ndarray, band: np.ndarray, other_band: np.ndarray) -> np.ndarray:
+    """``field`` scaled so its gradient energy over ``other_band`` (another case's dilated
+    myocardium, bool ``(H, W)``) equals the energy over its own ``band``; ``(2, H, W)``."""
+    scale = np.sqrt(_energy(field, band) / max(_energy(field, other_band), 1e-30))
+    return (field * scale).astype(field.dtype)
 
 
 def strain_reversed(field: np.ndarray) -> np.ndarray:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -30,7 +31,11 @@ class Separation:
     The ``auc`` fields pool every case's frames (a corrupted frame of a case that moves
     little competes with plausible frames of one that moves a lot); ``within_case_*`` is the
     mean over cases of the AUC of each case's corrupted frames against its own plausible
-    frames, which removes the case-to-case score level.
+    frames, which removes the case-to-case score level. ``mask_swaps``: one entry per
+    ``mask_swapped`` pair, ``{"case", "mask_of", "scale"`` (median over frames of the
+    factor that matched the field's gradient energy on the other mask to its own, see
+    :func:`learn.corrupt.mask_swapped`), ``"abs_det_j_minus_1"`` (of the scaled field on the
+    other mask; ``"original_abs_det_j_minus_1"`` of the field on its own), ``"within_case_auc"}``.
     """
 
     plausible: np.ndarray
@@ -43,6 +48,7 @@ class Separation:
     abs_det_j_minus_1: dict[str, float]
     within_case_auc_per_corruption: dict[str, float]
     control_within_case_auc_per_corruption: dict[str, float]
+    mask_swaps: list[dict[str, Any]]
 
 
 def roc_auc(negatives: np.ndarray, positives: np.ndarray) -> float:
@@ -115,6 +121,7 @@ def separation(
         control[name].append(c)
         det[name] += [corrupt.mean_abs_det_j_minus_1(f, mask) for f in fields]
 
+    swaps: list[dict[str, Any]] = []
     for i, rec in enumerate(records):
         fields, mask = rec.disp[first_scored_frame(rec, min_frame_fraction) :], rec.mask
         band = dilate_mask(torch.from_numpy(mask), vae.mask_dilation).numpy() > 0
@@ -122,7 +129,21 @@ def separation(
         for name, bad in _field_corruptions(fields, mask, band, rng).items():
             add(name, bad, mask)
         if swap:
-            add("mask_swapped", fields, records[(i + 1) % len(records)].mask)
+            other = records[(i + 1) % len(records)]
+            other_band = dilate_mask(torch.from_numpy(other.mask), vae.mask_dilation).numpy() > 0
+            swapped = np.stack([corrupt.mask_swapped(f, band, other_band) for f in fields])
+            add("mask_swapped", swapped, other.mask)
+            n = len(fields)
+            swaps.append(
+                {
+                    "case": rec.name,
+                    "mask_of": other.name,
+                    "scale": float(np.median(_norms(swapped) / np.maximum(_norms(fields), 1e-30))),
+                    "abs_det_j_minus_1": float(np.mean(det["mask_swapped"][-n:])),
+                    "original_abs_det_j_minus_1": float(np.mean(det["simulated"][-n:])),
+                    "within_case_auc": roc_auc(ours["simulated"][-1], ours["mask_swapped"][-1]),
+                }
+            )
         grads = displacement_gradient(fields)
         shuffled = np.stack([corrupt.shuffled_gradients(g, mask, rng) for g in grads])
         s, c = score_gradients(vae, shuffled, mask)
@@ -144,7 +165,13 @@ def separation(
         abs_det_j_minus_1={k: float(np.mean(v)) for k, v in det.items()},
         within_case_auc_per_corruption=within,
         control_within_case_auc_per_corruption=control_within,
+        mask_swaps=swaps,
     )
+
+
+def _norms(fields: np.ndarray) -> np.ndarray:
+    """``(T,)`` Euclidean norms of ``(T, 2, H, W)`` fields."""
+    return np.sqrt(np.sum(fields.astype(np.float64) ** 2, axis=(1, 2, 3)))
 
 
 def _within_case_auc(scores: dict[str, list[np.ndarray]]) -> dict[str, float]:

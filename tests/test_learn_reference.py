@@ -3,6 +3,7 @@ among held-out cases by their R_VAE."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -102,3 +103,5 @@ def test_bench_vae_places_a_reference_on_the_records_grid(tmp_path: Path) -> Non
     assert placed["reference_scores"] == [0.0] * len(placed["reference_scores"])
     assert placed["percentiles"] == [0.0] * len(placed["reference_scores"])
     assert placed["inside_95th"] and placed["held_out_p50"] > 0
+    assert len(out["mask_swaps"]) == out["n_held_out_cases"]  # one swap per held-out case
+    json.dumps(out)  # --json prints it whole
