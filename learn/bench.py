@@ -10,7 +10,8 @@ selection has seen them, per corruption for R_VAE and for the control scorer
 ``||grad u * M||^2`` (``control_auc_per_corruption``), pooled over cases and within each
 case (``within_case_*``); ``abs_det_j_minus_1`` is the mean
 ``|det J - 1|`` over the myocardium of the simulated frames and of each corruption
-(``mask_swaps``: per swapped pair, on the other mask and on its own, and its within-case AUC);
+(``mask_swaps``: per swapped pair, on the other mask and on its own, and its within-case AUC;
+``*_95ci_per_corruption``: 95 % intervals from resampling the held-out cases);
 ``r_vae_small_fields`` the mean R_VAE of no motion, of frame 1 and of small compressible
 noise (:func:`learn.evaluate.noise_response`).
 """
@@ -203,6 +204,8 @@ def _bench(
         "within_case_auc_per_corruption": sep.within_case_auc_per_corruption,
         "control_within_case_auc_per_corruption": sep.control_within_case_auc_per_corruption,
         "mask_swaps": sep.mask_swaps,
+        "auc_95ci_per_corruption": sep.auc_interval_per_corruption,
+        "within_case_auc_95ci_per_corruption": sep.within_case_auc_interval_per_corruption,
         "abs_det_j_minus_1": sep.abs_det_j_minus_1,
         "r_vae_small_fields": noise_response(vae, held_out, seed=seed),
         "train_samples_per_second": result.samples_per_second,

@@ -36,6 +36,9 @@ class Separation:
     factor that matched the field's gradient energy on the other mask to its own, see
     :func:`learn.corrupt.mask_swapped`), ``"abs_det_j_minus_1"`` (of the scaled field on the
     other mask; ``"original_abs_det_j_minus_1"`` of the field on its own), ``"within_case_auc"}``.
+    ``*_interval_per_corruption``: 95 % intervals of the pooled and within-case AUCs from
+    resampling the cases with replacement (:func:`case_bootstrap_intervals`), because the
+    frames of one case are not independent samples.
     """
 
     plausible: np.ndarray
@@ -49,6 +52,8 @@ class Separation:
     within_case_auc_per_corruption: dict[str, float]
     control_within_case_auc_per_corruption: dict[str, float]
     mask_swaps: list[dict[str, Any]]
+    auc_interval_per_corruption: dict[str, tuple[float, float]]
+    within_case_auc_interval_per_corruption: dict[str, tuple[float, float]]
 
 
 def roc_auc(negatives: np.ndarray, positives: np.ndarray) -> float:
@@ -151,6 +156,7 @@ def separation(
         control["shuffled_gradients"].append(c)
     within = _within_case_auc(ours)
     control_within = _within_case_auc(control)
+    pooled_interval, within_interval = case_bootstrap_intervals(ours, seed=seed)
     scores = {k: np.concatenate(v) for k, v in ours.items()}
     controls = {k: np.concatenate(v) for k, v in control.items()}
     ok, ok_control = scores.pop("simulated"), controls.pop("simulated")
@@ -166,7 +172,42 @@ def separation(
         within_case_auc_per_corruption=within,
         control_within_case_auc_per_corruption=control_within,
         mask_swaps=swaps,
+        auc_interval_per_corruption=pooled_interval,
+        within_case_auc_interval_per_corruption=within_interval,
     )
+
+
+def case_bootstrap_intervals(
+    scores: dict[str, list[np.ndarray]], n_resamples: int = 1000, seed: int = 0
+) -> tuple[dict[str, tuple[float, float]], dict[str, tuple[float, float]]]:
+    """95 % percentile intervals of each corruption's pooled and within-case AUC.
+
+    ``scores[name][i]`` holds case ``i``'s scores of class ``name`` (``"simulated"`` the
+    plausible ones). Each of ``n_resamples`` resamples draws as many cases as there are,
+    with replacement, and recomputes both AUCs over the drawn cases' frames. Returns
+    ``(pooled, within_case)``, each ``{corruption: (low, high)}``.
+    """
+    plausible = scores["simulated"]
+    n = len(plausible)
+    draws = np.random.default_rng(seed).integers(0, n, size=(n_resamples, n))
+    pooled: dict[str, tuple[float, float]] = {}
+    within: dict[str, tuple[float, float]] = {}
+    for name, bad in scores.items():
+        if name == "simulated":
+            continue
+        per_case = np.array([roc_auc(ok, b) for ok, b in zip(plausible, bad, strict=True)])
+        pooled_draws = [
+            roc_auc(np.concatenate([plausible[i] for i in d]), np.concatenate([bad[i] for i in d]))
+            for d in draws
+        ]
+        pooled[name] = _percentile_interval(pooled_draws)
+        within[name] = _percentile_interval(per_case[draws].mean(axis=1))
+    return pooled, within
+
+
+def _percentile_interval(values: Sequence[float] | np.ndarray) -> tuple[float, float]:
+    low, high = np.percentile(np.asarray(values, dtype=np.float64), [2.5, 97.5])
+    return float(low), float(high)
 
 
 def _norms(fields: np.ndarray) -> np.ndarray:

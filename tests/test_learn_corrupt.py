@@ -102,6 +102,12 @@ def test_separation_reports_every_corruption_with_control(tmp_path: Path) -> Non
     assert set(sep.within_case_auc_per_corruption) == set(corrupt.CORRUPTIONS)
     assert set(sep.control_within_case_auc_per_corruption) == set(corrupt.CORRUPTIONS)
     assert sep.control_within_case_auc_per_corruption["folded"] == 1.0
+    assert set(sep.auc_interval_per_corruption) == set(corrupt.CORRUPTIONS)
+    for low, high in [
+        *sep.auc_interval_per_corruption.values(),
+        *sep.within_case_auc_interval_per_corruption.values(),
+    ]:
+        assert 0.0 <= low <= high <= 1.0
     n = sep.plausible.size
     assert n == 3 * 3 and all(v.size == n for v in sep.corrupted.values())
     # energy-matched corruptions: the control cannot tell them from the simulation
@@ -145,6 +151,30 @@ def test_mask_swaps_list_each_pair_consistently(tmp_path: Path) -> None:
         assert swap["scale"] == pytest.approx(np.median(scales), rel=1e-5)
         assert swap["original_abs_det_j_minus_1"] == pytest.approx(on_own)
         assert swap["abs_det_j_minus_1"] == pytest.approx(on_other)
+
+
+def test_case_bootstrap_intervals() -> None:
+    from learn.evaluate import case_bootstrap_intervals, roc_auc
+
+    ok, bad = np.array([0.1, 0.2, 0.3, 0.4]), np.array([0.15, 0.35, 0.5, 0.6])
+    point = roc_auc(ok, bad)  # 0.75
+    # identical cases: every resample gives the one case's AUC, pooled and within
+    pooled, within = case_bootstrap_intervals({"simulated": [ok] * 5, "bad": [bad] * 5})
+    assert pooled["bad"] == pytest.approx((point, point))
+    assert within["bad"] == pytest.approx((point, point))
+    # cases at different score levels: each case separates perfectly, pooled it does not
+    levels = [0.0, 1.0, 2.0, 3.0]
+    scores = {
+        "simulated": [lv + np.array([0.0, 0.1]) for lv in levels],
+        "bad": [lv + np.array([0.5, 0.6]) for lv in levels],
+    }
+    pooled, within = case_bootstrap_intervals(scores, seed=1)
+    assert within["bad"] == (1.0, 1.0)
+    low, high = pooled["bad"]
+    point = roc_auc(np.concatenate(scores["simulated"]), np.concatenate(scores["bad"]))
+    # all four cases drawn is the worst resample; drawing fewer distinct cases separates better
+    assert low == pytest.approx(point) and point < high < 1.0
+    assert case_bootstrap_intervals(scores, seed=1) == (pooled, within)  # seeded
 
 
 def test_within_case_auc_removes_the_case_score_level() -> None:
