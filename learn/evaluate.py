@@ -126,27 +126,26 @@ def separation(
         control[name].append(c)
         det[name] += [corrupt.mean_abs_det_j_minus_1(f, mask) for f in fields]
 
+    bands = [dilate_mask(torch.from_numpy(r.mask), vae.mask_dilation).numpy() > 0 for r in records]
     swaps: list[dict[str, Any]] = []
     for i, rec in enumerate(records):
         fields, mask = rec.disp[first_scored_frame(rec, min_frame_fraction) :], rec.mask
-        band = dilate_mask(torch.from_numpy(mask), vae.mask_dilation).numpy() > 0
+        band = bands[i]
         add("simulated", fields, mask)
         for name, bad in _field_corruptions(fields, mask, band, rng).items():
             add(name, bad, mask)
         if swap:
-            other = records[(i + 1) % len(records)]
-            other_band = dilate_mask(torch.from_numpy(other.mask), vae.mask_dilation).numpy() > 0
-            swapped = np.stack([corrupt.mask_swapped(f, band, other_band) for f in fields])
-            add("mask_swapped", swapped, other.mask)
+            j = (i + 1) % len(records)
+            swapped = np.stack([corrupt.mask_swapped(f, band, bands[j]) for f in fields])
+            add("mask_swapped", swapped, records[j].mask)
             n = len(fields)
             swaps.append(
                 {
                     "case": rec.name,
-                    "mask_of": other.name,
+                    "mask_of": records[j].name,
                     "scale": float(np.median(_norms(swapped) / np.maximum(_norms(fields), 1e-30))),
                     "abs_det_j_minus_1": float(np.mean(det["mask_swapped"][-n:])),
                     "original_abs_det_j_minus_1": float(np.mean(det["simulated"][-n:])),
-                    "within_case_auc": roc_auc(ours["simulated"][-1], ours["mask_swapped"][-1]),
                 }
             )
         grads = displacement_gradient(fields)
@@ -154,8 +153,11 @@ def separation(
         s, c = score_gradients(vae, shuffled, mask)
         ours["shuffled_gradients"].append(s)
         control["shuffled_gradients"].append(c)
-    within = _within_case_auc(ours)
+    per_case = _per_case_auc(ours)
+    within = {k: float(np.mean(v)) for k, v in per_case.items()}
     control_within = _within_case_auc(control)
+    for entry, auc in zip(swaps, per_case.get("mask_swapped", []), strict=True):
+        entry["within_case_auc"] = float(auc)
     pooled_interval, within_interval = case_bootstrap_intervals(ours, seed=seed)
     scores = {k: np.concatenate(v) for k, v in ours.items()}
     controls = {k: np.concatenate(v) for k, v in control.items()}
@@ -192,10 +194,8 @@ def case_bootstrap_intervals(
     draws = np.random.default_rng(seed).integers(0, n, size=(n_resamples, n))
     pooled: dict[str, tuple[float, float]] = {}
     within: dict[str, tuple[float, float]] = {}
-    for name, bad in scores.items():
-        if name == "simulated":
-            continue
-        per_case = np.array([roc_auc(ok, b) for ok, b in zip(plausible, bad, strict=True)])
+    for name, per_case in _per_case_auc(scores).items():
+        bad = scores[name]
         pooled_draws = [
             roc_auc(np.concatenate([plausible[i] for i in d]), np.concatenate([bad[i] for i in d]))
             for d in draws
@@ -215,15 +215,20 @@ def _norms(fields: np.ndarray) -> np.ndarray:
     return np.sqrt(np.sum(fields.astype(np.float64) ** 2, axis=(1, 2, 3)))
 
 
-def _within_case_auc(scores: dict[str, list[np.ndarray]]) -> dict[str, float]:
-    """Mean over cases of ``roc_auc(case's plausible scores, case's corrupted scores)``;
-    ``scores[name][i]`` holds case ``i``'s scores of class ``name``."""
+def _per_case_auc(scores: dict[str, list[np.ndarray]]) -> dict[str, np.ndarray]:
+    """``(cases,)`` ``roc_auc(case's plausible scores, case's corrupted scores)`` per
+    corruption; ``scores[name][i]`` holds case ``i``'s scores of class ``name``."""
     plausible = scores["simulated"]
     return {
-        name: float(np.mean([roc_auc(ok, bad) for ok, bad in zip(plausible, v, strict=True)]))
+        name: np.array([roc_auc(ok, bad) for ok, bad in zip(plausible, v, strict=True)])
         for name, v in scores.items()
         if name != "simulated"
     }
+
+
+def _within_case_auc(scores: dict[str, list[np.ndarray]]) -> dict[str, float]:
+    """Mean over cases of :func:`_per_case_auc`."""
+    return {name: float(np.mean(v)) for name, v in _per_case_auc(scores).items()}
 
 
 def noise_response(

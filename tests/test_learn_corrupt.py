@@ -15,7 +15,13 @@ import torch
 
 from learn import corrupt
 from learn.dataset import read_records
-from learn.evaluate import first_scored_frame, noise_response, separation
+from learn.evaluate import (
+    case_bootstrap_intervals,
+    first_scored_frame,
+    noise_response,
+    roc_auc,
+    separation,
+)
 from learn.gradients import displacement_gradient
 from learn.masks import dilate_mask
 from learn.model import MotionVAE2D
@@ -91,11 +97,14 @@ def test_compressible_noise_is_small_and_compressible() -> None:
     assert 0.07 < np.mean(dets) < 0.15
 
 
-def test_separation_reports_every_corruption_with_control(tmp_path: Path) -> None:
-    paths = write_ring_records(tmp_path, [0, 1, 2], size=32, frames=6)
-    records, _ = read_records(paths)
+def _three_rings_and_an_untrained_vae(folder: Path) -> tuple[list, MotionVAE2D]:
+    records, _ = read_records(write_ring_records(folder, [0, 1, 2], size=32, frames=6))
     torch.manual_seed(0)
-    vae = MotionVAE2D(image_size=32, latent_dim=4, nf=4).eval()
+    return records, MotionVAE2D(image_size=32, latent_dim=4, nf=4).eval()
+
+
+def test_separation_reports_every_corruption_with_control(tmp_path: Path) -> None:
+    records, vae = _three_rings_and_an_untrained_vae(tmp_path)
     sep = separation(vae, records, seed=0)
     assert set(sep.auc_per_corruption) == set(corrupt.CORRUPTIONS)
     assert set(sep.control_auc_per_corruption) == set(corrupt.CORRUPTIONS)
@@ -125,10 +134,7 @@ def test_separation_reports_every_corruption_with_control(tmp_path: Path) -> Non
 
 
 def test_mask_swaps_list_each_pair_consistently(tmp_path: Path) -> None:
-    paths = write_ring_records(tmp_path, [0, 1, 2], size=32, frames=6)
-    records, _ = read_records(paths)
-    torch.manual_seed(0)
-    vae = MotionVAE2D(image_size=32, latent_dim=4, nf=4).eval()
+    records, vae = _three_rings_and_an_untrained_vae(tmp_path)
     sep = separation(vae, records, seed=0)
     names = [r.name for r in records]
     assert [(s["case"], s["mask_of"]) for s in sep.mask_swaps] == list(
@@ -154,8 +160,6 @@ def test_mask_swaps_list_each_pair_consistently(tmp_path: Path) -> None:
 
 
 def test_case_bootstrap_intervals() -> None:
-    from learn.evaluate import case_bootstrap_intervals, roc_auc
-
     ok, bad = np.array([0.1, 0.2, 0.3, 0.4]), np.array([0.15, 0.35, 0.5, 0.6])
     point = roc_auc(ok, bad)  # 0.75
     # identical cases: every resample gives the one case's AUC, pooled and within
@@ -181,7 +185,7 @@ def test_within_case_auc_removes_the_case_score_level() -> None:
     """Case 0 moves little, case 1 a lot: each case's corruption scores above its own
     plausible frames (within-case AUC 1) although pooled, case 1's plausible frames outscore
     case 0's corrupted ones."""
-    from learn.evaluate import _within_case_auc, roc_auc
+    from learn.evaluate import _within_case_auc
 
     scores = {
         "simulated": [np.array([0.0, 1.0]), np.array([10.0, 11.0])],
