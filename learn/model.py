@@ -16,6 +16,16 @@ pattern where the heart barely moves) and near-zero simulated frames scored 2x t
 field; without, 1e-4 against 7e-3 for sub-pixel compressible noise (measured, see
 ``binn bench vae``).
 
+A second change: the reconstruction is masked by the same dilated band as the input, so the
+loss compares the two inside the band only. The authors compare the masked input with the
+unmasked output, which makes the decoder, which never sees the mask, draw the band's
+outline from the latent code: capacity spent on the anatomy's shape, and an error that
+grows with the field's size whatever its mechanics (plausible frames: 14 % of their
+gradient energy left unexplained inside the band, 2 % outside it). Chosen on 49 synthetic
+cases (seeds 40-89) that no VAE trained on, with VAEs trained as ``binn bench vae`` trains
+them (seeds 0-19, 30 epochs): pooled AUC against the energy-matched corruptions
+compressible 0.935 -> 0.967, strain reversed 0.946 -> 0.975, mask swapped 0.840 -> 0.866.
+
 Units, the same at every window size: the model sees dimensionless gradients (px/px)
 divided by one fixed displacement unit, ``GRADIENT_UNIT_PX`` = 48 px. That is the authors'
 half-window at their 96 px crop (they normalise fields to [-1, 1] over the window before
@@ -35,6 +45,7 @@ GRADIENT_CHANNELS = 4
 DOWNSAMPLING = 16
 GRADIENT_UNIT_PX = 48.0
 DEFAULT_MAX_NORM = 1.0 / GRADIENT_UNIT_PX  # 1 px/px; the authors' 0.1 is 4.8 px/px
+RECONSTRUCTION = "band"  # the loss compares input and output inside the dilated mask only
 _CONV = {"kernel_size": 4, "stride": 2, "padding": 1, "bias": False}
 
 
@@ -105,6 +116,7 @@ class MotionVAE2D(nn.Module):
             "beta": self.beta,
             "mask_dilation": self.mask_dilation,
             "gradient_unit_px": self.unit_px,
+            "reconstruction": RECONSTRUCTION,
         }
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -115,6 +127,11 @@ class MotionVAE2D(nn.Module):
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """Latent ``(B, latent_dim)`` -> scaled reconstruction ``(B, 4, S, S)`` in [-1, 1]."""
         return self.decoder(self.fc_dec(z).view(z.shape[0], *self._bottom))
+
+    def reconstruct(self, z: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Latent ``(B, latent_dim)`` -> reconstructed gradients ``(B, 4, S, S)`` in model
+        gradient units, zero outside the dilated ``mask`` ``(B, 1, S, S)`` (0/1)."""
+        return self.decode(z) * self.max_norm * mask
 
     def forward(
         self,
@@ -127,8 +144,9 @@ class MotionVAE2D(nn.Module):
 
         ``grad``: ``(B, 4, S, S)`` in model gradient units; ``mask``: ``(B, 1, S, S)`` or
         ``(B, S, S)`` dilated myocardium (0/1). Returns ``(recon, mu, logvar)`` with
-        ``recon`` in the same units as ``grad``. ``sample=True`` draws ``z`` with the
-        reparameterisation trick (training); otherwise ``z = mu`` (deterministic scoring).
+        ``recon`` in the same units as ``grad`` and zero outside ``mask``. ``sample=True``
+        draws ``z`` with the reparameterisation trick (training); otherwise ``z = mu``
+        (deterministic scoring).
         """
         if mask.ndim == 3:
             mask = mask.unsqueeze(1)
@@ -138,7 +156,7 @@ class MotionVAE2D(nn.Module):
         if sample:
             eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
             z = mu + eps * torch.exp(0.5 * logvar)
-        return self.decode(z) * self.max_norm, mu, logvar
+        return self.reconstruct(z, mask), mu, logvar
 
 
 def vae_loss(
@@ -151,8 +169,8 @@ def vae_loss(
     """Per-sample VAE loss ``(B,)``: sum of squared errors + ``beta`` * KL(q(z|x) || N(0, I)).
 
     The authors' ``MotionVAELoss`` (``reduction='sum'``) evaluated per sample; ``target`` is
-    the masked gradient map, ``recon`` the unmasked reconstruction (so the network must also
-    predict zero outside the dilated mask).
+    the masked gradient map, ``recon`` the reconstruction, masked by the same band
+    (:meth:`MotionVAE2D.reconstruct`).
     """
     sse = (recon - target).square().flatten(1).sum(dim=1)
     kld = -0.5 * (1.0 + logvar - mu.square() - logvar.exp()).sum(dim=1)

@@ -1,10 +1,11 @@
 """R_VAE: the learnt biomechanics prior as a regulariser and as a plausibility score.
 
 ``R_VAE(u, m)`` is the authors' VAE loss of the field's gradients (sum of squared
-reconstruction errors over the window + beta * KL), evaluated deterministically with the
-latent mean. Gradients enter in the model's units: px/px divided by the fixed
-``unit_px`` = 48 px (the authors' half-window at 96 px), so R_VAE and the regularisation
-weight alpha mean the same at any window size, and what they mean in the paper at 96 px.
+reconstruction errors over the dilated myocardium band + beta * KL), evaluated
+deterministically with the latent mean. Gradients enter in the model's units: px/px
+divided by the fixed ``unit_px`` = 48 px (the authors' half-window at 96 px), so R_VAE and
+the regularisation weight alpha mean the same at any window size, and what they mean in
+the paper at 96 px.
 Low = plausible.
 """
 
@@ -20,7 +21,7 @@ from binn.io import load_npz
 from learn.checkpoint import model_from_checkpoint, read_torch_file
 from learn.gradients import displacement_gradient
 from learn.masks import crop_window, dilate_mask, lv_centre
-from learn.model import GRADIENT_UNIT_PX, MotionVAE2D, vae_loss
+from learn.model import GRADIENT_UNIT_PX, RECONSTRUCTION, MotionVAE2D, vae_loss
 
 
 def resolve_device(device: str) -> torch.device:
@@ -40,6 +41,7 @@ def load_vae(
     ``image_size`` (optional) must match the checkpoint's window size. Files that are not
     binn VAE checkpoints, other architectures, mismatched weights and checkpoints in other
     gradient units (before ``gradient_unit_px``, gradients were scaled by half the window)
+    or with the reconstruction loss over the whole window (before ``reconstruction``)
     raise :class:`BinnInputError` naming ``path``. The model's ``spacing_mm`` is the
     training cases' pixel spacing (mm) from the checkpoint, ``None`` where it has none.
     """
@@ -49,6 +51,13 @@ def load_vae(
             path,
             f"gradient unit {data.get('gradient_unit_px')!r} px, expected {GRADIENT_UNIT_PX}"
             " (a checkpoint from before window-size-independent units: retrain it)",
+        )
+    if "arch" in data and data.get("reconstruction") != RECONSTRUCTION:
+        raise BinnInputError(
+            path,
+            f"reconstruction loss over {data.get('reconstruction', 'the whole window')!r},"
+            f" expected {RECONSTRUCTION!r} (a checkpoint from before the band-only loss:"
+            " retrain it)",
         )
     model = model_from_checkpoint(path, data, image_size=image_size)
     spacing = data.get("spacing_mm")

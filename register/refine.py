@@ -187,7 +187,7 @@ def latent_prior(
     evaluated at ``z`` rather than at the encoder's mean (the field is pulled towards the
     decoder's manifold at the code that explains it best)."""
     grad, dil = _vae_view(vae, field, myo)
-    recon = vae.decode(z) * vae.max_norm
+    recon = vae.reconstruct(z, dil)
     sse = (recon - grad * dil).square().flatten(1).sum(dim=1)
     return sse + vae.beta * 0.5 * z.square().sum(dim=1)
 

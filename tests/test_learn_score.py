@@ -1,4 +1,5 @@
-"""learn.score: R_VAE's units do not depend on the window; the zero field; the control scorer.
+"""learn.score: R_VAE's units do not depend on the window; the zero field; the band-only
+loss; the control scorer.
 
 Analytic checks use VAEs whose decoder output is zeroed (reconstruction 0, latent 0), so
 R_VAE is exactly the masked gradient energy in model units. One small VAE trained on exact
@@ -80,6 +81,24 @@ def test_zero_field_is_the_minimum_with_no_pull() -> None:
     assert float(r_vae(vae, noise[None], mask).detach()) > 0
 
 
+def test_r_vae_compares_input_and_reconstruction_inside_the_band_only() -> None:
+    """The decoder's output outside the dilated mask does not count: R_VAE is the squared
+    error over the band (+ beta * KL), though the raw decoder output there is not zero."""
+    torch.manual_seed(5)
+    vae = MotionVAE2D(image_size=32, latent_dim=4, nf=4).eval()
+    field, mask = _ring(32)
+    grad = displacement_gradient(field) / vae.unit_px
+    band = dilate_mask(mask, vae.mask_dilation).float().unsqueeze(1)
+    with torch.no_grad():
+        mu, logvar = vae.encode(grad * band / vae.max_norm)
+        raw = vae.decode(mu) * vae.max_norm
+        inside = ((raw - grad) * band).square().sum()
+        kl = -0.5 * (1.0 + logvar - mu.square() - logvar.exp()).sum()
+        score = r_vae(vae, field, mask)
+    assert float((raw * (1 - band)).abs().max()) > 0
+    torch.testing.assert_close(score, (inside + vae.beta * kl).reshape(1), rtol=1e-5, atol=0)
+
+
 def test_load_vae_refuses_other_units_and_keeps_spacing(tmp_path: Path) -> None:
     vae = MotionVAE2D(image_size=16, latent_dim=4, nf=4)
     save_checkpoint(tmp_path / "vae.pt", vae, spacing_mm=1.8)
@@ -89,6 +108,10 @@ def test_load_vae_refuses_other_units_and_keeps_spacing(tmp_path: Path) -> None:
     torch.save(old, tmp_path / "old.pt")
     with pytest.raises(BinnInputError, match=r"old\.pt.*gradient unit"):
         load_vae(tmp_path / "old.pt")
+    window = {k: v for k, v in data.items() if k != "reconstruction"}
+    torch.save(window, tmp_path / "window.pt")
+    with pytest.raises(BinnInputError, match=r"window\.pt.*whole window.*retrain"):
+        load_vae(tmp_path / "window.pt")
     torch.save({**data, "spacing_mm": None}, tmp_path / "none.pt")
     assert load_vae(tmp_path / "none.pt").spacing_mm is None
 
