@@ -94,7 +94,7 @@ def bench_vae(
     cases_dir: Path | None = None,
     n_cases: int = 20,
     image_size: int = 64,
-    epochs: int = 30,
+    epochs: int = 90,
     frames: int = 20,
     lr: float = 1e-3,
     batch_size: int = 8,
