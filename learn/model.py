@@ -20,8 +20,9 @@ A second change: the reconstruction is masked by the same dilated band as the in
 loss compares the two inside the band only. The authors compare the masked input with the
 unmasked output, which makes the decoder, which never sees the mask, draw the band's
 outline from the latent code: capacity spent on the anatomy's shape, and an error that
-grows with the field's size whatever its mechanics (plausible frames: 14 % of their
-gradient energy left unexplained inside the band, 2 % outside it). Chosen on 49 synthetic
+grows with the field's size whatever its mechanics (held-out plausible frames, beta 1e-4:
+14 % of their gradient energy left unexplained inside the band, 2 % outside it, the rest of
+R_VAE the KL term). Chosen on 49 synthetic
 cases (seeds 40-89) that no VAE trained on, with VAEs trained as ``binn bench vae`` trains
 them (seeds 0-19, 30 epochs): pooled AUC against the energy-matched corruptions
 compressible 0.935 -> 0.967, strain reversed 0.946 -> 0.975, mask swapped 0.840 -> 0.866.
