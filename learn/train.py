@@ -198,17 +198,18 @@ def train_vae(
         val.fields.shape[0],
         len(val_names),
     )
-    identity = {
-        **cfg.run_identity(),
-        "train_cases": train_names,
-        "val_cases": val_names,
-        "data": _digest(train, val),
-    }
     paths = artefact_paths(out)
     dev = resolve_device(device)
 
     torch.manual_seed(cfg.seed)
     model = MotionVAE2D(size, cfg.latent_dim, cfg.nf, cfg.max_norm, cfg.beta, dil).to(dev)
+    identity = {
+        **cfg.run_identity(),
+        "model": model.config(),  # its format too: gradient unit, reconstruction loss
+        "train_cases": train_names,
+        "val_cases": val_names,
+        "data": _digest(train, val),
+    }
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     _warn_saturation(train, model)
     history: list[dict[str, float]] = []

@@ -295,6 +295,20 @@ def test_progress_bar_only_on_a_terminal(
     assert "train VAE" in terminal.getvalue()
 
 
+def test_state_of_another_model_format_is_not_resumed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A state file written before the band-only loss (same settings and data) is refused."""
+    paths = write_ring_records(tmp_path / "cases", [1, 2, 3], size=16, frames=4)
+    one = TrainConfig(**{**TINY.__dict__, "epochs": 1})
+    for module in ("learn.model", "learn.score"):  # the old code wrote and read "window"
+        monkeypatch.setattr(f"{module}.RECONSTRUCTION", "window")
+    train_vae(paths, tmp_path / "b.pt", one, "cpu")
+    monkeypatch.undo()
+    with pytest.raises(BinnInputError, match="different training run"):
+        train_vae(paths, tmp_path / "b.pt", TINY, "cpu")
+
+
 def test_state_of_other_data_is_not_resumed(tmp_path: Path, caplog) -> None:
     """Cases re-simulated under the same names (Snakemake reruns train-vae): start afresh."""
     old = write_ring_records(tmp_path / "old", [1, 2, 3], size=16, frames=4)
