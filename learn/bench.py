@@ -97,6 +97,7 @@ def bench_vae(
     epochs: int = 90,
     frames: int = 20,
     lr: float = 1e-3,
+    lr_schedule: str = "cosine",
     batch_size: int = 8,
     seed: int = 0,
     device: str = "cpu",
@@ -108,7 +109,8 @@ def bench_vae(
 ) -> dict[str, Any]:
     """Train on the non-held-out cases, return AUC on the held-out ones and throughput.
 
-    Training: ``epochs`` over all frames with Adam at ``lr``, minibatches of ``batch_size``
+    Training: ``epochs`` over all frames with Adam at ``lr`` (``lr_schedule``, see
+    :func:`learn.train.learning_rate`), minibatches of ``batch_size``
     windows of ``image_size`` px (small batches: more optimiser steps in the same CPU time),
     20 % of the training cases for validation; ``beta`` the KL weight. Simulated cases are
     on ``size`` px of ``spacing_mm``. ``reference``: an outside field placed among the
@@ -127,6 +129,7 @@ def bench_vae(
             epochs,
             frames,
             lr,
+            lr_schedule,
             batch_size,
             seed,
             device,
@@ -146,6 +149,7 @@ def _bench(
     epochs: int,
     frames: int,
     lr: float,
+    lr_schedule: str,
     batch_size: int,
     seed: int,
     device: str,
@@ -175,6 +179,7 @@ def _bench(
             image_size=image_size,
             epochs=epochs,
             lr=lr,
+            lr_schedule=lr_schedule,
             batch_size=batch_size,
             seed=seed,
             val_fraction=0.2,
@@ -220,6 +225,7 @@ def _bench(
         "image_size": image_size,
         "epochs": epochs,
         "lr": lr,
+        "lr_schedule": lr_schedule,
         "batch_size": batch_size,
         "beta": beta,
         "best_epoch": result.best_epoch,

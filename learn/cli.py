@@ -18,6 +18,7 @@ DEFAULT_IMAGE_SIZE = DEFAULT_SIZE_PX  # the grid's window
 DEFAULT_LATENT = 32
 DEFAULT_BETA = 1e-5
 DEFAULT_LR = 1e-3
+DEFAULT_LR_SCHEDULE = "cosine"  # learn.train.LR_SCHEDULES[0] (not imported: keeps --help fast)
 DEFAULT_EPOCHS = 30
 DEFAULT_BATCH_SIZE = 32
 BENCH_BATCH_SIZE = 8  # bench vae: more optimiser steps in its short CPU run
@@ -38,6 +39,12 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS)
     p.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE)
     p.add_argument("--lr", type=float, default=DEFAULT_LR, help="Adam learning rate")
+    p.add_argument(
+        "--lr-schedule",
+        default=DEFAULT_LR_SCHEDULE,
+        choices=["cosine", "constant"],
+        help="learning rate annealed from --lr to 0 over the epochs (half cosine), or constant",
+    )
     p.add_argument("--beta", type=float, default=DEFAULT_BETA, help="KL weight")
     p.add_argument("--latent", type=int, default=DEFAULT_LATENT, help="latent dimension")
     p.add_argument(
@@ -94,6 +101,12 @@ def add_bench(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--image-size", type=int, default=DEFAULT_IMAGE_SIZE)
     p.add_argument("--epochs", type=int, default=BENCH_EPOCHS)
     p.add_argument("--lr", type=float, default=DEFAULT_LR, help="Adam learning rate")
+    p.add_argument(
+        "--lr-schedule",
+        default=DEFAULT_LR_SCHEDULE,
+        choices=["cosine", "constant"],
+        help="learning rate annealed from --lr to 0 over the epochs (half cosine), or constant",
+    )
     p.add_argument("--batch-size", type=int, default=BENCH_BATCH_SIZE, help="windows per minibatch")
     p.add_argument("--beta", type=float, default=DEFAULT_BETA, help="KL weight")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
@@ -153,6 +166,7 @@ def _run_bench(args: argparse.Namespace) -> int:
         epochs=args.epochs,
         frames=args.frames,
         lr=args.lr,
+        lr_schedule=args.lr_schedule,
         batch_size=args.batch_size,
         beta=args.beta,
         seed=args.seed,

@@ -38,6 +38,7 @@ rule train_vae:
         latent=config["vae"]["latent"],
         beta=config["vae"]["beta"],
         lr=config["vae"]["lr"],
+        lr_schedule=config["vae"]["lr_schedule"],
         epochs=config["vae"]["epochs"],
         batch_size=config["vae"]["batch_size"],
         dilation=config["vae"]["mask_dilation"],
@@ -48,6 +49,6 @@ rule train_vae:
         "binn --log-file {log} train-vae {input} --out {output.model}"
         " --failed-table {output.failed} --image-size {params.image_size}"
         " --latent {params.latent} --beta {params.beta} --lr {params.lr}"
-        " --epochs {params.epochs} --batch-size {params.batch_size}"
+        " --lr-schedule {params.lr_schedule} --epochs {params.epochs} --batch-size {params.batch_size}"
         " --mask-dilation {params.dilation} --val-fraction {params.val_fraction}"
         " --seed {params.seed} --device {params.device}"

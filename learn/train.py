@@ -15,6 +15,7 @@ import csv
 import hashlib
 import io
 import logging
+import math
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -59,13 +60,27 @@ class TrainConfig:
     frames_per_case: int | None = None
     max_shift_px: int = 3
     augment: str = "rigid"
+    lr_schedule: str = "cosine"
     seed: int = 0
 
     def run_identity(self) -> dict[str, Any]:
-        """The fields that must match to resume a run (all but ``epochs``)."""
+        """The fields that must match to resume a run: all, and ``epochs`` only where the
+        learning rate depends on it (a constant-rate run may be resumed to train longer)."""
         d = asdict(self)
-        d.pop("epochs")
+        if self.lr_schedule == "constant":
+            d.pop("epochs")
         return d
+
+
+LR_SCHEDULES = ("cosine", "constant")
+
+
+def learning_rate(cfg: TrainConfig, epoch: int) -> float:
+    """Adam's learning rate in ``epoch`` (1-based): ``cfg.lr`` throughout (``constant``), or
+    annealed from ``cfg.lr`` towards 0 over ``cfg.epochs`` on a half cosine (``cosine``)."""
+    if cfg.lr_schedule == "constant":
+        return cfg.lr
+    return cfg.lr * 0.5 * (1.0 + math.cos(math.pi * (epoch - 1) / cfg.epochs))
 
 
 @dataclass(frozen=True)
@@ -127,6 +142,8 @@ def _epoch(
 ) -> float:
     """One pass over the training windows with random re-orientations; mean loss."""
     model.train()
+    for group in opt.param_groups:
+        group["lr"] = learning_rate(cfg, epoch)
     gen = torch.Generator().manual_seed(cfg.seed * 100_003 + epoch)
     dev_gen = torch.Generator(device=device).manual_seed(cfg.seed * 100_003 + epoch)
     n = data.fields.shape[0]
@@ -182,6 +199,10 @@ def train_vae(
         raise BinnInputError(out, "the checkpoint must be a .pt file")
     if cfg.image_size % 16 or cfg.epochs < 1 or cfg.batch_size < 1 or cfg.max_norm <= 0:
         raise BinnInputError(None, f"invalid training settings: {cfg}")
+    if cfg.lr_schedule not in LR_SCHEDULES:
+        raise BinnInputError(
+            None, f"lr_schedule must be one of {LR_SCHEDULES}, got {cfg.lr_schedule!r}"
+        )
     records, failed = read_records(case_paths)
     if not records:
         raise BinnInputError(None, f"no usable (status 'ok') records among {len(case_paths)} files")
@@ -359,6 +380,7 @@ def train_from_cli(args: argparse.Namespace) -> int:
         val_fraction=args.val_fraction,
         frames_per_case=args.frames_per_case,
         augment=args.augment,
+        lr_schedule=args.lr_schedule,
         nf=args.nf,
         seed=args.seed,
     )

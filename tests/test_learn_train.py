@@ -20,7 +20,7 @@ from learn.dataset import case_window, read_records
 from learn.evaluate import roc_auc, separation
 from learn.model import MotionVAE2D
 from learn.score import load_vae, r_vae
-from learn.train import TrainConfig, TrainResult, artefact_paths, train_vae
+from learn.train import TrainConfig, TrainResult, artefact_paths, learning_rate, train_vae
 from tests.learn_fixtures import write_failed_record, write_ring_records
 
 SIZE = 32
@@ -178,12 +178,13 @@ def test_roc_auc_known_values() -> None:
 TINY = TrainConfig(image_size=16, nf=4, latent_dim=4, batch_size=4, epochs=2, val_fraction=0.5)
 
 
-def test_resume_reproduces_uninterrupted_run(tmp_path: Path) -> None:
+def test_constant_rate_run_resumes_to_train_longer(tmp_path: Path) -> None:
     paths = write_ring_records(tmp_path / "cases", [1, 2, 3], size=16, frames=4)
-    straight = train_vae(paths, tmp_path / "a.pt", TINY, "cpu")
-    one = TrainConfig(**{**TINY.__dict__, "epochs": 1})
+    two = TrainConfig(**{**TINY.__dict__, "lr_schedule": "constant"})
+    straight = train_vae(paths, tmp_path / "a.pt", two, "cpu")
+    one = TrainConfig(**{**two.__dict__, "epochs": 1})
     train_vae(paths, tmp_path / "b.pt", one, "cpu")
-    resumed = train_vae(paths, tmp_path / "b.pt", TINY, "cpu")
+    resumed = train_vae(paths, tmp_path / "b.pt", two, "cpu")
 
     def losses(r: TrainResult) -> list[tuple[float, float]]:
         return [(h["train_loss"], h["val_loss"]) for h in r.history[1:]]
@@ -306,7 +307,42 @@ def test_state_of_another_model_format_is_not_resumed(
     train_vae(paths, tmp_path / "b.pt", one, "cpu")
     monkeypatch.undo()
     with pytest.raises(BinnInputError, match="different training run"):
+        train_vae(paths, tmp_path / "b.pt", one, "cpu")
+
+
+def test_cosine_learning_rate_known_values() -> None:
+    cfg = TrainConfig(lr=1e-3, epochs=4)
+    rates = [learning_rate(cfg, e) for e in range(1, 5)]
+    assert rates == pytest.approx([1e-3, 1e-3 * (1 + 2**-0.5) / 2, 5e-4, 1e-3 * (1 - 2**-0.5) / 2])
+    constant = TrainConfig(lr=1e-3, epochs=4, lr_schedule="constant")
+    assert [learning_rate(constant, e) for e in range(1, 5)] == [1e-3] * 4
+
+
+def test_cosine_run_is_not_resumed_under_another_length(tmp_path: Path) -> None:
+    """The annealed rate of each epoch depends on the total: epochs are part of the run."""
+    paths = write_ring_records(tmp_path / "cases", [1, 2, 3], size=16, frames=4)
+    one = TrainConfig(**{**TINY.__dict__, "epochs": 1})
+    train_vae(paths, tmp_path / "b.pt", one, "cpu")
+    with pytest.raises(BinnInputError, match="different training run"):
         train_vae(paths, tmp_path / "b.pt", TINY, "cpu")
+
+
+def test_optimiser_follows_the_schedule(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import learn.train as lt
+
+    paths = write_ring_records(tmp_path / "cases", [1, 2, 3], size=16, frames=4)
+    cfg = TrainConfig(**{**TINY.__dict__, "epochs": 3, "lr": 1e-3})
+    seen: list[float] = []
+    epoch = lt._epoch
+
+    def recording(model, opt, data, c, e, dev):
+        loss = epoch(model, opt, data, c, e, dev)
+        seen.append(opt.param_groups[0]["lr"])
+        return loss
+
+    monkeypatch.setattr(lt, "_epoch", recording)
+    train_vae(paths, tmp_path / "a.pt", cfg, "cpu")
+    assert seen == pytest.approx([1e-3, 7.5e-4, 2.5e-4])
 
 
 def test_state_of_other_data_is_not_resumed(tmp_path: Path, caplog) -> None:
