@@ -45,7 +45,7 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Hyperparameters of one training run (everything but ``epochs`` fixes a resumable run)."""
+    """Hyperparameters of one training run (:meth:`run_identity`: what a resumed run must share)."""
 
     image_size: int = 96
     latent_dim: int = 32
