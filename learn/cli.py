@@ -39,12 +39,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS)
     p.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE)
     p.add_argument("--lr", type=float, default=DEFAULT_LR, help="Adam learning rate")
-    p.add_argument(
-        "--lr-schedule",
-        default=DEFAULT_LR_SCHEDULE,
-        choices=["cosine", "constant"],
-        help="learning rate annealed from --lr to 0 over the epochs (half cosine), or constant",
-    )
+    _add_lr_schedule(p)
     p.add_argument("--beta", type=float, default=DEFAULT_BETA, help="KL weight")
     p.add_argument("--latent", type=int, default=DEFAULT_LATENT, help="latent dimension")
     p.add_argument(
@@ -101,12 +96,7 @@ def add_bench(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--image-size", type=int, default=DEFAULT_IMAGE_SIZE)
     p.add_argument("--epochs", type=int, default=BENCH_EPOCHS)
     p.add_argument("--lr", type=float, default=DEFAULT_LR, help="Adam learning rate")
-    p.add_argument(
-        "--lr-schedule",
-        default=DEFAULT_LR_SCHEDULE,
-        choices=["cosine", "constant"],
-        help="learning rate annealed from --lr to 0 over the epochs (half cosine), or constant",
-    )
+    _add_lr_schedule(p)
     p.add_argument("--batch-size", type=int, default=BENCH_BATCH_SIZE, help="windows per minibatch")
     p.add_argument("--beta", type=float, default=DEFAULT_BETA, help="KL weight")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
@@ -123,6 +113,16 @@ def add_bench(subparsers: argparse._SubParsersAction) -> None:
     ref.add_argument("--reference-spacing-mm", type=float, default=None,
                      help="pixel spacing of the reference, mm")  # fmt: skip
     p.set_defaults(func=_run_bench)
+
+
+def _add_lr_schedule(p: argparse.ArgumentParser) -> None:
+    """``--lr-schedule``, shared by ``train-vae`` and ``bench vae``."""
+    p.add_argument(
+        "--lr-schedule",
+        default=DEFAULT_LR_SCHEDULE,
+        choices=["cosine", "constant"],  # learn.train.LR_SCHEDULES
+        help="learning rate annealed from --lr to 0 over the epochs (half cosine), or constant",
+    )
 
 
 def _run_train(args: argparse.Namespace) -> int:
