@@ -8,7 +8,10 @@ keeps the best-validation checkpoint. The AUC is measured only on the held-out c
 against their corruptions (``learn.corrupt``), so neither training nor checkpoint
 selection has seen them, per corruption for R_VAE and for the control scorer
 ``||grad u * M||^2`` (``control_auc_per_corruption``), pooled over cases and within each
-case (``within_case_*``); ``abs_det_j_minus_1`` is the mean
+case (``within_case_*``), and for the hard corruptions adjusted for the gradient energy
+(``energy_adjusted_*``: each corrupted field against the plausible fields of any held-out
+case within ``energy_match_factor`` of its energy, :func:`learn.evaluate.energy_adjusted_auc`);
+``abs_det_j_minus_1`` is the mean
 ``|det J - 1|`` over the myocardium of the simulated frames and of each corruption
 (``mask_swaps``: per swapped pair, on the other mask and on its own, and its within-case AUC;
 ``*_95ci_per_corruption``: 95 % intervals from resampling the held-out cases);
@@ -32,7 +35,7 @@ from binn.io import save_npz
 from binn.provenance import provenance
 from binn.resample import DEFAULT_SPACING_MM
 from learn.dataset import CaseRecord, read_records, split_by_case
-from learn.evaluate import noise_response, separation
+from learn.evaluate import ENERGY_MATCH_FACTOR, noise_response, separation
 from learn.model import DEFAULT_MAX_NORM
 from learn.reference import load_reference, place_reference
 from learn.score import load_vae, resolve_device
@@ -211,6 +214,12 @@ def _bench(
         "mask_swaps": sep.mask_swaps,
         "auc_95ci_per_corruption": sep.auc_interval_per_corruption,
         "within_case_auc_95ci_per_corruption": sep.within_case_auc_interval_per_corruption,
+        "energy_adjusted_auc_per_corruption": sep.energy_adjusted_auc_per_corruption,
+        "control_energy_adjusted_auc_per_corruption": (
+            sep.control_energy_adjusted_auc_per_corruption
+        ),
+        "energy_adjusted_auc_95ci_per_corruption": sep.energy_adjusted_auc_interval_per_corruption,
+        "energy_match_factor": ENERGY_MATCH_FACTOR,
         "abs_det_j_minus_1": sep.abs_det_j_minus_1,
         "r_vae_small_fields": noise_response(vae, held_out, seed=seed),
         "train_samples_per_second": result.samples_per_second,

@@ -17,6 +17,8 @@ from learn import corrupt
 from learn.dataset import read_records
 from learn.evaluate import (
     case_bootstrap_intervals,
+    energy_adjusted_auc,
+    energy_adjusted_intervals,
     first_scored_frame,
     noise_response,
     roc_auc,
@@ -117,6 +119,12 @@ def test_separation_reports_every_corruption_with_control(tmp_path: Path) -> Non
         *sep.within_case_auc_interval_per_corruption.values(),
     ]:
         assert 0.0 <= low <= high <= 1.0
+    assert set(sep.energy_adjusted_auc_per_corruption) == set(corrupt.HARD_CORRUPTIONS)
+    assert set(sep.energy_adjusted_auc_interval_per_corruption) == set(corrupt.HARD_CORRUPTIONS)
+    for name, (low, high) in sep.energy_adjusted_auc_interval_per_corruption.items():
+        assert low <= sep.energy_adjusted_auc_per_corruption[name] <= high, name
+        # the control's covariate is its own score: adjusted, it is blind to energy-matched fields
+        assert abs(sep.control_energy_adjusted_auc_per_corruption[name] - 0.5) < 0.05, name
     n = sep.plausible.size
     assert n == 3 * 3 and all(v.size == n for v in sep.corrupted.values())
     # energy-matched corruptions: the control cannot tell them from the simulation
@@ -194,3 +202,46 @@ def test_within_case_auc_removes_the_case_score_level() -> None:
     assert _within_case_auc(scores) == {"bad": 1.0}
     pooled = roc_auc(np.concatenate(scores["simulated"]), np.concatenate(scores["bad"]))
     assert pooled == pytest.approx(0.75)
+
+
+def test_energy_adjusted_auc_known_values() -> None:
+    # the positive (energy 1) is compared with the two negatives of energy 1 only
+    ok, ok_energy = np.array([1.0, 2.0, 3.0]), np.array([1.0, 1.0, 10.0])
+    assert energy_adjusted_auc(ok, ok_energy, np.array([2.5]), np.array([1.0])) == 1.0
+    assert roc_auc(ok, np.array([2.5])) == pytest.approx(2 / 3)
+    # a tie counts 1/2; a negative 1.5x away is in reach, one 1.6x away is not
+    near = energy_adjusted_auc(ok, np.array([1.0, 1.5, 1.6]), np.array([2.0]), np.array([1.0]))
+    assert near == pytest.approx(0.75)
+    with pytest.raises(ValueError, match="no negative"):
+        energy_adjusted_auc(ok, ok_energy, np.array([2.5]), np.array([100.0]))
+    with pytest.raises(ValueError, match="positive"):
+        energy_adjusted_auc(ok, np.array([0.0, 1.0, 1.0]), np.array([2.5]), np.array([1.0]))
+
+
+def test_energy_adjusted_auc_removes_the_spread_of_sizes() -> None:
+    """Energies over two orders of magnitude; the negatives score their energy, the
+    positives twice theirs: pooled, a small positive loses to a large negative, adjusted
+    for the energy every positive wins. The energy itself scores about 0.5 adjusted."""
+    energy = 1.1 ** np.arange(50)  # 1 .. 107
+    pooled = roc_auc(energy, 2 * energy)
+    assert pooled < 0.9
+    assert energy_adjusted_auc(energy, energy, 2 * energy, energy) == 1.0
+    control = energy_adjusted_auc(energy, energy, energy, energy)
+    assert control == pytest.approx(0.5, abs=0.05)
+
+
+def test_energy_adjusted_intervals() -> None:
+    ok, bad = np.array([1.0, 2.0, 4.0]), np.array([1.5, 2.5, 3.0])
+    energy = np.array([1.0, 1.2, 1.4])
+    point = energy_adjusted_auc(ok, energy, bad, energy)
+    assert 0.0 < point < 1.0
+    # identical cases: every resample repeats one case, and so its adjusted AUC
+    scores = {"simulated": [ok] * 4, "bad": [bad] * 4}
+    energies = {"simulated": [energy] * 4, "bad": [energy] * 4}
+    interval = energy_adjusted_intervals(scores, energies, ["bad"])
+    assert interval["bad"] == pytest.approx((point, point))
+    # two cases, one at `point` and one separating perfectly: the interval spans both
+    scores = {"simulated": [ok, ok], "bad": [bad, ok + 10]}
+    energies = {"simulated": [energy, 10 * energy], "bad": [energy, 10 * energy]}
+    low, high = energy_adjusted_intervals(scores, energies, ["bad"], seed=1)["bad"]
+    assert low == pytest.approx(point) and high == 1.0

@@ -104,4 +104,8 @@ def test_bench_vae_places_a_reference_on_the_records_grid(tmp_path: Path) -> Non
     assert placed["percentiles"] == [0.0] * len(placed["reference_scores"])
     assert placed["inside_95th"] and placed["held_out_p50"] > 0
     assert len(out["mask_swaps"]) == out["n_held_out_cases"]  # one swap per held-out case
+    hard = {"compressible", "strain_reversed", "mask_swapped"}
+    for key in ("", "control_"):
+        assert set(out[f"{key}energy_adjusted_auc_per_corruption"]) == hard
+    assert set(out["energy_adjusted_auc_95ci_per_corruption"]) == hard
     json.dumps(out)  # --json prints it whole
