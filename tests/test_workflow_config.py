@@ -66,6 +66,21 @@ def test_defaults_are_filled_in() -> None:
     assert config["grid"] == {"spacing_mm": pytest.approx(2.0), "size": 64}
 
 
+def test_registration_steps_default_is_the_command_lines() -> None:
+    """A config that omits ``register.steps`` trains as long as ``binn train-reg`` does."""
+    import argparse
+
+    from register.cli import add_commands
+
+    parser = argparse.ArgumentParser()
+    add_commands(parser.add_subparsers())
+    cli = parser.parse_args(["train-reg", "--train", "a", "--val", "b", "--method", "l2",
+                             "--out", "m.pt"])  # fmt: skip
+    config = {"simulate": {"source": {"kind": "synthetic", "n_cases": 3}}}
+    validate(config, SCHEMA)
+    assert config["register"]["steps"] == cli.steps == _load("config.yaml")["register"]["steps"]
+
+
 @pytest.mark.parametrize(
     ("path", "value", "message"),
     [
