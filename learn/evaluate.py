@@ -248,7 +248,7 @@ def case_bootstrap_intervals(
     """
     plausible = scores["simulated"]
     n = len(plausible)
-    draws = np.random.default_rng(seed).integers(0, n, size=(n_resamples, n))
+    draws = _case_draws(n, n_resamples, seed)
     pooled: dict[str, tuple[float, float]] = {}
     within: dict[str, tuple[float, float]] = {}
     for name, per_case in _per_case_auc(scores).items():
@@ -276,7 +276,7 @@ def energy_adjusted_intervals(
     those of :func:`case_bootstrap_intervals` with the same ``seed``.
     """
     n = len(scores["simulated"])
-    draws = np.random.default_rng(seed).integers(0, n, size=(n_resamples, n))
+    draws = _case_draws(n, n_resamples, seed)
 
     def drawn(per_case: list[np.ndarray], d: np.ndarray) -> np.ndarray:
         return np.concatenate([per_case[i] for i in d])
@@ -295,6 +295,11 @@ def energy_adjusted_intervals(
         )
         for name in names
     }
+
+
+def _case_draws(n_cases: int, n_resamples: int, seed: int) -> np.ndarray:
+    """``(n_resamples, n_cases)`` case indices drawn with replacement (seeded)."""
+    return np.random.default_rng(seed).integers(0, n_cases, size=(n_resamples, n_cases))
 
 
 def _percentile_interval(values: Sequence[float] | np.ndarray) -> tuple[float, float]:
