@@ -77,9 +77,13 @@ def roc_auc(negatives: np.ndarray, positives: np.ndarray) -> float:
     pos = np.asarray(positives, dtype=np.float64)
     if neg.size == 0 or pos.size == 0:
         raise ValueError("ROC AUC needs at least one score of each class")
-    greater = (pos[:, None] > neg[None, :]).sum()
-    ties = (pos[:, None] == neg[None, :]).sum()
-    return float((greater + 0.5 * ties) / (pos.size * neg.size))
+    return float(np.mean(_wins(neg, pos)))
+
+
+def _wins(neg: np.ndarray, pos: np.ndarray) -> np.ndarray:
+    """``(positives, negatives)``: 1 where the positive scores above the negative, 1/2 on a
+    tie, else 0."""
+    return (pos[:, None] > neg[None, :]) + 0.5 * (pos[:, None] == neg[None, :])
 
 
 ENERGY_MATCH_FACTOR = 1.5
@@ -111,8 +115,7 @@ def energy_adjusted_auc(
     reach = near.sum(axis=1)
     if np.any(reach == 0):
         raise ValueError(f"a positive has no negative within a factor {factor} of its energy")
-    below = (pos[:, None] > neg[None, :]) + 0.5 * (pos[:, None] == neg[None, :])
-    return float(np.mean((below * near).sum(axis=1) / reach))
+    return float(np.mean((_wins(neg, pos) * near).sum(axis=1) / reach))
 
 
 def score_gradients(
