@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import copy
 
 import pytest
@@ -9,6 +10,7 @@ from snakemake.common.configfile import load_configfile
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import update_config, validate
 
+from register.cli import add_commands
 from tests.workflow_helpers import REPO
 
 SCHEMA = str(REPO / "config" / "schema.yaml")
@@ -68,10 +70,6 @@ def test_defaults_are_filled_in() -> None:
 
 def test_registration_steps_default_is_the_command_lines() -> None:
     """A config that omits ``register.steps`` trains as long as ``binn train-reg`` does."""
-    import argparse
-
-    from register.cli import add_commands
-
     parser = argparse.ArgumentParser()
     add_commands(parser.add_subparsers())
     cli = parser.parse_args(["train-reg", "--train", "a", "--val", "b", "--method", "l2",
