@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 
-from analysis.levels import slice_levels
+from binn.analysis.levels import slice_levels
 from binn.errors import BinnInputError
 
 RV, MYO, CAVITY = 1, 2, 3

@@ -12,7 +12,7 @@ import argparse
 import json
 from pathlib import Path
 
-from analysis import bench_register as B
+from binn.analysis import bench_register as B
 
 
 def add_bench(bench_subparsers: argparse._SubParsersAction) -> None:
@@ -92,7 +92,7 @@ def add_bench(bench_subparsers: argparse._SubParsersAction) -> None:
 
 
 def _run_workflow(args: argparse.Namespace) -> int:
-    from analysis.bench_workflow import workflow_time
+    from binn.analysis.bench_workflow import workflow_time
 
     print(json.dumps(workflow_time(args.results), indent=None if args.json else 2))
     return 0

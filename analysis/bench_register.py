@@ -40,7 +40,7 @@ from binn.resample import DEFAULT_SIZE_PX, DEFAULT_SPACING_MM
 if TYPE_CHECKING:  # imported where used: the command line imports this module for its defaults
     import pandas as pd
 
-    from analysis.evaluate import Tracking
+    from binn.analysis.evaluate import Tracking
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +112,7 @@ def phantom_seeds(seed: int, split: str, n: int) -> list[int]:
 
 def make_split(cfg: BenchConfig, split: str) -> list[Any]:
     """The phantom subjects (:class:`register.data.CineSubject`) of one split."""
-    from register.data.phantom import make_phantom
+    from binn.register.data.phantom import make_phantom
 
     return [
         make_phantom(
@@ -154,7 +154,7 @@ def _bench(cfg: BenchConfig) -> dict[str, Any]:
     for split in ("train", "val", "test"):
         if cfg.subjects.get(split, 0) < 1:
             raise BinnInputError(None, f"need at least one {split} subject")
-    from register.checkpoint import resolve_device
+    from binn.register.checkpoint import resolve_device
 
     split = {name: make_split(cfg, name) for name in ("train", "val", "test")}
     with tempfile.TemporaryDirectory(prefix="binn-bench-register-") as tmp:
@@ -208,7 +208,7 @@ def _select_and_test(
     val_rows = []
     import pandas as pd
 
-    from analysis.select import select_setting
+    from binn.analysis.select import select_setting
 
     for registrar in registrars.values():
         for subject in split["val"]:
@@ -242,8 +242,8 @@ def _select_and_test(
 
 def _track(subject: Any, registrar: Any, frames: str) -> tuple[Tracking, float, int]:
     """Track ``subject`` (``frames`` "es" or "all"); returns the tracking, seconds, pairs."""
-    from analysis.evaluate import Tracking
-    from register.track import track_sequence
+    from binn.analysis.evaluate import Tracking
+    from binn.register.track import track_sequence
 
     r = track_sequence(
         subject.images, registrar, frames, subject.es_index, subject.labels_ed == 2, subject.name
@@ -262,7 +262,7 @@ def _track(subject: Any, registrar: Any, frames: str) -> tuple[Tracking, float, 
 
 
 def _rows(subject: Any, tracking: Tracking, experiment: str) -> list[dict]:
-    from analysis.evaluate import evaluate_subject
+    from binn.analysis.evaluate import evaluate_subject
 
     return evaluate_subject(subject, tracking, experiment)[0]
 
@@ -271,7 +271,7 @@ def _zero_tracking(subject: Any) -> Tracking:
     """No registration: zero fields on every frame."""
     import numpy as np
 
-    from analysis.evaluate import Tracking
+    from binn.analysis.evaluate import Tracking
 
     t, z, h, w = subject.images.shape
     return Tracking(
@@ -316,14 +316,14 @@ def _registrar(
     vae_info: dict[str, Any] | None,
 ) -> tuple[Any, dict[str, Any] | None]:
     """The registrar of one setting (networks trained, or reused from ``work``)."""
-    from register.settings import canonical_setting, parse_setting, split_refine
-    from register.track import Registrar
+    from binn.register.settings import canonical_setting, parse_setting, split_refine
+    from binn.register.track import Registrar
 
     setting = canonical_setting(setting, f"bench setting of {method}")
     params = parse_setting(setting)
     if method not in NETWORK_METHODS:
         return Registrar(method, params, threads=cfg.threads), None
-    from register.train import TrainConfig, train_registration
+    from binn.register.train import TrainConfig, train_registration
 
     base, refine = split_refine(params)
     name = "alpha" if method == "binn" else "lam"
@@ -377,11 +377,11 @@ def _vae(cfg: BenchConfig, work: Path) -> dict[str, Any]:
     """The VAE of ``binn``: ``cfg.vae``, or one trained here on synthetic simulations."""
     if cfg.vae is not None:
         return {"path": str(cfg.vae), "trained_here": False}
-    import learn.cli
-    import simulate.cli
-    from learn.train import train_from_cli
-    from simulate.cases import enumerate_cases
-    from simulate.pipeline import run_cli_case
+    import binn.learn.cli
+    import binn.simulate.cli
+    from binn.learn.train import train_from_cli
+    from binn.simulate.cases import enumerate_cases
+    from binn.simulate.pipeline import run_cli_case
 
     source = {"kind": "synthetic", "n_cases": cfg.vae_cases, "seed": VAE_SEED}
     grid = {"size": cfg.size, "spacing_mm": cfg.spacing_mm}
@@ -408,7 +408,9 @@ def _vae(cfg: BenchConfig, work: Path) -> dict[str, Any]:
         if not out.is_file():
             argv = ["simulate", *spec.cli_args(), "--mu", str(SIM_MU_KPA)]
             argv += ["--frames", str(SIM_FRAMES), "--mesh-size", str(SIM_MESH_MM)]
-            run_cli_case(_stage_args(simulate.cli, [*argv, "--record-failure", "--out", str(out)]))
+            run_cli_case(
+                _stage_args(binn.simulate.cli, [*argv, "--record-failure", "--out", str(out)])
+            )
         cases.append(str(out))
     info["simulate_seconds"] = time.perf_counter() - start
     argv = ["train-vae", *cases, "--out", str(path), "--image-size", str(cfg.size)]
@@ -416,6 +418,6 @@ def _vae(cfg: BenchConfig, work: Path) -> dict[str, Any]:
     if cfg.vae_epochs is not None:
         argv += ["--epochs", str(cfg.vae_epochs)]
     start = time.perf_counter()
-    train_from_cli(_stage_args(learn.cli, argv))
+    train_from_cli(_stage_args(binn.learn.cli, argv))
     info["train_seconds"] = time.perf_counter() - start
     return info

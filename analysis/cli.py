@@ -46,7 +46,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     )
     p.set_defaults(func=_run_evaluate)
 
-    from register.cli import add_track_arguments
+    from binn.register.cli import add_track_arguments
 
     p = subparsers.add_parser(
         "track-evaluate",
@@ -134,7 +134,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     )
     p.set_defaults(func=_run_report)
 
-    from analysis.strain_command import add_strain_arguments
+    from binn.analysis.strain_command import add_strain_arguments
 
     p = subparsers.add_parser(
         "strain",
@@ -176,15 +176,15 @@ def add_bench(bench_subparsers: argparse._SubParsersAction) -> None:
 
 
 def _run_evaluate(args: argparse.Namespace) -> int:
-    from analysis.evaluate import evaluate_files
+    from binn.analysis.evaluate import evaluate_files
 
     evaluate_files(args.data, args.fields, args.experiment, args.out, args.curves)
     return 0
 
 
 def _run_track_evaluate(args: argparse.Namespace) -> int:
-    from analysis.evaluate import evaluate_files
-    from register.track import track_command
+    from binn.analysis.evaluate import evaluate_files
+    from binn.register.track import track_command
 
     fields = track_command(args)
     evaluate_files(args.data, fields, args.experiment, args.metrics, args.curves)
@@ -192,14 +192,14 @@ def _run_track_evaluate(args: argparse.Namespace) -> int:
 
 
 def _run_select(args: argparse.Namespace) -> int:
-    from analysis.select import select_files
+    from binn.analysis.select import select_files
 
     select_files(args.metrics, args.target, args.out, method=args.method)
     return 0
 
 
 def _run_report(args: argparse.Namespace) -> int:
-    from analysis.report import build_report
+    from binn.analysis.report import build_report
 
     written = build_report(
         args.metrics,
@@ -219,7 +219,7 @@ def _run_report(args: argparse.Namespace) -> int:
 
 
 def _run_strain(args: argparse.Namespace) -> int:
-    from analysis.strain_command import strain_command
+    from binn.analysis.strain_command import strain_command
 
     for path in strain_command(args):
         print(path)
@@ -229,7 +229,7 @@ def _run_strain(args: argparse.Namespace) -> int:
 def _run_bench_strain(args: argparse.Namespace) -> int:
     import json
 
-    from analysis.strain_bench import bench_strain
+    from binn.analysis.strain_bench import bench_strain
 
     result = bench_strain(args)
     print(json.dumps(result, indent=2 if not args.json else None))

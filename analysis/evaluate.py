@@ -29,8 +29,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from analysis.levels import slice_levels
-from analysis.metrics import (
+from binn.analysis.levels import slice_levels
+from binn.analysis.metrics import (
     area_change,
     centroid,
     contour_distances,
@@ -41,12 +41,12 @@ from analysis.metrics import (
     mean_det_j,
     radial_circumferential_strain,
 )
-from analysis.tables_io import write_csv
+from binn.analysis.tables_io import write_csv
 from binn.errors import BinnInputError
 from binn.io import load_npz
 
 if TYPE_CHECKING:
-    from register.data.subject import CineSubject
+    from binn.register.data.subject import CineSubject
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +112,7 @@ def _warp_labels(labels: np.ndarray, disp: np.ndarray) -> np.ndarray:
     """Warp masks ``(N, H, W)`` with fields ``(N, 2, H, W)`` px (nearest) -> ``(N, H, W)`` bool."""
     import torch
 
-    from register.transform import warp
+    from binn.register.transform import warp
 
     image = torch.from_numpy(labels.astype(np.float32)[:, None])
     out = warp(image, torch.from_numpy(np.ascontiguousarray(disp, dtype=np.float32)), "nearest")
@@ -250,7 +250,7 @@ def evaluate_files(
     tracking outputs by subject name (``CineSubject.name`` = the tracking output's
     ``subject``). Returns the metrics table.
     """
-    from register.data.subject import load_subject
+    from binn.register.data.subject import load_subject
 
     subjects = {}
     for path in data:

@@ -19,12 +19,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from analysis.levels import LEVELS, slice_levels
-from analysis.metrics import contour_distances, dice, mean_abs_det_j_minus_1
+from binn.analysis.levels import LEVELS, slice_levels
+from binn.analysis.metrics import contour_distances, dice, mean_abs_det_j_minus_1
 from binn.errors import BinnInputError
+from binn.register.track import Registrar
+from binn.register.transform import warp
 from binn.resample import DEFAULT_SIZE_PX
-from register.track import Registrar
-from register.transform import warp
 
 MYO = 2
 METRICS = ("dice", "mcd_mm", "hd_mm", "abs_det_j_minus_1")
@@ -134,11 +134,11 @@ def evaluate_pair_command(args: argparse.Namespace) -> dict[str, Any]:
 
     ``args`` as :func:`analysis.pair_cli.add_commands` defines them.
     """
-    from register.data import load_pair
+    from binn.register.data import load_pair
 
     size = args.size
     if size is None and args.model is not None and args.method in ("binn", "l2"):
-        from register.checkpoint import load_checkpoint
+        from binn.register.checkpoint import load_checkpoint
 
         size = int(load_checkpoint(args.model)[1]["image_size"])
     size = size or DEFAULT_SIZE_PX
@@ -153,7 +153,7 @@ def evaluate_pair_command(args: argparse.Namespace) -> dict[str, Any]:
     )
     if not (pair.labels_ed == MYO).any():
         raise BinnInputError(args.fixed_labels, "no myocardium (label 2) in any slice")
-    from register.settings import parse_params
+    from binn.register.settings import parse_params
 
     registrar = Registrar(
         args.method,

@@ -52,7 +52,7 @@ def _empty_figure(path: str | Path, title: str, reason: str) -> Path:
 def _alpha_of(setting: str) -> float:
     """alpha of a ``name=value`` setting string; NaN when it names none (or is not one)."""
     from binn.errors import BinnInputError
-    from register.settings import parse_setting
+    from binn.register.settings import parse_setting
 
     try:
         return parse_setting(str(setting)).get("alpha", np.nan)
@@ -127,7 +127,7 @@ def detj_cycle_figure(
     plt = _pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
     colours = {methods[0]: "tab:red", methods[1]: "tab:blue"}
-    from analysis.tables import method_label
+    from binn.analysis.tables import method_label
 
     for method in methods:
         sub = rows[rows["method"] == method]
@@ -161,7 +161,7 @@ def regularity_figure(
     the selected setting is ringed; 'no registration' is a dashed horizontal line; the
     selection target a dotted vertical one.
     """
-    from analysis.regularity import X, family_label
+    from binn.analysis.regularity import X, family_label
 
     title = "Accuracy against volume preservation over every setting"
     shown = {e: t for e, t in tables.items() if len(t) and t[f"{X}_mean"].notna().any()}

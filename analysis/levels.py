@@ -53,8 +53,8 @@ def slice_levels(
 
 def _base_first_from_cavity(myo: np.ndarray, cavity: np.ndarray | None) -> bool:
     """Slice order of ``myo`` from the ED cavity-area trend (see the module docstring)."""
-    from register.data.orientation import base_first
-    from register.data.subject import LV_CAVITY, MYOCARDIUM
+    from binn.register.data.orientation import base_first
+    from binn.register.data.subject import LV_CAVITY, MYOCARDIUM
 
     if cavity is None or np.shape(cavity) != myo.shape:
         raise BinnInputError(

@@ -18,7 +18,7 @@ from scipy.spatial import cKDTree
 from skimage import measure
 
 from binn.errors import BinnInputError
-from learn.gradients import displacement_gradient
+from binn.learn.gradients import displacement_gradient
 
 CONTOUR_STEP_PX = 0.1
 

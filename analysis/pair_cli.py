@@ -11,8 +11,8 @@ import argparse
 import json
 from pathlib import Path
 
+from binn.register.cli import METHODS, add_registrar_options
 from binn.resample import DEFAULT_SPACING_MM
-from register.cli import METHODS, add_registrar_options
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
@@ -49,7 +49,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _run_evaluate_pair(args: argparse.Namespace) -> int:
-    from analysis.evaluate_pair import evaluate_pair_command
+    from binn.analysis.evaluate_pair import evaluate_pair_command
 
     result = evaluate_pair_command(args)
     print(json.dumps(result, indent=None if args.json else 2))

@@ -40,7 +40,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from analysis.tables import METHOD_NAMES, NO_REGISTRATION, mean_std
+from binn.analysis.tables import METHOD_NAMES, NO_REGISTRATION, mean_std
 from binn.errors import BinnInputError
 
 REFINE = "refine"
@@ -87,7 +87,7 @@ def setting_info(method: str, setting: object) -> SettingInfo:
     Text that is not ``name=value`` pairs keeps ``params = {}`` and is its own label; a
     ``refine`` value that is not a non-negative whole number raises :class:`BinnInputError`.
     """
-    from register.settings import format_setting, parse_setting
+    from binn.register.settings import format_setting, parse_setting
 
     text = (
         ""

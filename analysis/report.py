@@ -24,12 +24,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis import figures, regularity, report_inputs, tables
-from analysis.tables_io import read_csvs, to_markdown, write_csv, write_table
+from binn.analysis import figures, regularity, report_inputs, tables
+from binn.analysis.tables_io import read_csvs, to_markdown, write_csv, write_table
 from binn.errors import BinnInputError
 from binn.io import write_text
 from binn.provenance import code_version
-from register.settings import read_selection
+from binn.register.settings import read_selection
 
 log = logging.getLogger(__name__)
 

@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analysis.tables import (
+from binn.analysis.tables import (
     GROUND_TRUTH,
     LEVEL_ORDER,
     PAPER_REFERENCE_STRAIN_PCT,

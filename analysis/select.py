@@ -15,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 
-from analysis.tables_io import read_csvs
+from binn.analysis.tables_io import read_csvs
 from binn.errors import BinnInputError
 from binn.io import write_json
 from binn.provenance import provenance
@@ -39,7 +39,7 @@ def select_setting(table: pd.DataFrame, target: float, method: str | None = None
     and sample stds over the evaluable slices; a std is None for one slice); raises
     :class:`BinnInputError` when the method is ambiguous or no setting has a finite mean.
     """
-    from register.settings import parse_setting
+    from binn.register.settings import parse_setting
 
     methods = list(dict.fromkeys(table["method"].astype(str)))
     if method is None:

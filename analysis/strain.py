@@ -16,8 +16,8 @@ import dataclasses
 
 import numpy as np
 
-from analysis.aha import AHA_NAMES, SEGMENT_LEVEL, AhaAssignment
-from analysis.metrics import radial_circumferential_strain_maps
+from binn.analysis.aha import AHA_NAMES, SEGMENT_LEVEL, AhaAssignment
+from binn.analysis.metrics import radial_circumferential_strain_maps
 from binn.errors import BinnInputError
 
 N_ROWS = 17  # row 0 = global, rows 1..16 = AHA segments
@@ -100,7 +100,7 @@ def r_vae_per_slice(vae, fields: np.ndarray, labels_ed: np.ndarray) -> np.ndarra
     without ED myocardium. ``fields``: ``(T', Z, 2, H, W)`` px; ``labels_ed``: ``(Z, H, W)``."""
     import torch
 
-    from learn.score import r_vae
+    from binn.learn.score import r_vae
 
     t_n, z_n = fields.shape[:2]
     out = np.full((t_n, z_n), np.nan)

@@ -31,8 +31,8 @@ from typing import Any
 
 import numpy as np
 
-from analysis.aha import AHA_NAMES, SEGMENT_LEVEL, assign_aha, segment_of_angle
-from analysis.strain import StrainAnalysis, analyse_strain
+from binn.analysis.aha import AHA_NAMES, SEGMENT_LEVEL, assign_aha, segment_of_angle
+from binn.analysis.strain import StrainAnalysis, analyse_strain
 from binn.errors import BinnInputError
 
 log = logging.getLogger(__name__)
@@ -90,7 +90,7 @@ def _stats(values: list[float]) -> dict[str, float | int | None]:
 
 
 def _registrars(args: argparse.Namespace) -> dict[str, Any]:
-    from register.track import Registrar
+    from binn.register.track import Registrar
 
     out: dict[str, Any] = {}
     for method in args.methods:
@@ -105,8 +105,8 @@ def _registrars(args: argparse.Namespace) -> dict[str, Any]:
 
 def bench_strain(args: argparse.Namespace) -> dict[str, Any]:
     """Run the benchmark described in the module docstring; returns the JSON object."""
-    from register.data.phantom import make_phantom
-    from register.track import track_sequence
+    from binn.register.data.phantom import make_phantom
+    from binn.register.track import track_sequence
 
     registrars = _registrars(args)
     sizes = {r.net.image_size for r in registrars.values() if r.net is not None}

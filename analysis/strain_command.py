@@ -54,8 +54,8 @@ class Prepared:
 
 
 def _registrar(args: argparse.Namespace):
-    from register.settings import parse_params
-    from register.track import Registrar
+    from binn.register.settings import parse_params
+    from binn.register.track import Registrar
 
     if args.method is None:
         raise BinnInputError(None, "--method is needed to track (--dir or --cine)")
@@ -67,8 +67,8 @@ def _registrar(args: argparse.Namespace):
 
 def _crop_and_track(subject, args: argparse.Namespace, es_known: bool, inputs: dict) -> Prepared:
     """Crop ``subject`` (a :class:`CineSubject`) square on the LV and track all frames."""
-    from register.data.crop import crop_subject
-    from register.track import track_sequence
+    from binn.register.data.crop import crop_subject
+    from binn.register.track import track_sequence
 
     registrar = _registrar(args)
     size = args.crop or DEFAULT_CROP
@@ -114,7 +114,7 @@ def _crop_and_track(subject, args: argparse.Namespace, es_known: bool, inputs: d
 
 
 def _from_dir(args: argparse.Namespace) -> Prepared:
-    from register.data.loaders import load_acdc, load_ukbb
+    from binn.register.data.loaders import load_acdc, load_ukbb
 
     if args.layout is None:
         raise BinnInputError(args.dir, "--dir needs --layout acdc|ukbb")
@@ -126,9 +126,9 @@ def _from_dir(args: argparse.Namespace) -> Prepared:
 
 def _from_cine(args: argparse.Namespace) -> Prepared:
     from binn.nifti import load_label_map, load_volume
-    from register.data.intensity import normalise_intensity
-    from register.data.loaders import detect_convention, to_acdc_labels
-    from register.data.subject import CineSubject
+    from binn.register.data.intensity import normalise_intensity
+    from binn.register.data.loaders import detect_convention, to_acdc_labels
+    from binn.register.data.subject import CineSubject
 
     if args.ed_labels is None:
         raise BinnInputError(args.cine, "--cine needs --ed-labels ED.nii.gz")
@@ -188,8 +188,8 @@ def _from_cine(args: argparse.Namespace) -> Prepared:
 
 
 def _from_files(args: argparse.Namespace) -> Prepared:
-    from analysis.evaluate import load_tracking
-    from register.data.subject import load_subject
+    from binn.analysis.evaluate import load_tracking
+    from binn.register.data.subject import load_subject
 
     if args.fields is None:
         raise BinnInputError(args.data, "--data needs --fields FIELDS.npz (a binn track output)")
@@ -279,9 +279,9 @@ def _strain_each(args: argparse.Namespace) -> list[Path]:
 
 def _strain_one(args: argparse.Namespace) -> list[Path]:
     """One subject: prepare, analyse, write ``args.out``."""
-    from analysis.aha import assign_aha
-    from analysis.strain import analyse_strain
-    from analysis.strain_outputs import write_strain_outputs
+    from binn.analysis.aha import assign_aha
+    from binn.analysis.strain import analyse_strain
+    from binn.analysis.strain_outputs import write_strain_outputs
     from binn.provenance import provenance
 
     out = Path(args.out)
@@ -299,7 +299,7 @@ def _strain_one(args: argparse.Namespace) -> list[Path]:
             vae_note = f"no --vae given, and the VAE the model records ({recorded}) is missing"
     vae = None
     if vae_path is not None:
-        from learn.score import load_vae
+        from binn.learn.score import load_vae
 
         vae = load_vae(vae_path, "cpu" if args.device == "auto" else args.device)
         vae_note = f"VAE {vae_path}" + (" (recorded in the model)" if args.vae is None else "")

@@ -30,9 +30,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analysis.aha import AHA_NAMES, SEGMENT_LEVEL
-from analysis.strain import N_ROWS, StrainAnalysis, row_level, row_name
-from analysis.tables_io import write_csv
+from binn.analysis.aha import AHA_NAMES, SEGMENT_LEVEL
+from binn.analysis.strain import N_ROWS, StrainAnalysis, row_level, row_name
+from binn.analysis.tables_io import write_csv
 from binn.errors import BinnInputError
 from binn.io import write_json, write_text
 

@@ -49,7 +49,7 @@ def method_label(method: str, setting: str | float | None = None) -> str:
     has_setting = isinstance(setting, str) and setting not in ("", "nan")
     if not has_setting:
         return METHOD_NAMES.get(method, method)
-    from analysis.regularity import setting_info
+    from binn.analysis.regularity import setting_info
 
     return setting_info(method, setting).label
 

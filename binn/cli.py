@@ -19,14 +19,14 @@ from binn.errors import BinnInputError, ConvergenceError
 from binn.logs import configure_logging
 
 CLI_MODULES = (
-    "simulate.cli",
-    "learn.cli",
-    "register.data.cli",
-    "register.data.split",
-    "register.cli",
-    "analysis.cli",
-    "analysis.pair_cli",
-    "analysis.bench_cli",
+    "binn.simulate.cli",
+    "binn.learn.cli",
+    "binn.register.data.cli",
+    "binn.register.data.split",
+    "binn.register.cli",
+    "binn.analysis.cli",
+    "binn.analysis.pair_cli",
+    "binn.analysis.bench_cli",
 )
 
 

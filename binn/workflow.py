@@ -88,7 +88,7 @@ class Layout:
         Fails fast (:class:`BinnInputError`) on bad settings, unusable data folders and a
         simulation subject that is also a validation or test subject.
         """
-        from simulate.cases import enumerate_cases
+        from binn.simulate.cases import enumerate_cases
 
         config = {**config, "register": _canonical_register(config["register"])}
         split = _real_split(config)
@@ -492,7 +492,7 @@ def _canonical_register(register: dict[str, Any]) -> dict[str, Any]:
     Network settings are checked (:func:`_check_network_setting`); two settings of a method
     with one canonical form are refused.
     """
-    from register.settings import canonical_setting
+    from binn.register.settings import canonical_setting
 
     out = dict(register)
     for method in METHODS:
@@ -512,7 +512,7 @@ def _canonical_register(register: dict[str, Any]) -> dict[str, Any]:
 def _check_network_setting(method: str, text: str, setting: str) -> None:
     """A network setting is its weight (``alpha``/``lam``) plus optional ``refine*`` options;
     ``refine`` (iterations) is an integer >= 0."""
-    from register.settings import parse_setting
+    from binn.register.settings import parse_setting
 
     weight = NETWORK_WEIGHT[method]
     params = parse_setting(setting)
@@ -530,7 +530,7 @@ def _real_split(config: dict[str, Any]) -> dict[str, Any] | None:
     real = config.get("real_data")
     if not real:
         return None
-    from register.data.split import make_split
+    from binn.register.data.split import make_split
 
     for key in ("data_dir", "test_dir"):
         if real.get(key) and not Path(real[key]).is_dir():
@@ -577,7 +577,7 @@ def _spread(cases: list[Any], source: dict[str, Any]) -> list[Any]:
 
 def _check_simulation_subjects(source: dict[str, Any], split: dict[str, Any]) -> None:
     """Refuse a simulation subject that is a real validation or test subject, naming it."""
-    from register.data.split import inspect_subject
+    from binn.register.data.split import inspect_subject
 
     held_out = {n: i for n, i in split["subjects"].items() if i["split"] in ("val", "test")}
     by_hash = {i["ed_sha256"]: n for n, i in held_out.items()}

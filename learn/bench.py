@@ -32,14 +32,14 @@ import torch
 
 from binn.errors import BinnInputError, ConvergenceError
 from binn.io import save_npz
+from binn.learn.dataset import CaseRecord, read_records, split_by_case
+from binn.learn.evaluate import ENERGY_MATCH_FACTOR, noise_response, separation
+from binn.learn.model import DEFAULT_MAX_NORM
+from binn.learn.reference import load_reference, place_reference
+from binn.learn.score import load_vae, resolve_device
+from binn.learn.train import TrainConfig, train_vae
 from binn.provenance import provenance
 from binn.resample import DEFAULT_SPACING_MM
-from learn.dataset import CaseRecord, read_records, split_by_case
-from learn.evaluate import ENERGY_MATCH_FACTOR, noise_response, separation
-from learn.model import DEFAULT_MAX_NORM
-from learn.reference import load_reference, place_reference
-from learn.score import load_vae, resolve_device
-from learn.train import TrainConfig, train_vae
 
 log = logging.getLogger(__name__)
 
@@ -59,8 +59,8 @@ def simulate_cases(
 ) -> list[Path]:
     """Simulate synthetic seeds ``0..n_cases-1`` on a ``size`` px grid of ``spacing_mm``
     pixels into ``folder`` (failures recorded as such)."""
-    from simulate.pipeline import simulate_case, write_result
-    from simulate.synthetic import synthetic_ring
+    from binn.simulate.pipeline import simulate_case, write_result
+    from binn.simulate.synthetic import synthetic_ring
 
     paths = []
     for seed in range(n_cases):

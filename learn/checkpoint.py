@@ -9,7 +9,7 @@ import torch
 
 from binn.errors import BinnInputError
 from binn.io import atomic_path
-from learn.model import ARCH, MotionVAE2D
+from binn.learn.model import ARCH, MotionVAE2D
 
 CONFIG_KEYS = ("arch", "image_size", "latent_dim", "nf", "max_norm", "beta", "mask_dilation")
 

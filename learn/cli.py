@@ -126,13 +126,13 @@ def _add_lr_schedule(p: argparse.ArgumentParser) -> None:
 
 
 def _run_train(args: argparse.Namespace) -> int:
-    from learn.train import train_from_cli
+    from binn.learn.train import train_from_cli
 
     return train_from_cli(args)
 
 
 def _run_plausibility(args: argparse.Namespace) -> int:
-    from learn.score import plausibility_scores
+    from binn.learn.score import plausibility_scores
 
     scores = plausibility_scores(args.fields, args.model, device=args.device)
     if args.json:
@@ -144,7 +144,7 @@ def _run_plausibility(args: argparse.Namespace) -> int:
 
 
 def _run_bench(args: argparse.Namespace) -> int:
-    from learn.bench import Reference, bench_vae
+    from binn.learn.bench import Reference, bench_vae
 
     given = [args.reference_disp, args.reference_mask, args.reference_spacing_mm]
     if any(v is not None for v in given) and not all(v is not None for v in given):

@@ -39,7 +39,7 @@ def _rms(field: np.ndarray, mask: np.ndarray) -> float:
 
 def _grad(field: np.ndarray) -> np.ndarray:
     """``(2, H, W)`` px -> ``(4, H, W)`` px/px with the shared operator."""
-    from learn.gradients import displacement_gradient
+    from binn.learn.gradients import displacement_gradient
 
     return displacement_gradient(field[None].astype(np.float64))[0]
 

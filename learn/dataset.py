@@ -12,7 +12,7 @@ import torch
 
 from binn.errors import BinnInputError
 from binn.io import load_npz
-from learn.masks import crop_window, dilate_mask, lv_centre
+from binn.learn.masks import crop_window, dilate_mask, lv_centre
 
 log = logging.getLogger(__name__)
 

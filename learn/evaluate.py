@@ -23,12 +23,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from learn import corrupt
-from learn.dataset import CaseRecord
-from learn.gradients import displacement_gradient
-from learn.masks import dilate_mask
-from learn.model import MotionVAE2D
-from learn.score import gradient_energy, gradient_score
+from binn.learn import corrupt
+from binn.learn.dataset import CaseRecord
+from binn.learn.gradients import displacement_gradient
+from binn.learn.masks import dilate_mask
+from binn.learn.model import MotionVAE2D
+from binn.learn.score import gradient_energy, gradient_score
 
 
 @dataclass(frozen=True)

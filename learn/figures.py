@@ -11,9 +11,9 @@ import matplotlib.pyplot as plt
 import torch
 
 from binn.io import atomic_path
-from learn.dataset import WindowSet
-from learn.gradients import displacement_gradient
-from learn.model import MotionVAE2D
+from binn.learn.dataset import WindowSet
+from binn.learn.gradients import displacement_gradient
+from binn.learn.model import MotionVAE2D
 
 CHANNELS = ("du0/d0", "du0/d1", "du1/d0", "du1/d1")
 

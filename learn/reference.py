@@ -19,11 +19,11 @@ from pathlib import Path
 import numpy as np
 
 from binn.errors import BinnInputError
+from binn.learn.dataset import CaseRecord
+from binn.learn.evaluate import first_scored_frame, score_gradients
+from binn.learn.gradients import displacement_gradient
+from binn.learn.model import MotionVAE2D
 from binn.resample import resample_inplane
-from learn.dataset import CaseRecord
-from learn.evaluate import first_scored_frame, score_gradients
-from learn.gradients import displacement_gradient
-from learn.model import MotionVAE2D
 
 
 def load_reference(

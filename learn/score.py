@@ -18,10 +18,10 @@ import torch
 
 from binn.errors import BinnInputError
 from binn.io import load_npz
-from learn.checkpoint import model_from_checkpoint, read_torch_file
-from learn.gradients import displacement_gradient
-from learn.masks import crop_window, dilate_mask, lv_centre
-from learn.model import GRADIENT_UNIT_PX, RECONSTRUCTION, MotionVAE2D, vae_loss
+from binn.learn.checkpoint import model_from_checkpoint, read_torch_file
+from binn.learn.gradients import displacement_gradient
+from binn.learn.masks import crop_window, dilate_mask, lv_centre
+from binn.learn.model import GRADIENT_UNIT_PX, RECONSTRUCTION, MotionVAE2D, vae_loss
 
 
 def resolve_device(device: str) -> torch.device:

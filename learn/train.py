@@ -26,19 +26,19 @@ from tqdm import tqdm
 
 from binn.errors import BinnInputError
 from binn.io import atomic_path, write_text
-from binn.provenance import config_hash, provenance
-from learn.augment import random_orientations, random_shifts, reorient
-from learn.checkpoint import read_torch_file, save_checkpoint
-from learn.dataset import (
+from binn.learn.augment import random_orientations, random_shifts, reorient
+from binn.learn.checkpoint import read_torch_file, save_checkpoint
+from binn.learn.dataset import (
     WindowSet,
     build_windows,
     read_records,
     records_spacing_mm,
     split_by_case,
 )
-from learn.gradients import displacement_gradient
-from learn.model import DEFAULT_MAX_NORM, MotionVAE2D, vae_loss
-from learn.score import resolve_device
+from binn.learn.gradients import displacement_gradient
+from binn.learn.model import DEFAULT_MAX_NORM, MotionVAE2D, vae_loss
+from binn.learn.score import resolve_device
+from binn.provenance import config_hash, provenance
 
 log = logging.getLogger(__name__)
 
@@ -175,7 +175,7 @@ def _write_curves(paths: dict[str, Path], history: list[dict[str, float]]) -> No
     writer.writeheader()
     writer.writerows(history)
     write_text(paths["csv"], buf.getvalue())
-    from learn.figures import plot_loss_curves
+    from binn.learn.figures import plot_loss_curves
 
     plot_loss_curves(paths["loss_png"], history)
 
@@ -311,8 +311,8 @@ def train_vae(
         provenance=prov,
     )
     _write_curves(paths, history)
-    from learn.figures import plot_reconstruction
-    from learn.score import load_vae
+    from binn.learn.figures import plot_reconstruction
+    from binn.learn.score import load_vae
 
     plot_reconstruction(paths["recon_png"], load_vae(out, dev), val)
     if failed_table is not None:

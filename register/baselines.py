@@ -212,7 +212,7 @@ def _pool(method: str, workers: int) -> Executor:
     if method == "demons":
         return ThreadPoolExecutor(workers, thread_name_prefix="binn-demons")
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["register.elastix_preload"])  # read when the server starts
+    context.set_forkserver_preload(["binn.register.elastix_preload"])  # read when the server starts
     return ProcessPoolExecutor(workers, mp_context=context)
 
 

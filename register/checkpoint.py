@@ -15,7 +15,7 @@ import torch
 
 from binn.errors import BinnInputError
 from binn.io import atomic_path
-from register.network import RegistrationNet
+from binn.register.network import RegistrationNet
 
 REQUIRED_KEYS = ("arch", "width", "image_size", "max_disp", "method", "state_dict")
 

@@ -93,7 +93,7 @@ def _print(obj: object) -> None:
 
 
 def _run_train(args: argparse.Namespace) -> int:
-    from register.train import TrainConfig, train_registration
+    from binn.register.train import TrainConfig, train_registration
 
     cfg = TrainConfig(
         method=args.method,
@@ -114,7 +114,7 @@ def _run_train(args: argparse.Namespace) -> int:
 
 
 def _run_track(args: argparse.Namespace) -> int:
-    from register.track import track_command
+    from binn.register.track import track_command
 
     track_command(args)
     return 0

@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from learn.gradients import displacement_gradient
+from binn.learn.gradients import displacement_gradient
 
 
 def mse(warped: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -69,7 +69,7 @@ def vae_penalty(vae: nn.Module, field: torch.Tensor, mask: torch.Tensor) -> torc
     Scored by :func:`learn.score.r_vae` (dilated mask, latent mean); the VAE must be frozen
     (see :func:`freeze`): gradients flow to the field only.
     """
-    from learn.score import r_vae
+    from binn.learn.score import r_vae
 
     if mask.shape[0] != field.shape[0] or mask.shape[-2:] != field.shape[-2:]:
         raise ValueError(f"mask {tuple(mask.shape)} does not match field {tuple(field.shape)}")

@@ -29,8 +29,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from binn.errors import BinnInputError
-from register.losses import local_ncc, pairwise_l2_gradient_penalty, pairwise_mse
-from register.transform import warp
+from binn.register.losses import local_ncc, pairwise_l2_gradient_penalty, pairwise_mse
+from binn.register.transform import warp
 
 
 @dataclasses.dataclass(frozen=True)
@@ -140,7 +140,7 @@ class Objective:
             raise ValueError("R_VAE needs the ED myocardium mask of every pair")
         if z is not None:
             return latent_prior(self.vae, field, myo, z)
-        from learn.score import r_vae
+        from binn.learn.score import r_vae
 
         return r_vae(self.vae, field, myo)
 
@@ -161,8 +161,8 @@ class Objective:
 def _vae_view(vae: nn.Module, field: torch.Tensor, myo: torch.Tensor) -> tuple[torch.Tensor, ...]:
     """The VAE's input of a field: gradients in model units ``(B, 4, S, S)`` and the dilated
     mask ``(B, 1, S, S)`` (fields must be the VAE's window size here)."""
-    from learn.gradients import displacement_gradient
-    from learn.masks import dilate_mask
+    from binn.learn.gradients import displacement_gradient
+    from binn.learn.masks import dilate_mask
 
     if field.shape[-2:] != (vae.image_size, vae.image_size):
         raise ValueError(

@@ -20,12 +20,12 @@ from torch import nn
 from binn.errors import BinnInputError
 from binn.io import save_npz
 from binn.provenance import provenance
-from register.baselines import CLASSICAL_METHODS, register_pairs
-from register.checkpoint import load_checkpoint, resolve_device, training_vae
-from register.losses import freeze
-from register.network import RegistrationNet
-from register.refine import Objective, RefineConfig, refine_config, refine_fields
-from register.settings import (
+from binn.register.baselines import CLASSICAL_METHODS, register_pairs
+from binn.register.checkpoint import load_checkpoint, resolve_device, training_vae
+from binn.register.losses import freeze
+from binn.register.network import RegistrationNet
+from binn.register.refine import Objective, RefineConfig, refine_config, refine_fields
+from binn.register.settings import (
     format_setting,
     load_selection,
     network_model_setting,
@@ -140,7 +140,7 @@ class Registrar:
             return Objective("l2", weight, ncc=self.refine.ncc)
         if not isinstance(vae, nn.Module):
             vae = training_vae(self.meta, source, vae)
-            from learn.score import load_vae
+            from binn.learn.score import load_vae
 
             vae = load_vae(vae, self.device)
         vae = freeze(vae.to(self.device))
@@ -294,7 +294,7 @@ def track_command(args: argparse.Namespace) -> list[Path]:
     ``--out FIELDS.npz`` takes one subject; ``--out-dir DIR`` writes ``DIR/<data file
     name>`` per subject (each file atomically). Returns the files written.
     """
-    from register.data.subject import load_subject
+    from binn.register.data.subject import load_subject
 
     if args.out is not None and len(args.data) != 1:
         raise BinnInputError(

@@ -27,11 +27,11 @@ from tqdm import tqdm
 from binn.errors import BinnInputError
 from binn.io import atomic_path, write_text
 from binn.provenance import provenance
-from register.checkpoint import resolve_device, save_checkpoint
-from register.losses import freeze, l2_gradient_penalty, mse, vae_penalty
-from register.network import RegistrationNet
-from register.settings import format_setting
-from register.transform import warp
+from binn.register.checkpoint import resolve_device, save_checkpoint
+from binn.register.losses import freeze, l2_gradient_penalty, mse, vae_penalty
+from binn.register.network import RegistrationNet
+from binn.register.settings import format_setting
+from binn.register.transform import warp
 
 log = logging.getLogger(__name__)
 
@@ -286,7 +286,7 @@ def train_registration(
         if vae is None:
             if vae_path is None:
                 raise BinnInputError(None, "method 'binn' needs a VAE (--vae VAE.pt)")
-            from learn.score import load_vae
+            from binn.learn.score import load_vae
 
             check_vae_spacing(vae_path, train, train_subjects)
             vae = load_vae(vae_path, device=str(device), image_size=train.size)
@@ -424,7 +424,7 @@ def check_vae_spacing(
     images of the spacing it was trained on. Checkpoints without ``spacing_mm`` (older
     ones) are accepted with a warning.
     """
-    from learn.checkpoint import read_torch_file
+    from binn.learn.checkpoint import read_torch_file
 
     recorded = read_torch_file(vae_path).get("spacing_mm")
     if recorded is None:
@@ -449,7 +449,7 @@ def _cpu_copy(weights: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
 
 def _as_subject(item: Subject | Path) -> Subject:
     if isinstance(item, str | Path):
-        from register.data.subject import load_subject
+        from binn.register.data.subject import load_subject
 
         return load_subject(Path(item))
     return item

@@ -72,8 +72,8 @@ def measure_simulate(n_cases: int = 3, frames: int = 50, mesh_size: float = 1.5)
     """
     import numpy as np
 
-    from simulate.pipeline import simulate_case, write_result
-    from simulate.synthetic import synthetic_ring
+    from binn.simulate.pipeline import simulate_case, write_result
+    from binn.simulate.synthetic import synthetic_ring
 
     seeds = BENCH_SEEDS[: max(1, n_cases)]
     totals: list[float] = []

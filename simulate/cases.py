@@ -58,7 +58,7 @@ def enumerate_cases(
 
 def _synthetic_cases(source: dict[str, Any]) -> list[CaseSpec]:
     """``n_cases`` seeds from ``seed`` on whose ED ring fits the image (others are skipped)."""
-    from simulate.synthetic import synthetic_ring
+    from binn.simulate.synthetic import synthetic_ring
 
     n_cases, seed = int(source.get("n_cases", 8)), int(source.get("seed", 0))
     size, spacing = int(source.get("size", 96)), float(source.get("spacing_mm", 1.8))
@@ -79,7 +79,7 @@ def _synthetic_cases(source: dict[str, Any]) -> list[CaseSpec]:
 
 
 def _label_arg(source: dict[str, Any], kind: str) -> tuple[tuple[str, ...], tuple[int, int]]:
-    from simulate.masks import LAYOUT_LABELS
+    from binn.simulate.masks import LAYOUT_LABELS
 
     labels = source.get("labels") or {}
     myo, cav = LAYOUT_LABELS[kind]
@@ -107,7 +107,7 @@ def _acdc_frames(subject_dir: Path) -> tuple[Path, Path]:
 
 def _real_cases(source: dict[str, Any], kind: str) -> list[CaseSpec]:
     from binn.nifti import load_label_map
-    from simulate.masks import extract_ring
+    from binn.simulate.masks import extract_ring
 
     data_dir = Path(source.get("data_dir", ""))
     if not data_dir.is_dir():

@@ -86,13 +86,13 @@ def add_bench(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _run_simulate(args: argparse.Namespace) -> int:
-    from simulate.pipeline import run_cli_case
+    from binn.simulate.pipeline import run_cli_case
 
     return run_cli_case(args)
 
 
 def _run_verify(args: argparse.Namespace) -> int:
-    from simulate.verify import verify_cylinder
+    from binn.simulate.verify import verify_cylinder
 
     result = verify_cylinder(mesh_size=args.mesh_size, mu=args.mu)
     if args.json:
@@ -104,7 +104,7 @@ def _run_verify(args: argparse.Namespace) -> int:
 
 
 def _run_bench(args: argparse.Namespace) -> int:
-    from simulate.bench import bench_simulate
+    from binn.simulate.bench import bench_simulate
 
     result = bench_simulate(n_cases=args.cases, frames=args.frames)
     print(json.dumps(result) if args.json else result)

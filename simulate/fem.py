@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-import simulate.dolfinx_env  # noqa: F401  (before dolfinx: bootstraps the PyPI wheel)
+import binn.simulate.dolfinx_env  # noqa: F401  (before dolfinx: bootstraps the PyPI wheel)
 
 # isort: split
 import basix.ufl
@@ -31,7 +31,7 @@ import ufl
 from petsc4py import PETSc
 
 from binn.errors import ConvergenceError
-from simulate.mesh import TAG_ENDO
+from binn.simulate.mesh import TAG_ENDO
 
 log = logging.getLogger(__name__)
 

@@ -20,8 +20,8 @@ from scipy import ndimage
 from binn.errors import BinnInputError
 from binn.nifti import load_label_map
 from binn.resample import resample_inplane
-from simulate.contours import cavity_area_mm2
-from simulate.synthetic import RingCase
+from binn.simulate.contours import cavity_area_mm2
+from binn.simulate.synthetic import RingCase
 
 log = logging.getLogger(__name__)
 

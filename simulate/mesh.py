@@ -20,7 +20,7 @@ import numpy as np
 
 from binn.errors import BinnInputError
 from binn.io import atomic_path
-from simulate.contours import RingCurves
+from binn.simulate.contours import RingCurves
 
 log = logging.getLogger(__name__)
 
@@ -183,7 +183,7 @@ def to_dolfinx(mesh: QuadMesh) -> tuple[object, object]:
 
     Returns ``(dolfinx mesh, facet MeshTags)`` with facet tags 2 (endo) and 3 (epi).
     """
-    import simulate.dolfinx_env  # noqa: F401  (before dolfinx: bootstraps the PyPI wheel)
+    import binn.simulate.dolfinx_env  # noqa: F401  (before dolfinx: bootstraps the PyPI wheel)
 
     # isort: split
     from dolfinx.io import gmsh as dgmsh

@@ -17,15 +17,15 @@ from tqdm import tqdm
 from binn.errors import BinnInputError, ConvergenceError
 from binn.io import save_npz
 from binn.provenance import provenance
-from simulate.contours import RingCurves, ring_curves
-from simulate.mesh import (
+from binn.simulate.contours import RingCurves, ring_curves
+from binn.simulate.mesh import (
     QuadMesh,
     build_ring_mesh,
     to_dolfinx,
     write_mesh_files,
     write_xdmf_atomic,
 )
-from simulate.synthetic import RingCase
+from binn.simulate.synthetic import RingCase
 
 log = logging.getLogger(__name__)
 
@@ -89,8 +89,8 @@ def simulate_case(
     P_ED exceeds 1e-3; ``mu`` in kPa; ``frames`` T >= 2. ``progress`` shows a bar for the
     pressure sweep, and only when stderr is a terminal (never in log files).
     """
-    from simulate.fem import RingMechanics
-    from simulate.raster import build_ed_raster
+    from binn.simulate.fem import RingMechanics
+    from binn.simulate.raster import build_ed_raster
 
     if frames < 2:
         raise BinnInputError(case, f"need at least 2 frames, got {frames}")
@@ -262,14 +262,14 @@ def _case_config(args: argparse.Namespace) -> dict[str, Any]:
 def load_ring_from_args(args: argparse.Namespace) -> tuple[RingCase, str, int | None]:
     """The ring of a ``binn simulate`` call and its case name and seed."""
     if args.synthetic is not None:
-        from simulate.synthetic import synthetic_ring
+        from binn.simulate.synthetic import synthetic_ring
 
         name = args.case or f"synth_{args.synthetic:04d}"
         ring = synthetic_ring(args.synthetic, args.size, args.spacing_mm)
         if args.ed_area_mm2 is not None:
             ring = dataclasses.replace(ring, target_area_mm2=float(args.ed_area_mm2))
         return ring, name, args.synthetic
-    from simulate.masks import load_nifti_ring, parse_label_values
+    from binn.simulate.masks import load_nifti_ring, parse_label_values
 
     if args.slice is None:
         raise BinnInputError(args.es_labels, "--slice is required with --es-labels")

@@ -18,7 +18,7 @@ import numpy as np
 from matplotlib.path import Path as MplPath
 
 from binn.errors import BinnInputError
-from simulate.contours import polygon_area
+from binn.simulate.contours import polygon_area
 
 ES_CAVITY_RADIUS_MM = (8.0, 30.0)
 """Range of the ES cavity radius (mm, before the boundary perturbation)."""

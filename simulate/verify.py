@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from simulate.contours import RingCurves
+from binn.simulate.contours import RingCurves
 
 
 def analytic_pressure(A: float, B: float, a: float, mu: float) -> float:
@@ -42,8 +42,8 @@ def verify_cylinder(
     analytic pressure), ``mean_abs_det_f_minus_1``, ``mesh_size_mm``, ``n_cells``, ``n_dofs``,
     ``analytic_pressure_kpa``, ``fe_pressure_kpa``.
     """
-    from simulate.fem import RingMechanics
-    from simulate.mesh import build_ring_mesh, to_dolfinx
+    from binn.simulate.fem import RingMechanics
+    from binn.simulate.mesh import build_ring_mesh, to_dolfinx
 
     centre = np.array([outer + 5.0, outer + 5.0])
     curves = RingCurves(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from analysis.aha import (
+from binn.analysis.aha import (
     AHA_NAMES,
     assign_aha,
     rv_insertion_angles,

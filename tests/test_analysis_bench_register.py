@@ -9,11 +9,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-import register.track
-from analysis import bench_register as B
-from analysis.bench_cli import add_bench, config_from_args
+import binn.analysis.select
+import binn.register.track
+from binn.analysis import bench_register as B
+from binn.analysis.bench_cli import add_bench, config_from_args
 from binn.errors import BinnInputError
-from register.settings import canonical_setting
+from binn.register.settings import canonical_setting
 
 ROOT = Path(__file__).resolve().parents[1]
 SIZE, SPACING = 32, 4.0  # the default grid's 128 mm field of view at a quarter of the pixels
@@ -54,8 +55,8 @@ def test_defaults_are_the_workflows() -> None:
 
 
 def _tiny_vae(path: Path) -> Path:
-    from learn.checkpoint import save_checkpoint
-    from learn.model import MotionVAE2D
+    from binn.learn.checkpoint import save_checkpoint
+    from binn.learn.model import MotionVAE2D
 
     save_checkpoint(
         path, MotionVAE2D(image_size=SIZE, latent_dim=4, nf=4, max_norm=0.1), spacing_mm=SPACING
@@ -66,22 +67,20 @@ def _tiny_vae(path: Path) -> Path:
 def test_settings_chosen_on_validation_and_test_sees_only_the_choice(tmp_path, monkeypatch) -> None:
     calls: list[tuple[str, str, str, str]] = []
     tables = []
-    track = register.track.track_sequence
+    track = binn.register.track.track_sequence
 
     def recording_track(images, registrar, frames, es_index, myo, name):
         calls.append((name, registrar.method, registrar.setting, frames))
         return track(images, registrar, frames, es_index, myo, name)
 
-    import analysis.select
-
-    select = analysis.select.select_setting
+    select = binn.analysis.select.select_setting
 
     def recording_select(table, target, method):
         tables.append(table)
         return select(table, target, method)
 
-    monkeypatch.setattr(register.track, "track_sequence", recording_track)
-    monkeypatch.setattr(analysis.select, "select_setting", recording_select)
+    monkeypatch.setattr(binn.register.track, "track_sequence", recording_track)
+    monkeypatch.setattr(binn.analysis.select, "select_setting", recording_select)
     cfg = B.BenchConfig(
         settings={
             "binn": ("alpha=0.001", "alpha=1"),

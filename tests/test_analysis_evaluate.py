@@ -9,10 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.evaluate import CURVE_COLUMNS, METRIC_COLUMNS, evaluate_files
+from binn.analysis.evaluate import CURVE_COLUMNS, METRIC_COLUMNS, evaluate_files
 from binn.errors import BinnInputError
 from binn.io import save_npz
-from register.data.subject import CineSubject, save_subject
+from binn.register.data.subject import CineSubject, save_subject
 
 N, T, ES = 48, 5, 4
 C = np.array([23.4, 24.2])

@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from analysis.levels import slice_levels
-from analysis.metrics import (
+from binn.analysis.levels import slice_levels
+from binn.analysis.metrics import (
     area_change,
     centroid,
     contour_distances,

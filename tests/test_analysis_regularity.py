@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.regularity import (
+from binn.analysis.regularity import (
     compare_at_equal_regularity,
     describe_pair,
     regularity_table,

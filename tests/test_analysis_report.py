@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.evaluate import CURVE_COLUMNS, METRIC_COLUMNS
-from analysis.report import build_report
-from analysis.tables import PAPER_REFERENCE_STRAIN_PCT, REFERENCE_LABEL, aggregate
+from binn.analysis.evaluate import CURVE_COLUMNS, METRIC_COLUMNS
+from binn.analysis.report import build_report
+from binn.analysis.tables import PAPER_REFERENCE_STRAIN_PCT, REFERENCE_LABEL, aggregate
 from binn.errors import BinnInputError
 
 LEVELS = ["basal", "basal", "mid", "mid", "apical", "apical", None]
@@ -167,7 +167,7 @@ def test_report_with_missing_experiments_and_values(inputs):
 
 
 def test_regularity_panels_default_to_experiments_with_several_settings():
-    from analysis.report import regularity_experiments
+    from binn.analysis.report import regularity_experiments
 
     rows = pd.DataFrame({
         "experiment": ["comparison", "test_sweep", "test_sweep", "validation", "validation"],
@@ -189,7 +189,7 @@ def test_aggregate_is_mean_over_subjects_of_slice_means():
 
 
 def test_figures_accept_settings_without_alpha(tmp_path):
-    from analysis.figures import alpha_sweep_figure, pick_detj_subject
+    from binn.analysis.figures import alpha_sweep_figure, pick_detj_subject
 
     rows = pd.DataFrame(_curve_rows("alpha_sweep", "binn", "default", 0.2)
                         + _curve_rows("alpha_sweep", "binn", "alpha=0.1", 0.1))  # fmt: skip
@@ -200,7 +200,7 @@ def test_figures_accept_settings_without_alpha(tmp_path):
 
 
 def test_markdown_and_csv_keep_missing_values_missing(tmp_path):
-    from analysis.tables_io import read_csvs, to_markdown, write_table
+    from binn.analysis.tables_io import read_csvs, to_markdown, write_table
 
     table = pd.DataFrame({"|det J - 1|": [0.1, np.nan], "method": ["a|b", None]})
     md = to_markdown(table)

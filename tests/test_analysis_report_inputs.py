@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from analysis.report_inputs import find_strain_folders, read_configs, read_split, split_tables
+from binn.analysis.report_inputs import find_strain_folders, read_configs, read_split, split_tables
 from binn.errors import BinnInputError
 
 

@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.select import select_files
+from binn.analysis.select import select_files
 from binn.errors import BinnInputError
-from register.settings import load_selection
+from binn.register.settings import load_selection
 
 
 def _metrics(path, method, setting, detj, dice):

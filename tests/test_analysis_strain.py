@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.aha import AHA_NAMES, assign_aha
-from analysis.strain import analyse_strain, peak
+from binn.analysis.aha import AHA_NAMES, assign_aha
+from binn.analysis.strain import analyse_strain, peak
 from binn.cli import main
 from binn.io import save_npz
 
@@ -105,7 +105,7 @@ def test_peak_handles_missing_rows():
 
 
 def test_hypokinetic_sector_is_the_weakest_segment():
-    from analysis.strain_bench import covered_segments, weakest_segment
+    from binn.analysis.strain_bench import covered_segments, weakest_segment
 
     # contraction u = -s(theta) (x - c) about the LV centre, 60 % weaker around 300 deg
     x = _grid() - C[:, None, None]
@@ -124,8 +124,8 @@ def test_hypokinetic_sector_is_the_weakest_segment():
 
 @pytest.fixture(scope="module")
 def phantom_files(tmp_path_factory):
-    from register.data.phantom import make_phantom
-    from register.data.subject import save_subject
+    from binn.register.data.phantom import make_phantom
+    from binn.register.data.subject import save_subject
 
     tmp = tmp_path_factory.mktemp("strain")
     subject = make_phantom(3, frames=T, slices=3, size=64)
@@ -139,7 +139,7 @@ def phantom_files(tmp_path_factory):
 @pytest.fixture(scope="module")
 def tiny_vae(tmp_path_factory) -> Path:
     """An (untrained beyond one epoch) VAE checkpoint with a 32 px window."""
-    from learn.train import TrainConfig, train_vae
+    from binn.learn.train import TrainConfig, train_vae
     from tests.learn_fixtures import write_ring_records
 
     tmp = tmp_path_factory.mktemp("vae")
@@ -216,7 +216,7 @@ def test_existing_output_folder_is_refused_unless_force(phantom_files, tmp_path)
 
 
 def test_no_rv_label_is_an_error_or_the_given_angle(phantom_files, tmp_path):
-    from register.data.subject import save_subject
+    from binn.register.data.subject import save_subject
 
     subject, _, fields = phantom_files
     lab_ed = np.where(subject.labels_ed == 1, 0, subject.labels_ed).astype(np.uint8)
@@ -233,7 +233,7 @@ def test_no_rv_label_is_an_error_or_the_given_angle(phantom_files, tmp_path):
 
 
 def test_slices_without_myocardium_are_listed(phantom_files, tiny_vae, tmp_path):
-    from register.data.subject import save_subject
+    from binn.register.data.subject import save_subject
 
     subject, _, fields = phantom_files
     lab = subject.labels_ed.copy()
@@ -268,7 +268,7 @@ def test_fields_that_do_not_fit_the_subject_are_refused(phantom_files, tmp_path)
 
 
 def test_a_failure_while_writing_leaves_nothing(phantom_files, tmp_path, monkeypatch):
-    import analysis.strain_outputs as so
+    import binn.analysis.strain_outputs as so
 
     _, data, fields = phantom_files
 
@@ -321,8 +321,8 @@ def test_cine_mode_tracks_and_checks_the_grid(phantom_files, tmp_path):
 def test_r_vae_per_frame_is_the_vae_score_of_each_field(phantom_files, tiny_vae):
     import torch
 
-    from analysis.strain_outputs import curves_table
-    from learn.score import load_vae, r_vae
+    from binn.analysis.strain_outputs import curves_table
+    from binn.learn.score import load_vae, r_vae
 
     subject = phantom_files[0]
     vae = load_vae(tiny_vae)
@@ -345,7 +345,7 @@ def test_contour_gif_draws_the_contours_where_the_field_moves_them(tmp_path):
     that many image pixels (zoomed), the zero field leaves them on the mask's boundary."""
     from PIL import Image, ImageSequence
 
-    from analysis.strain_outputs import GIF_ZOOM, contour_gif
+    from binn.analysis.strain_outputs import GIF_ZOOM, contour_gif
 
     h = w = 32
     yy, xx = np.mgrid[:h, :w]

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from binn.errors import BinnInputError
-from register.data.split import SPLITS, add_commands, make_split, split_table
+from binn.register.data.split import SPLITS, add_commands, make_split, split_table
 from tests.workflow_helpers import write_acdc_dataset, write_acdc_subject
 
 

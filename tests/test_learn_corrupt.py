@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 import torch
 
-from learn import corrupt
-from learn.dataset import read_records
-from learn.evaluate import (
+from binn.learn import corrupt
+from binn.learn.dataset import read_records
+from binn.learn.evaluate import (
     case_bootstrap_intervals,
     energy_adjusted_auc,
     energy_adjusted_intervals,
@@ -24,9 +24,9 @@ from learn.evaluate import (
     roc_auc,
     separation,
 )
-from learn.gradients import displacement_gradient
-from learn.masks import dilate_mask
-from learn.model import MotionVAE2D
+from binn.learn.gradients import displacement_gradient
+from binn.learn.masks import dilate_mask
+from binn.learn.model import MotionVAE2D
 from tests.learn_fixtures import ring_case, write_ring_records
 
 
@@ -193,7 +193,7 @@ def test_within_case_auc_removes_the_case_score_level() -> None:
     """Case 0 moves little, case 1 a lot: each case's corruption scores above its own
     plausible frames (within-case AUC 1) although pooled, case 1's plausible frames outscore
     case 0's corrupted ones."""
-    from learn.evaluate import _within_case_auc
+    from binn.learn.evaluate import _within_case_auc
 
     scores = {
         "simulated": [np.array([0.0, 1.0]), np.array([10.0, 11.0])],

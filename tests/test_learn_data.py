@@ -14,17 +14,17 @@ from scipy import ndimage
 from binn.cli import build_parser
 from binn.errors import BinnInputError
 from binn.io import save_npz
-from learn.augment import orientation_matrices, reorient
-from learn.bench import split_held_out
-from learn.dataset import (
+from binn.learn.augment import orientation_matrices, reorient
+from binn.learn.bench import split_held_out
+from binn.learn.dataset import (
     build_windows,
     read_record,
     read_records,
     records_spacing_mm,
     split_by_case,
 )
-from learn.gradients import displacement_gradient
-from learn.masks import crop_window, dilate_mask, lv_centre
+from binn.learn.gradients import displacement_gradient
+from binn.learn.masks import crop_window, dilate_mask, lv_centre
 from tests.learn_fixtures import ring_case, write_failed_record, write_ring_records
 
 REPO = Path(__file__).resolve().parents[1]

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from binn.errors import BinnInputError
-from learn.gradients import displacement_gradient
+from binn.learn.gradients import displacement_gradient
 
 
 def _affine_field(a: np.ndarray, b: np.ndarray, h: int, w: int) -> np.ndarray:

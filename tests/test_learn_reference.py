@@ -11,8 +11,8 @@ import pytest
 import torch
 
 from binn.errors import BinnInputError
-from learn.dataset import CaseRecord
-from learn.reference import load_reference, place_reference
+from binn.learn.dataset import CaseRecord
+from binn.learn.reference import load_reference, place_reference
 from tests.learn_fixtures import ring_case
 from tests.test_learn_score import _null_vae
 
@@ -91,7 +91,7 @@ def test_place_reference_against_the_held_out_scores() -> None:
 def test_bench_vae_places_a_reference_on_the_records_grid(tmp_path: Path) -> None:
     """``binn bench vae --reference-*``: the reference goes to the training records' grid
     (1.8 mm here); no motion scores 0 under the bias-free prior, below every held-out frame."""
-    from learn.bench import Reference, bench_vae
+    from binn.learn.bench import Reference, bench_vae
     from tests.learn_fixtures import write_ring_records
 
     write_ring_records(tmp_path / "cases", list(range(8)), size=32, frames=6)

@@ -1,4 +1,4 @@
-"""learn.score: R_VAE's units do not depend on the window; the zero field; the band-only
+"""binn.learn.score: R_VAE's units do not depend on the window; the zero field; the band-only
 loss; the control scorer.
 
 Analytic checks use VAEs whose decoder output is zeroed (reconstruction 0, latent 0), so
@@ -15,14 +15,14 @@ import pytest
 import torch
 
 from binn.errors import BinnInputError
-from learn import corrupt
-from learn.checkpoint import save_checkpoint
-from learn.dataset import read_records
-from learn.gradients import displacement_gradient
-from learn.masks import dilate_mask
-from learn.model import GRADIENT_UNIT_PX, MotionVAE2D
-from learn.score import gradient_energy, gradient_score, load_vae, r_vae
-from learn.train import TrainConfig, train_vae
+from binn.learn import corrupt
+from binn.learn.checkpoint import save_checkpoint
+from binn.learn.dataset import read_records
+from binn.learn.gradients import displacement_gradient
+from binn.learn.masks import dilate_mask
+from binn.learn.model import GRADIENT_UNIT_PX, MotionVAE2D
+from binn.learn.score import gradient_energy, gradient_score, load_vae, r_vae
+from binn.learn.train import TrainConfig, train_vae
 from tests.learn_fixtures import ring_case, write_ring_records
 
 

@@ -15,12 +15,12 @@ import torch
 from binn.cli import main as binn_main
 from binn.errors import BinnInputError
 from binn.io import save_npz
-from learn.checkpoint import save_checkpoint
-from learn.dataset import case_window, read_records
-from learn.evaluate import roc_auc, separation
-from learn.model import MotionVAE2D
-from learn.score import load_vae, r_vae
-from learn.train import TrainConfig, TrainResult, artefact_paths, learning_rate, train_vae
+from binn.learn.checkpoint import save_checkpoint
+from binn.learn.dataset import case_window, read_records
+from binn.learn.evaluate import roc_auc, separation
+from binn.learn.model import MotionVAE2D
+from binn.learn.score import load_vae, r_vae
+from binn.learn.train import TrainConfig, TrainResult, artefact_paths, learning_rate, train_vae
 from tests.learn_fixtures import write_failed_record, write_ring_records
 
 SIZE = 32
@@ -102,7 +102,7 @@ def test_r_vae_differentiable_frozen_and_crop_consistent(
     # a larger canvas is cropped around the LV: the same score as the LV-centred window
     window, _ = case_window(rec, SIZE, 0)
     win_mask = torch.from_numpy(rec.mask.astype(np.float32))
-    from learn.masks import crop_window, lv_centre
+    from binn.learn.masks import crop_window, lv_centre
 
     win_mask = crop_window(win_mask, lv_centre(rec.mask, rec.cavity), SIZE)
     canvas = torch.zeros(1, 2, 56, 56)
@@ -243,7 +243,7 @@ def test_killed_run_without_its_checkpoint_resumes_to_the_same_checkpoint(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Snakemake deletes a killed job's outputs: the state file alone must rebuild VAE.pt."""
-    import learn.train as lt
+    import binn.learn.train as lt
 
     paths = write_ring_records(tmp_path / "cases", [1, 2, 3], size=16, frames=4)
     cfg = TrainConfig(**{**TINY.__dict__, "epochs": 3})
@@ -302,7 +302,7 @@ def test_state_of_another_model_format_is_not_resumed(
     """A state file written before the band-only loss (same settings and data) is refused."""
     paths = write_ring_records(tmp_path / "cases", [1, 2, 3], size=16, frames=4)
     one = TrainConfig(**{**TINY.__dict__, "epochs": 1})
-    for module in ("learn.model", "learn.score"):  # the old code wrote and read "window"
+    for module in ("binn.learn.model", "binn.learn.score"):  # the old code wrote and read "window"
         monkeypatch.setattr(f"{module}.RECONSTRUCTION", "window")
     train_vae(paths, tmp_path / "b.pt", one, "cpu")
     monkeypatch.undo()
@@ -328,7 +328,7 @@ def test_cosine_run_is_not_resumed_under_another_length(tmp_path: Path) -> None:
 
 
 def test_optimiser_follows_the_schedule(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import learn.train as lt
+    import binn.learn.train as lt
 
     paths = write_ring_records(tmp_path / "cases", [1, 2, 3], size=16, frames=4)
     cfg = TrainConfig(**{**TINY.__dict__, "epochs": 3, "lr": 1e-3})
@@ -354,7 +354,7 @@ def test_state_of_other_data_is_not_resumed(tmp_path: Path, caplog) -> None:
     with pytest.raises(BinnInputError, match="different training run"):
         train_vae(new, tmp_path / "b.pt", one, "cpu")  # the checkpoint is kept
     (tmp_path / "b.pt").unlink()  # as Snakemake does before rerunning the job
-    with caplog.at_level("WARNING", logger="learn.train"):
+    with caplog.at_level("WARNING", logger="binn.learn.train"):
         rerun = train_vae(new, tmp_path / "b.pt", one, "cpu")
     assert "training afresh" in caplog.text
     fresh = train_vae(new, tmp_path / "c.pt", one, "cpu")

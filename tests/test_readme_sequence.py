@@ -65,7 +65,7 @@ def _run(argv: list[str], capsys) -> str:
 def _write_pair_nifti(subject_npz: Path) -> None:
     """ED.nii.gz / ED_gt.nii.gz / ES.nii.gz / ES_gt.nii.gz from a subject file."""
     from binn.nifti import save_volume
-    from register.data.subject import load_subject
+    from binn.register.data.subject import load_subject
 
     s = load_subject(subject_npz)
     save_volume("ED.nii.gz", s.images[0], s.spacing)
@@ -76,8 +76,8 @@ def _write_pair_nifti(subject_npz: Path) -> None:
 
 @pytest.mark.slow
 def test_readme_command_line_sequence(tmp_path, monkeypatch, capsys) -> None:
-    from learn.score import load_vae
-    from register.data.subject import load_subject
+    from binn.learn.score import load_vae
+    from binn.register.data.subject import load_subject
 
     monkeypatch.chdir(tmp_path)
     commands = readme_commands()

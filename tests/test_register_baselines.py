@@ -7,7 +7,7 @@ import pytest
 from scipy import ndimage
 
 from binn.errors import BinnInputError
-from register.baselines import register_pair, register_pairs
+from binn.register.baselines import register_pair, register_pairs
 
 H = 48
 
@@ -98,7 +98,7 @@ def test_ffd_does_not_jump_to_a_folded_field_on_a_known_divergent_pair() -> None
     adaptive gradient descent oversteps at the finer resolution and lands on a folded field
     13 px deep; with ``max_step`` 0.25 px (the default) it stays unfolded, as the ground
     truth (under 4 px here) is, after either number of coarse iterations."""
-    from register.data.phantom import make_phantom
+    from binn.register.data.phantom import make_phantom
 
     subject = make_phantom(10_000, "A", frames=20, slices=3, size=64, spacing_mm=2.0, snr_db=20)
     fixed, moving = subject.images[0, 2], subject.images[subject.es_index, 2]
@@ -121,7 +121,7 @@ def test_ffd_does_not_jump_to_a_folded_field_on_a_known_divergent_pair() -> None
 
 def test_ffd_iterations_per_resolution() -> None:
     """``coarse_iterations`` at every resolution but the finest, ``iterations`` there."""
-    from register.baselines import _ffd_parameters, _params
+    from binn.register.baselines import _ffd_parameters, _params
 
     p = _params("ffd", {"levels": 3, "iterations": 200, "coarse_iterations": 40})
     pm = _ffd_parameters(p).GetParameterMap(0)

@@ -11,10 +11,10 @@ import pytest
 from binn.cli import main
 from binn.io import load_npz
 from binn.provenance import provenance
-from register.checkpoint import save_checkpoint
-from register.data.phantom import make_phantom
-from register.data.subject import load_subject, save_subject
-from register.network import RegistrationNet
+from binn.register.checkpoint import save_checkpoint
+from binn.register.data.phantom import make_phantom
+from binn.register.data.subject import load_subject, save_subject
+from binn.register.network import RegistrationNet
 
 SIZE = 32
 

@@ -6,19 +6,19 @@ import numpy as np
 import pytest
 import torch
 
-from analysis.metrics import jacobian_determinant
+from binn.analysis.metrics import jacobian_determinant
 from binn.errors import BinnInputError
-from register.checkpoint import load_checkpoint, save_checkpoint
-from register.losses import freeze, l2_gradient_penalty, mse
-from register.network import RegistrationNet, scaled_widths
-from register.settings import (
+from binn.register.checkpoint import load_checkpoint, save_checkpoint
+from binn.register.losses import freeze, l2_gradient_penalty, mse
+from binn.register.network import RegistrationNet, scaled_widths
+from binn.register.settings import (
     canonical_setting,
     format_setting,
     network_model_setting,
     parse_setting,
     split_refine,
 )
-from register.transform import warp
+from binn.register.transform import warp
 
 
 def _image(h: int = 32, w: int = 40, seed: int = 0) -> torch.Tensor:

@@ -12,11 +12,11 @@ import pytest
 
 from binn.errors import BinnInputError
 from binn.nifti import save_volume
-from register.data.cli import add_commands
-from register.data.crop import crop_subject, lv_centre
-from register.data.loaders import detect_convention, load_acdc, load_pair, load_ukbb
-from register.data.phantom import make_phantom
-from register.data.subject import load_subject
+from binn.register.data.cli import add_commands
+from binn.register.data.crop import crop_subject, lv_centre
+from binn.register.data.loaders import detect_convention, load_acdc, load_pair, load_ukbb
+from binn.register.data.phantom import make_phantom
+from binn.register.data.subject import load_subject
 
 SPACING = np.array([8.0, 1.5, 1.5])  # z, y, x mm
 ACDC_TO_UKBB = np.array([0, 3, 2, 1], dtype=np.uint8)

@@ -9,11 +9,11 @@ import pytest
 from scipy import ndimage
 
 from binn.errors import BinnInputError
+from binn.register.data import phantom_motion as pm
+from binn.register.data.cli import add_commands
+from binn.register.data.phantom import activation_curve, make_phantom
+from binn.register.data.subject import load_subject
 from binn.resample import DEFAULT_SPACING_MM
-from register.data import phantom_motion as pm
-from register.data.cli import add_commands
-from register.data.phantom import activation_curve, make_phantom
-from register.data.subject import load_subject
 
 CASES = [("A", 0), ("A", 1), ("A", 2), ("B", 0), ("B", 1)]
 
@@ -115,7 +115,7 @@ def test_ground_truth_motion_is_invertible_and_physical(subjects, case):
 
 
 def test_newton_inverse_maps_back():
-    from register.data import phantom as ph
+    from binn.register.data import phantom as ph
 
     fam = ph.FAMILIES["B"]
     rng = np.random.default_rng([5, ord("B")])

@@ -11,12 +11,12 @@ import pytest
 
 from binn.errors import BinnInputError
 from binn.nifti import save_volume
+from binn.register.data.cli import add_commands
+from binn.register.data.loaders import load_acdc, load_pair
+from binn.register.data.orientation import base_first, cavity_area_slope
+from binn.register.data.phantom import make_phantom
+from binn.register.data.resample import resample_subject
 from binn.resample import resample_inplane, resampled_affine, target_grid
-from register.data.cli import add_commands
-from register.data.loaders import load_acdc, load_pair
-from register.data.orientation import base_first, cavity_area_slope
-from register.data.phantom import make_phantom
-from register.data.resample import resample_subject
 
 SPACING = np.array([8.0, 1.5, 1.5])  # z, y, x mm
 

@@ -10,8 +10,8 @@ import pytest
 
 from binn.errors import BinnInputError
 from binn.io import save_npz
-from register.data.intensity import normalise_intensity
-from register.data.subject import CineSubject, load_subject, save_subject
+from binn.register.data.intensity import normalise_intensity
+from binn.register.data.subject import CineSubject, load_subject, save_subject
 
 
 def small_subject(with_truth: bool = True) -> CineSubject:

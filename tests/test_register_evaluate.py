@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from analysis.evaluate_pair import evaluate_pair, score_pair_stack, warp_labels
-from register.track import Registrar
+from binn.analysis.evaluate_pair import evaluate_pair, score_pair_stack, warp_labels
+from binn.register.track import Registrar
 
 H = 48
 
@@ -137,8 +137,8 @@ def test_evaluate_pair_cli_bad_input(tmp_path) -> None:
     assert main(_argv(bad_shape, "--method", "demons", "--size", "32")) == 2
     paths = _write_pair(tmp_path / "b")
     model = tmp_path / "m.pt"
-    from register.checkpoint import save_checkpoint
-    from register.network import RegistrationNet
+    from binn.register.checkpoint import save_checkpoint
+    from binn.register.network import RegistrationNet
 
     save_checkpoint(model, RegistrationNet(0.0625, 48), method="l2", setting="lam=0.01")
     # a 48 px model asked to work on a 32 px crop
@@ -160,8 +160,8 @@ def test_evaluate_pair_cli_refines_a_network(tmp_path, capsys) -> None:
     """``--param refine=N`` on an l2 network: the setting names it, and it cannot raise the
     training objective, so on this translated pair Dice improves over the zero field."""
     from binn.cli import main
-    from register.checkpoint import save_checkpoint
-    from register.network import RegistrationNet
+    from binn.register.checkpoint import save_checkpoint
+    from binn.register.network import RegistrationNet
 
     paths = _write_pair(tmp_path)
     model = tmp_path / "m.pt"

@@ -8,11 +8,11 @@ import pytest
 import torch
 
 from binn.errors import BinnInputError
-from register.checkpoint import save_checkpoint
-from register.data.phantom import make_phantom
-from register.losses import freeze
-from register.network import RegistrationNet
-from register.refine import (
+from binn.register.checkpoint import save_checkpoint
+from binn.register.data.phantom import make_phantom
+from binn.register.losses import freeze
+from binn.register.network import RegistrationNet
+from binn.register.refine import (
     Objective,
     Parameterisation,
     RefineConfig,
@@ -20,7 +20,7 @@ from register.refine import (
     refine_config,
     refine_fields,
 )
-from register.track import Registrar, track_sequence
+from binn.register.track import Registrar, track_sequence
 from tests.learn_fixtures import ring_case
 
 SIZE = 32
@@ -37,7 +37,7 @@ def texture(rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
 
 
 def tiny_vae():
-    from learn.model import MotionVAE2D
+    from binn.learn.model import MotionVAE2D
 
     torch.manual_seed(0)
     return freeze(MotionVAE2D(image_size=SIZE, latent_dim=4, nf=4, max_norm=0.1))

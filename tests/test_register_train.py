@@ -10,12 +10,12 @@ import pytest
 import torch
 
 from binn.errors import BinnInputError
-from register.checkpoint import load_checkpoint
-from register.data.subject import CineSubject
-from register.losses import freeze, vae_penalty
-from register.network import RegistrationNet
-from register.track import Registrar, track_sequence
-from register.train import (
+from binn.register.checkpoint import load_checkpoint
+from binn.register.data.subject import CineSubject
+from binn.register.losses import freeze, vae_penalty
+from binn.register.network import RegistrationNet
+from binn.register.track import Registrar, track_sequence
+from binn.register.train import (
     PairSet,
     TrainConfig,
     registration_loss,
@@ -54,7 +54,7 @@ def toy_subject(seed: int, frames: int = 4, slices: int = 2, size: int = SIZE) -
 
 
 def tiny_vae():
-    from learn.model import MotionVAE2D
+    from binn.learn.model import MotionVAE2D
 
     torch.manual_seed(0)
     return MotionVAE2D(image_size=SIZE, latent_dim=4, nf=4, max_norm=0.1)
@@ -169,7 +169,7 @@ def test_track_sequence_network_and_classical(tmp_path) -> None:
 
 
 def test_model_of_other_crop_size_is_refused(tmp_path) -> None:
-    from register.checkpoint import save_checkpoint
+    from binn.register.checkpoint import save_checkpoint
 
     path = tmp_path / "m48.pt"
     save_checkpoint(path, RegistrationNet(0.0625, 48), method="l2", setting="lam=0.01")
@@ -217,7 +217,7 @@ def _weights(path) -> dict[str, torch.Tensor]:
 
 def test_killed_run_without_its_checkpoint_resumes_to_the_same_model(tmp_path, monkeypatch) -> None:
     """Snakemake deletes a killed job's outputs: the resume file alone must rebuild the model."""
-    import register.train as rt
+    import binn.register.train as rt
 
     train, val = [toy_subject(1), toy_subject(2)], [toy_subject(3)]
     cfg = TrainConfig(
@@ -282,9 +282,9 @@ def test_progress_bar_only_on_a_terminal(tmp_path, monkeypatch, capsys) -> None:
 
 
 def test_vae_of_another_pixel_spacing_is_refused(tmp_path, caplog) -> None:
-    from learn.checkpoint import save_checkpoint as save_vae
-    from register.checkpoint import training_vae
-    from register.data.subject import save_subject
+    from binn.learn.checkpoint import save_checkpoint as save_vae
+    from binn.register.checkpoint import training_vae
+    from binn.register.data.subject import save_subject
 
     paths = []
     for seed in (1, 2):
@@ -308,7 +308,7 @@ def test_vae_of_another_pixel_spacing_is_refused(tmp_path, caplog) -> None:
     assert training_vae(meta, moved / "m.pt", None) == moved / "vae.pt"
     (moved / "vae.pt").rename(vae)
     save_vae(vae, tiny_vae())  # an older checkpoint without spacing_mm: a warning
-    with caplog.at_level("WARNING", logger="register.train"):
+    with caplog.at_level("WARNING", logger="binn.register.train"):
         train_registration(paths[:1], paths[1:], cfg, tmp_path / "o.pt", vae_path=vae)
     assert "records no spacing_mm" in caplog.text
 
@@ -321,7 +321,7 @@ def test_resume_file_of_other_data_is_not_resumed(tmp_path, caplog) -> None:
     fresh = train_registration(
         [toy_subject(2)], val, TrainConfig(steps=6, **base), tmp_path / "f.pt"
     )
-    with caplog.at_level("WARNING", logger="register.train"):
+    with caplog.at_level("WARNING", logger="binn.register.train"):
         other = train_registration(
             [toy_subject(2)], val, TrainConfig(steps=6, **base), tmp_path / "m.pt"
         )

@@ -6,14 +6,14 @@ import numpy as np
 import pytest
 
 from binn.errors import ConvergenceError
-from simulate.contours import RingCurves, fourier_resample, polygon_area
-from simulate.pipeline import recentre
-from simulate.verify import analytic_pressure, verify_cylinder
+from binn.simulate.contours import RingCurves, fourier_resample, polygon_area
+from binn.simulate.pipeline import recentre
+from binn.simulate.verify import analytic_pressure, verify_cylinder
 
 
 def _annulus_model(mesh_size: float = 2.0, max_iterations: int = 25):
-    from simulate.fem import RingMechanics
-    from simulate.mesh import build_ring_mesh, to_dolfinx
+    from binn.simulate.fem import RingMechanics
+    from binn.simulate.mesh import build_ring_mesh, to_dolfinx
 
     def circle(r: float, h: float) -> np.ndarray:
         n = round(2 * np.pi * r / h)
@@ -137,7 +137,7 @@ def test_fourier_resample_smooths_and_orients_counter_clockwise() -> None:
 
 
 def test_raster_interpolates_affine_fields_exactly_and_zero_to_zero() -> None:
-    from simulate.raster import build_ed_raster
+    from binn.simulate.raster import build_ed_raster
 
     spacing = np.array([1.5, 2.0])
     t = np.linspace(0, 2 * np.pi, 80, endpoint=False)
@@ -162,7 +162,7 @@ def test_raster_interpolates_affine_fields_exactly_and_zero_to_zero() -> None:
 
 def test_bench_measures_in_a_one_core_process_whatever_the_parent_set(monkeypatch) -> None:
     """Thread pools size themselves at import: the bench's process must start with 1 set."""
-    from simulate.bench import run_single_core
+    from binn.simulate.bench import run_single_core
 
     monkeypatch.setenv("OMP_NUM_THREADS", "4")
     monkeypatch.setenv("OPENBLAS_NUM_THREADS", "4")

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 from binn.nifti import save_volume
-from register.data.anatomy import annulus, ring_measures
-from simulate.cases import enumerate_cases
-from simulate.masks import load_nifti_ring
-from simulate.synthetic import synthetic_ring
+from binn.register.data.anatomy import annulus, ring_measures
+from binn.simulate.cases import enumerate_cases
+from binn.simulate.masks import load_nifti_ring
+from binn.simulate.synthetic import synthetic_ring
 
 
 def ring_labels(size: int, spacing: float, r_in_mm: float, r_out_mm: float) -> np.ndarray:

@@ -14,8 +14,8 @@ from binn.cli import main
 from binn.errors import BinnInputError
 from binn.io import load_npz
 from binn.nifti import save_volume
-from simulate.cases import enumerate_cases
-from simulate.synthetic import ED_ES_AREA_RATIO, ES_CAVITY_RADIUS_MM, synthetic_ring
+from binn.simulate.cases import enumerate_cases
+from binn.simulate.synthetic import ED_ES_AREA_RATIO, ES_CAVITY_RADIUS_MM, synthetic_ring
 
 SPACING = np.array([10.0, 1.5, 1.5])
 FAST = ["--frames", "6", "--mesh-size", "2.0"]
@@ -119,7 +119,7 @@ def test_field_follows_the_registration_convention(synthetic_record) -> None:
 
 def test_acdc_like_nifti_runs_end_to_end(tmp_path: Path, caplog) -> None:
     _acdc_subject(tmp_path / "acdc")
-    with caplog.at_level(logging.INFO, logger="simulate.cases"):
+    with caplog.at_level(logging.INFO, logger="binn.simulate.cases"):
         cases = enumerate_cases({"kind": "acdc", "data_dir": str(tmp_path / "acdc")})
     assert [c.name for c in cases] == ["patient001_z01"]
     assert "open ring" in caplog.text and "several myocardium components" in caplog.text
@@ -183,27 +183,35 @@ def _fail_with(exc: BaseException):
 
 
 def _petsc_error() -> Exception:
-    import simulate.fem  # imports petsc4py after bootstrapping MPI
+    from binn.simulate import fem  # imports petsc4py after bootstrapping MPI
 
-    return simulate.fem.PETSc.Error(73)
+    return fem.PETSc.Error(73)
 
 
 @pytest.mark.parametrize(
     ("target", "make_error", "reason"),
     [
         # gmsh raises a bare Exception carrying its last error message
-        ("simulate.pipeline.to_dolfinx", lambda: Exception("Invalid mesh"), "Exception: Invalid"),
         (
-            "simulate.raster.build_ed_raster",
+            "binn.simulate.pipeline.to_dolfinx",
+            lambda: Exception("Invalid mesh"),
+            "Exception: Invalid",
+        ),
+        (
+            "binn.simulate.raster.build_ed_raster",
             lambda: QhullError("QH6154 initial simplex"),
             "scipy.spatial.QhullError: QH6154",
         ),
         (
-            "simulate.fem.RingMechanics._assemble",
+            "binn.simulate.fem.RingMechanics._assemble",
             _petsc_error,
             "petsc4py.PETSc.Error: error code 73",
         ),
-        ("simulate.pipeline.simulate_case", lambda: RuntimeError("boom"), "RuntimeError: boom"),
+        (
+            "binn.simulate.pipeline.simulate_case",
+            lambda: RuntimeError("boom"),
+            "RuntimeError: boom",
+        ),
     ],
 )
 def test_record_failure_records_every_kind_of_case_failure(
@@ -228,7 +236,7 @@ def test_record_failure_records_every_kind_of_case_failure(
 def test_record_failure_lets_interrupts_and_memory_errors_through(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, error: BaseException
 ) -> None:
-    monkeypatch.setattr("simulate.pipeline.to_dolfinx", _fail_with(error))
+    monkeypatch.setattr("binn.simulate.pipeline.to_dolfinx", _fail_with(error))
     out = tmp_path / "case.npz"
     args = ["simulate", "--synthetic", "1", "--size", "64", *FAST, "--out", str(out)]
     with pytest.raises(type(error)):

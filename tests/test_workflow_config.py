@@ -10,7 +10,7 @@ from snakemake.common.configfile import load_configfile
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import update_config, validate
 
-from register.cli import add_commands
+from binn.register.cli import add_commands
 from tests.workflow_helpers import REPO
 
 SCHEMA = str(REPO / "config" / "schema.yaml")

@@ -12,14 +12,14 @@ import importlib
 from typing import Any
 
 _EXPORTS = {
-    "CineSubject": "register.data.subject",
-    "save_subject": "register.data.subject",
-    "load_subject": "register.data.subject",
-    "load_acdc": "register.data.loaders",
-    "load_ukbb": "register.data.loaders",
-    "load_pair": "register.data.loaders",
-    "crop_subject": "register.data.crop",
-    "make_phantom": "register.data.phantom",
+    "CineSubject": "binn.register.data.subject",
+    "save_subject": "binn.register.data.subject",
+    "load_subject": "binn.register.data.subject",
+    "load_acdc": "binn.register.data.loaders",
+    "load_ukbb": "binn.register.data.loaders",
+    "load_pair": "binn.register.data.loaders",
+    "crop_subject": "binn.register.data.crop",
+    "make_phantom": "binn.register.data.phantom",
 }
 
 __all__ = sorted(_EXPORTS)
@@ -29,4 +29,4 @@ def __getattr__(name: str) -> Any:
     """Import the public names on first use (PEP 562)."""
     if name in _EXPORTS:
         return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'register.data' has no attribute {name!r}")
+    raise AttributeError(f"module 'binn.register.data' has no attribute {name!r}")

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 from scipy import ndimage
 
-from register.data.subject import LV_CAVITY, MYOCARDIUM
+from binn.register.data.subject import LV_CAVITY, MYOCARDIUM
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +93,7 @@ def summarise(rows: Iterable[dict[str, float]]) -> dict[str, Any]:
 def synthetic_rows(n: int, seed: int, size: int, spacing_mm: float) -> dict[str, list]:
     """ES (mask) and ED (generator target) measures of the first ``n`` fitting synthetic rings."""
     from binn.errors import BinnInputError
-    from simulate.synthetic import synthetic_ring
+    from binn.simulate.synthetic import synthetic_ring
 
     rows: dict[str, list] = {"ED": [], "ES": []}
     s = seed
@@ -136,7 +136,7 @@ def phantom_rows(
     n: int, family: str, size: int, spacing_mm: float, slices: int, frames: int
 ) -> dict[str, list]:
     """ED and ES measures of every slice of ``n`` phantoms (seeds 0..n-1) of ``family``."""
-    from register.data.phantom import make_phantom
+    from binn.register.data.phantom import make_phantom
 
     rows: dict[str, list] = {"ED": [], "ES": []}
     for seed in range(n):
@@ -151,7 +151,7 @@ def phantom_rows(
 def acdc_rows(folder: Path, spacing_mm: float | None = None) -> dict[str, Any]:
     """ED and ES measures of every ACDC patient folder under ``folder`` (skips are logged)."""
     from binn.errors import BinnInputError
-    from register.data.loaders import load_acdc
+    from binn.register.data.loaders import load_acdc
 
     rows: dict[str, Any] = {"ED": [], "ES": [], "subjects": 0, "skipped": []}
     for patient in sorted(p for p in Path(folder).iterdir() if p.is_dir()):

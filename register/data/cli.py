@@ -72,8 +72,8 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
 
 def _run_phantom(args: argparse.Namespace) -> int:
     from binn.provenance import provenance
-    from register.data.phantom import make_phantom
-    from register.data.subject import save_subject
+    from binn.register.data.phantom import make_phantom
+    from binn.register.data.subject import save_subject
 
     config = {
         "command": "phantom",
@@ -102,9 +102,9 @@ def _run_phantom(args: argparse.Namespace) -> int:
 
 def _run_import(args: argparse.Namespace) -> int:
     from binn.provenance import provenance
-    from register.data.crop import crop_subject
-    from register.data.loaders import load_acdc, load_ukbb
-    from register.data.subject import save_subject
+    from binn.register.data.crop import crop_subject
+    from binn.register.data.loaders import load_acdc, load_ukbb
+    from binn.register.data.subject import save_subject
 
     loader = load_acdc if args.layout == "acdc" else load_ukbb
     labels = args.labels or args.layout
@@ -155,7 +155,7 @@ def add_bench(subparsers: argparse._SubParsersAction) -> None:
 
 def _run_bench_anatomy(args: argparse.Namespace) -> int:
     from binn.io import write_text
-    from register.data.anatomy import bench_anatomy, markdown_table
+    from binn.register.data.anatomy import bench_anatomy, markdown_table
 
     result = bench_anatomy(
         spacing_mm=args.spacing_mm,

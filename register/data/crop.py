@@ -7,8 +7,8 @@ import dataclasses
 import numpy as np
 
 from binn.errors import BinnInputError
-from register.data.intensity import normalise_intensity
-from register.data.subject import LV_CAVITY, MYOCARDIUM, CineSubject, validate_subject
+from binn.register.data.intensity import normalise_intensity
+from binn.register.data.subject import LV_CAVITY, MYOCARDIUM, CineSubject, validate_subject
 
 
 def lv_centre(labels_ed: np.ndarray) -> np.ndarray:

@@ -36,11 +36,17 @@ from scipy import ndimage
 
 from binn.errors import BinnInputError
 from binn.nifti import Volume, load_label_map, load_volume
-from register.data.crop import crop_subject
-from register.data.intensity import normalise_intensity
-from register.data.orientation import orient_subject
-from register.data.resample import resample_subject
-from register.data.subject import LV_CAVITY, MYOCARDIUM, RV_CAVITY, CineSubject, validate_subject
+from binn.register.data.crop import crop_subject
+from binn.register.data.intensity import normalise_intensity
+from binn.register.data.orientation import orient_subject
+from binn.register.data.resample import resample_subject
+from binn.register.data.subject import (
+    LV_CAVITY,
+    MYOCARDIUM,
+    RV_CAVITY,
+    CineSubject,
+    validate_subject,
+)
 
 log = logging.getLogger(__name__)
 

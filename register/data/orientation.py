@@ -15,7 +15,7 @@ import logging
 
 import numpy as np
 
-from register.data.subject import LV_CAVITY, MYOCARDIUM, CineSubject, validate_subject
+from binn.register.data.subject import LV_CAVITY, MYOCARDIUM, CineSubject, validate_subject
 
 log = logging.getLogger(__name__)
 

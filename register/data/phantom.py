@@ -25,11 +25,11 @@ import numpy as np
 from scipy import ndimage
 
 from binn.errors import BinnInputError
+from binn.register.data import phantom_anatomy as pa
+from binn.register.data import phantom_motion as pm
+from binn.register.data.intensity import robust_window
+from binn.register.data.subject import CineSubject, validate_subject
 from binn.resample import DEFAULT_SPACING_MM
-from register.data import phantom_anatomy as pa
-from register.data import phantom_motion as pm
-from register.data.intensity import robust_window
-from register.data.subject import CineSubject, validate_subject
 
 log = logging.getLogger(__name__)
 

@@ -26,7 +26,7 @@ import logging
 
 import numpy as np
 
-from register.data import phantom_anatomy as pa
+from binn.register.data import phantom_anatomy as pa
 
 log = logging.getLogger(__name__)
 

@@ -12,8 +12,8 @@ import dataclasses
 import numpy as np
 
 from binn.errors import BinnInputError
+from binn.register.data.subject import CineSubject, validate_subject
 from binn.resample import resample_inplane, resampled_affine
-from register.data.subject import CineSubject, validate_subject
 
 
 def resample_subject(subject: CineSubject, spacing_mm: float | None) -> CineSubject:
