@@ -3,7 +3,7 @@
 The workflow's protocol at bench scale, in one process:
 
 1. phantom subjects of family A for ``train`` / ``val`` / ``test`` from the workflow's seeds
-   (``seed * 100000 + binn.workflow.SPLIT_SEED_OFFSET[split] + i``), so the default bench
+   (:func:`binn.vocabulary.phantom_seed`), so the default bench
    sees the default run's phantoms;
 2. the VAE prior of ``binn``: ``--vae``, or (logged as such) a small one trained here with
    ``binn train-vae``'s defaults on synthetic ``binn simulate`` cases of the same grid;
@@ -104,10 +104,10 @@ class BenchConfig:
 
 
 def phantom_seeds(seed: int, split: str, n: int) -> list[int]:
-    """The workflow's phantom seeds of ``split`` (``binn.workflow.Layout.phantom_seed``)."""
-    from binn.workflow import SPLIT_SEED_OFFSET
+    """The workflow's phantom seeds of ``split`` (:func:`binn.vocabulary.phantom_seed`)."""
+    from binn.vocabulary import phantom_seed
 
-    return [seed * 100_000 + SPLIT_SEED_OFFSET[split] + i for i in range(n)]
+    return [phantom_seed(seed, split, i) for i in range(n)]
 
 
 def make_split(cfg: BenchConfig, split: str) -> list[Any]:
@@ -316,8 +316,8 @@ def _registrar(
     vae_info: dict[str, Any] | None,
 ) -> tuple[Any, dict[str, Any] | None]:
     """The registrar of one setting (networks trained, or reused from ``work``)."""
-    from binn.register.settings import canonical_setting, parse_setting, split_refine
     from binn.register.track import Registrar
+    from binn.vocabulary import canonical_setting, parse_setting, split_refine
 
     setting = canonical_setting(setting, f"bench setting of {method}")
     params = parse_setting(setting)

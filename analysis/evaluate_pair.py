@@ -153,7 +153,7 @@ def evaluate_pair_command(args: argparse.Namespace) -> dict[str, Any]:
     )
     if not (pair.labels_ed == MYO).any():
         raise BinnInputError(args.fixed_labels, "no myocardium (label 2) in any slice")
-    from binn.register.settings import parse_params
+    from binn.vocabulary import parse_params
 
     registrar = Registrar(
         args.method,

@@ -52,7 +52,7 @@ def _empty_figure(path: str | Path, title: str, reason: str) -> Path:
 def _alpha_of(setting: str) -> float:
     """alpha of a ``name=value`` setting string; NaN when it names none (or is not one)."""
     from binn.errors import BinnInputError
-    from binn.register.settings import parse_setting
+    from binn.vocabulary import parse_setting
 
     try:
         return parse_setting(str(setting)).get("alpha", np.nan)

@@ -82,12 +82,12 @@ def _canonical_text(setting: str) -> str:
 
 def setting_info(method: str, setting: object) -> SettingInfo:
     """Parse ``setting`` (``"alpha=0.01,refine=50"``, its slug ``"alpha=0.01+refine=50"``,
-    ``"default"``, ``""``) of ``method`` with :func:`register.settings.parse_setting`.
+    ``"default"``, ``""``) of ``method`` with :func:`binn.vocabulary.parse_setting`.
 
     Text that is not ``name=value`` pairs keeps ``params = {}`` and is its own label; a
     ``refine`` value that is not a non-negative whole number raises :class:`BinnInputError`.
     """
-    from binn.register.settings import format_setting, parse_setting
+    from binn.vocabulary import format_setting, parse_setting
 
     text = (
         ""

@@ -29,7 +29,7 @@ from binn.analysis.tables_io import read_csvs, to_markdown, write_csv, write_tab
 from binn.errors import BinnInputError
 from binn.io import write_text
 from binn.provenance import code_version
-from binn.register.settings import read_selection
+from binn.register.selection import read_selection
 
 log = logging.getLogger(__name__)
 

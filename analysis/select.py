@@ -39,7 +39,7 @@ def select_setting(table: pd.DataFrame, target: float, method: str | None = None
     and sample stds over the evaluable slices; a std is None for one slice); raises
     :class:`BinnInputError` when the method is ambiguous or no setting has a finite mean.
     """
-    from binn.register.settings import parse_setting
+    from binn.vocabulary import parse_setting
 
     methods = list(dict.fromkeys(table["method"].astype(str)))
     if method is None:

@@ -54,8 +54,8 @@ class Prepared:
 
 
 def _registrar(args: argparse.Namespace):
-    from binn.register.settings import parse_params
     from binn.register.track import Registrar
+    from binn.vocabulary import parse_params
 
     if args.method is None:
         raise BinnInputError(None, "--method is needed to track (--dir or --cine)")

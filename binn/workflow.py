@@ -42,6 +42,7 @@ from typing import Any
 import yaml
 
 from binn.errors import BinnInputError
+from binn.vocabulary import phantom_seed
 
 NETWORK_METHODS = ("binn", "l2")
 CLASSICAL_METHODS = ("demons", "ffd")
@@ -51,7 +52,6 @@ NETWORK_WEIGHT = {"binn": "alpha", "l2": "lam"}
 REFINE = "refine"
 PHANTOM_SPLITS = ("train", "val", "test", "general")
 REAL_SPLITS = ("real_train", "real_val", "real_test")
-SPLIT_SEED_OFFSET = {"train": 10_000, "val": 20_000, "test": 30_000, "general": 40_000}
 DOMAIN_SPLITS = {"phantom": ("train", "val"), "real": ("real_train", "real_val")}
 VALIDATION_EXPERIMENTS = ("validation", "phantom_validation")
 GRID_OPTIONS = ("--size", "--spacing-mm")
@@ -151,7 +151,7 @@ class Layout:
 
     def phantom_seed(self, split: str, subject: str) -> int:
         index = int(subject.removeprefix(split))
-        return self.config["seed"] * 100_000 + SPLIT_SEED_OFFSET[split] + index
+        return phantom_seed(self.config["seed"], split, index)
 
     def phantom_family(self, split: str) -> str:
         return self.config["phantom"]["general_family"] if split == "general" else "A"
@@ -492,7 +492,7 @@ def _canonical_register(register: dict[str, Any]) -> dict[str, Any]:
     Network settings are checked (:func:`_check_network_setting`); two settings of a method
     with one canonical form are refused.
     """
-    from binn.register.settings import canonical_setting
+    from binn.vocabulary import canonical_setting
 
     out = dict(register)
     for method in METHODS:
@@ -512,7 +512,7 @@ def _canonical_register(register: dict[str, Any]) -> dict[str, Any]:
 def _check_network_setting(method: str, text: str, setting: str) -> None:
     """A network setting is its weight (``alpha``/``lam``) plus optional ``refine*`` options;
     ``refine`` (iterations) is an integer >= 0."""
-    from binn.register.settings import parse_setting
+    from binn.vocabulary import parse_setting
 
     weight = NETWORK_WEIGHT[method]
     params = parse_setting(setting)

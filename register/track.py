@@ -25,9 +25,9 @@ from binn.register.checkpoint import load_checkpoint, resolve_device, training_v
 from binn.register.losses import freeze
 from binn.register.network import RegistrationNet
 from binn.register.refine import Objective, RefineConfig, refine_config, refine_fields
-from binn.register.settings import (
+from binn.register.selection import load_selection
+from binn.vocabulary import (
     format_setting,
-    load_selection,
     network_model_setting,
     parse_params,
     parse_setting,

@@ -30,8 +30,8 @@ from binn.provenance import provenance
 from binn.register.checkpoint import resolve_device, save_checkpoint
 from binn.register.losses import freeze, l2_gradient_penalty, mse, vae_penalty
 from binn.register.network import RegistrationNet
-from binn.register.settings import format_setting
 from binn.register.transform import warp
+from binn.vocabulary import format_setting
 
 log = logging.getLogger(__name__)
 

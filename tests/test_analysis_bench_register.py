@@ -14,7 +14,7 @@ import binn.register.track
 from binn.analysis import bench_register as B
 from binn.analysis.bench_cli import add_bench, config_from_args
 from binn.errors import BinnInputError
-from binn.register.settings import canonical_setting
+from binn.vocabulary import canonical_setting
 
 ROOT = Path(__file__).resolve().parents[1]
 SIZE, SPACING = 32, 4.0  # the default grid's 128 mm field of view at a quarter of the pixels

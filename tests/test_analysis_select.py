@@ -10,7 +10,7 @@ import pytest
 
 from binn.analysis.select import select_files
 from binn.errors import BinnInputError
-from binn.register.settings import load_selection
+from binn.register.selection import load_selection
 
 
 def _metrics(path, method, setting, detj, dice):

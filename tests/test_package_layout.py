@@ -37,7 +37,7 @@ def layer(module: str) -> int | None:
 
 
 def installed_name(path: Path) -> str:
-    """The module name a source file installs as: ``register/track.py`` -> ``binn.register.track``."""
+    """Installed module name of a source file: ``register/track.py`` -> ``binn.register.track``."""
     parts = list(path.relative_to(ROOT).with_suffix("").parts)
     if parts[-1] == "__init__":
         parts = parts[:-1]

@@ -11,14 +11,14 @@ from binn.errors import BinnInputError
 from binn.register.checkpoint import load_checkpoint, save_checkpoint
 from binn.register.losses import freeze, l2_gradient_penalty, mse
 from binn.register.network import RegistrationNet, scaled_widths
-from binn.register.settings import (
+from binn.register.transform import warp
+from binn.vocabulary import (
     canonical_setting,
     format_setting,
     network_model_setting,
     parse_setting,
     split_refine,
 )
-from binn.register.transform import warp
 
 
 def _image(h: int = 32, w: int = 40, seed: int = 0) -> torch.Tensor:

@@ -11,7 +11,7 @@ from snakemake.common.configfile import load_configfile
 from snakemake.utils import update_config, validate
 
 from binn.errors import BinnInputError
-from binn.register.settings import canonical_setting, network_model_setting
+from binn.vocabulary import canonical_setting, network_model_setting
 from binn.workflow import METHODS, Layout, check_config_files
 from tests.workflow_helpers import (
     REPO,
