@@ -32,12 +32,12 @@ import torch
 
 from binn.errors import BinnInputError, ConvergenceError
 from binn.io import save_npz
+from binn.learn.config import VAE_BENCH_TRAINING, TrainConfig, VaeBench
 from binn.learn.dataset import CaseRecord, read_records, split_by_case
 from binn.learn.evaluate import ENERGY_MATCH_FACTOR, noise_response, separation
-from binn.learn.model import DEFAULT_MAX_NORM
 from binn.learn.reference import load_reference, place_reference
 from binn.learn.score import load_vae, resolve_device
-from binn.learn.train import TrainConfig, train_vae
+from binn.learn.train import train_vae
 from binn.provenance import provenance
 from binn.resample import DEFAULT_SPACING_MM
 
@@ -58,17 +58,20 @@ def simulate_cases(
     folder: Path, n_cases: int, size: int, frames: int, spacing_mm: float = DEFAULT_SPACING_MM
 ) -> list[Path]:
     """Simulate synthetic seeds ``0..n_cases-1`` on a ``size`` px grid of ``spacing_mm``
-    pixels into ``folder`` (failures recorded as such)."""
+    pixels with ``frames`` frames (the other settings: ``binn simulate``'s) into ``folder``
+    (failures recorded as such)."""
+    from binn.simulate.config import SimulationSettings
     from binn.simulate.pipeline import simulate_case, write_result
     from binn.simulate.synthetic import synthetic_ring
 
+    settings = SimulationSettings(frames=frames)
     paths = []
     for seed in range(n_cases):
         name = f"synth_{seed:04d}"
         out = folder / f"{name}.npz"
         try:
             ring = synthetic_ring(seed, size, spacing_mm)
-            result = simulate_case(ring, name, frames=frames, progress=False)
+            result = simulate_case(ring, name, settings, progress=False)
             cfg = {"bench": "vae", "size": size, "spacing_mm": spacing_mm}
             write_result(result, out, None, cfg, seed)
         except (BinnInputError, ConvergenceError) as exc:
@@ -94,75 +97,42 @@ def split_held_out(
 
 
 def bench_vae(
+    training: TrainConfig = VAE_BENCH_TRAINING,
+    bench: VaeBench | None = None,
     cases_dir: Path | None = None,
-    n_cases: int = 20,
-    image_size: int = 64,
-    epochs: int = 90,
-    frames: int = 20,
-    lr: float = 1e-3,
-    lr_schedule: str = "cosine",
-    batch_size: int = 8,
-    seed: int = 0,
-    device: str = "cpu",
-    held_out_fraction: float = 0.25,
-    threads: int = 1,
-    beta: float = 1e-4,
-    spacing_mm: float = DEFAULT_SPACING_MM,
     reference: Reference | None = None,
 ) -> dict[str, Any]:
     """Train on the non-held-out cases, return AUC on the held-out ones and throughput.
 
-    Training: ``epochs`` over all frames with Adam at ``lr`` (``lr_schedule``, see
-    :func:`learn.train.learning_rate`), minibatches of ``batch_size``
-    windows of ``image_size`` px (small batches: more optimiser steps in the same CPU time),
-    20 % of the training cases for validation; ``beta`` the KL weight. Simulated cases are
-    on ``size`` px of ``spacing_mm``. ``reference``: an outside field placed among the
-    held-out cases (:func:`learn.reference.place_reference`; JSON key ``reference``).
-    ``train_samples_per_second`` counts training windows (forward + backward) per second.
-    ``threads``: torch CPU threads for the run (restored afterwards); batches of 8 small
-    windows gain little from more, and oversubscribed cores slow them down many-fold.
+    ``training``: the VAE training (:func:`learn.train.train_vae`) of the cases left after
+    ``bench.held_out_fraction`` is set aside; its ``image_size`` is also the simulation grid
+    (``bench.spacing_mm`` mm per px) and its ``seed`` seeds the split and the scoring.
+    ``bench`` (None: :class:`VaeBench`'s defaults): the cases to simulate, the device and
+    the torch CPU threads for the run (restored afterwards; batches of 8 small windows gain
+    little from more, and oversubscribed cores slow them down many-fold). ``cases_dir``: a
+    folder of simulation records to use instead of simulating. ``reference``: an outside
+    field placed among the held-out cases (:func:`learn.reference.place_reference`; JSON key
+    ``reference``). ``train_samples_per_second`` counts training windows (forward +
+    backward) per second.
     """
+    bench = bench or VaeBench()
     previous = torch.get_num_threads()
-    torch.set_num_threads(threads)
+    torch.set_num_threads(bench.threads)
     try:
-        return _bench(
-            cases_dir,
-            n_cases,
-            image_size,
-            epochs,
-            frames,
-            lr,
-            lr_schedule,
-            batch_size,
-            seed,
-            device,
-            held_out_fraction,
-            beta,
-            spacing_mm,
-            reference,
-        )
+        return _bench(training, bench, cases_dir, reference)
     finally:
         torch.set_num_threads(previous)
 
 
 def _bench(
+    training: TrainConfig,
+    bench: VaeBench,
     cases_dir: Path | None,
-    n_cases: int,
-    image_size: int,
-    epochs: int,
-    frames: int,
-    lr: float,
-    lr_schedule: str,
-    batch_size: int,
-    seed: int,
-    device: str,
-    held_out_fraction: float,
-    beta: float,
-    spacing_mm: float,
     reference: Reference | None,
 ) -> dict[str, Any]:
     """:func:`bench_vae` with the thread count already set."""
-    dev = resolve_device(device)
+    dev = resolve_device(bench.device)
+    size, seed = training.image_size, training.seed
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
         if cases_dir is not None:
@@ -171,26 +141,15 @@ def _bench(
                 raise BinnInputError(cases_dir, "no .npz simulation records in this folder")
             source = str(cases_dir)
         else:
-            paths = simulate_cases(Path(tmp), n_cases, image_size, frames, spacing_mm)
+            paths = simulate_cases(Path(tmp), bench.n_cases, size, bench.frames, bench.spacing_mm)
             source = (
-                f"simulate: synthetic seeds 0-{n_cases - 1}, {frames} frames,"
-                f" {image_size} px of {spacing_mm} mm"
+                f"simulate: synthetic seeds 0-{bench.n_cases - 1}, {bench.frames} frames,"
+                f" {size} px of {bench.spacing_mm} mm"
             )
         t_sim = time.perf_counter() - t0
-        train_paths, held_out, n_failed = split_held_out(paths, held_out_fraction, seed)
-        cfg = TrainConfig(
-            image_size=image_size,
-            epochs=epochs,
-            lr=lr,
-            lr_schedule=lr_schedule,
-            batch_size=batch_size,
-            seed=seed,
-            val_fraction=0.2,
-            max_norm=DEFAULT_MAX_NORM,
-            beta=beta,
-        )
+        train_paths, held_out, n_failed = split_held_out(paths, bench.held_out_fraction, seed)
         t0 = time.perf_counter()
-        result = train_vae(train_paths, Path(tmp) / "vae.pt", cfg, str(dev), resume=False)
+        result = train_vae(train_paths, Path(tmp) / "vae.pt", training, str(dev), resume=False)
         t_train = time.perf_counter() - t0
         vae = load_vae(result.checkpoint, dev)
     sep = separation(vae, held_out, seed=seed)
@@ -231,12 +190,12 @@ def _bench(
         "n_held_out_cases": len(held_out),
         "n_failed_cases": n_failed,
         "n_scored_frames": int(sep.plausible.size),
-        "image_size": image_size,
-        "epochs": epochs,
-        "lr": lr,
-        "lr_schedule": lr_schedule,
-        "batch_size": batch_size,
-        "beta": beta,
+        "image_size": size,
+        "epochs": training.epochs,
+        "lr": training.lr,
+        "lr_schedule": training.lr_schedule,
+        "batch_size": training.batch_size,
+        "beta": training.beta,
         "best_epoch": result.best_epoch,
         "best_val_loss": result.best_val_loss,
         "untrained_val_loss": result.untrained_val_loss,

@@ -1,31 +1,30 @@
 """Command line of the learn stage: ``binn train-vae``, ``binn plausibility``, ``binn bench vae``.
 
-Kept light: numpy and torch are imported inside the handlers, so ``binn --help`` is fast.
+Every default comes from :mod:`binn.learn.config` (``train-vae``: :class:`TrainConfig`;
+``bench vae``: :data:`VAE_BENCH_TRAINING` and :class:`VaeBench`); the handlers turn the
+parsed options into typed calls. Kept light: numpy and torch are imported inside the
+handlers, so ``binn --help`` is fast.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import replace
 from pathlib import Path
 
 from binn.errors import BinnInputError
-from binn.resample import DEFAULT_SIZE_PX, DEFAULT_SPACING_MM
+from binn.learn.config import (
+    AUGMENTATIONS,
+    DEVICES,
+    LR_SCHEDULES,
+    VAE_BENCH_TRAINING,
+    TrainConfig,
+    VaeBench,
+)
 
-# The defaults of the default workflow (config/config.yaml, ``vae:``), CPU-sized; the
-# paper's are --image-size 96 --lr 1e-4 --batch-size 32 (config/paper.yaml).
-DEFAULT_IMAGE_SIZE = DEFAULT_SIZE_PX  # the grid's window
-DEFAULT_LATENT = 32
-DEFAULT_BETA = 1e-5
-DEFAULT_LR = 1e-3
-DEFAULT_LR_SCHEDULE = "cosine"  # learn.train.LR_SCHEDULES[0] (not imported: keeps --help fast)
-DEFAULT_EPOCHS = 30
-DEFAULT_BATCH_SIZE = 32
-BENCH_BATCH_SIZE = 8  # bench vae: more optimiser steps in its short CPU run
-BENCH_EPOCHS = 90  # bench vae: chosen over 30 and 150 on 49 other simulated cases (seeds 40-89)
-DEFAULT_MASK_DILATION = 3
-DEFAULT_VAL_FRACTION = 0.25
-DEFAULT_MAX_NORM = 1.0 / 48.0  # learn.model.DEFAULT_MAX_NORM (not imported: keeps --help fast)
+TRAIN = TrainConfig()
+BENCH = VaeBench()
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
@@ -35,44 +34,45 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("cases", type=Path, nargs="+", metavar="CASES.npz", help="simulation records")
     p.add_argument("--out", type=Path, required=True, help="checkpoint (.pt); artefacts beside it")
-    p.add_argument("--image-size", type=int, default=DEFAULT_IMAGE_SIZE, help="crop size, px")
-    p.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS)
-    p.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE)
-    p.add_argument("--lr", type=float, default=DEFAULT_LR, help="Adam learning rate")
-    _add_lr_schedule(p)
-    p.add_argument("--beta", type=float, default=DEFAULT_BETA, help="KL weight")
-    p.add_argument("--latent", type=int, default=DEFAULT_LATENT, help="latent dimension")
+    _add_training(p, TRAIN)
+    p.add_argument(
+        "--latent", type=int, default=TRAIN.latent_dim, help="dimension of the latent space"
+    )
     p.add_argument(
         "--mask-dilation",
         type=int,
-        default=DEFAULT_MASK_DILATION,
+        default=TRAIN.mask_dilation,
         help="dilation of the ED mask, px",
     )
     p.add_argument(
         "--val-fraction",
         type=float,
-        default=DEFAULT_VAL_FRACTION,
-        help="fraction of cases for validation",
+        default=TRAIN.val_fraction,
+        help="fraction of the cases for validation",
     )
     p.add_argument(
         "--max-norm",
         type=float,
-        default=DEFAULT_MAX_NORM,
-        help="fixed input scale in model units (48 px per px): default 1/48 = 1 px/px; authors 0.1",
+        default=TRAIN.max_norm,
+        help="fixed input scale in model units (48 px per px): 1/48 = 1 px/px; the authors' 0.1",
     )
     p.add_argument(
-        "--frames-per-case", type=int, default=None, help="subsample frames (default: all)"
+        "--frames-per-case",
+        type=int,
+        default=TRAIN.frames_per_case,
+        help="frames subsampled per case; omitted: all",
     )
     p.add_argument(
         "--augment",
-        default="rigid",
-        choices=["rigid", "dihedral", "none"],
+        default=TRAIN.augment,
+        choices=AUGMENTATIONS,
         help="random re-orientations: any angle + flips, quarter turns + flips, or none",
     )
-    p.add_argument("--nf", type=int, default=32, help="width of the first convolution")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    p.add_argument("--failed-table", type=Path, default=None, help="CSV of skipped failed cases")
+    p.add_argument("--nf", type=int, default=TRAIN.nf, help="width of the first convolution")
+    _add_device(p, "auto")
+    p.add_argument(
+        "--failed-table", type=Path, default=None, help="CSV of the skipped failed cases"
+    )
     p.add_argument("--no-resume", action="store_true", help="ignore an existing state file")
     p.set_defaults(func=_run_train)
 
@@ -80,7 +80,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     q.add_argument("fields", type=Path, metavar="FIELDS.npz", help="npz with disp and mask")
     q.add_argument("--model", type=Path, required=True, help="VAE checkpoint (.pt)")
     q.add_argument("--json", action="store_true", help="print one JSON object")
-    q.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda"])
+    _add_device(q, "cpu")
     q.set_defaults(func=_run_plausibility)
 
 
@@ -89,22 +89,22 @@ def add_bench(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("vae", help="train a small VAE; plausibility AUC and throughput")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument(
-        "--cases", type=Path, default=None, help="folder of simulation records (default: simulate)"
+        "--cases",
+        type=Path,
+        default=None,
+        help="folder of simulation records; omitted: simulate --n-cases synthetic cases",
     )
-    p.add_argument("--n-cases", type=int, default=20, help="synthetic cases to simulate")
-    p.add_argument("--frames", type=int, default=20, help="frames per simulated case")
-    p.add_argument("--image-size", type=int, default=DEFAULT_IMAGE_SIZE)
-    p.add_argument("--epochs", type=int, default=BENCH_EPOCHS)
-    p.add_argument("--lr", type=float, default=DEFAULT_LR, help="Adam learning rate")
-    _add_lr_schedule(p)
-    p.add_argument("--batch-size", type=int, default=BENCH_BATCH_SIZE, help="windows per minibatch")
-    p.add_argument("--beta", type=float, default=DEFAULT_BETA, help="KL weight")
-    p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    p.add_argument("--n-cases", type=int, default=BENCH.n_cases, help="synthetic cases to simulate")
+    p.add_argument("--frames", type=int, default=BENCH.frames, help="frames per simulated case")
+    _add_training(p, VAE_BENCH_TRAINING)
+    p.add_argument("--threads", type=int, default=BENCH.threads, help="torch CPU threads")
     p.add_argument(
-        "--spacing-mm", type=float, default=DEFAULT_SPACING_MM, help="simulation grid, mm/px"
+        "--spacing-mm",
+        type=float,
+        default=BENCH.spacing_mm,
+        help="in-plane spacing of the simulation grid, mm",
     )
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda"])
+    _add_device(p, BENCH.device)
     ref = p.add_argument_group("an outside field placed among the held-out cases")
     ref.add_argument("--reference-disp", type=Path, default=None, metavar="DISP.npy",
                      help="(T, 2, H, W) px displacement, e.g. the authors' sample")  # fmt: skip
@@ -115,20 +115,80 @@ def add_bench(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_run_bench)
 
 
-def _add_lr_schedule(p: argparse.ArgumentParser) -> None:
-    """``--lr-schedule``, shared by ``train-vae`` and ``bench vae``."""
+def _add_training(p: argparse.ArgumentParser, defaults: TrainConfig) -> None:
+    """The options ``train-vae`` and ``bench vae`` share, with ``defaults``' values."""
+    p.add_argument(
+        "--size", type=int, default=defaults.image_size, help="window H = W, px (a multiple of 16)"
+    )
+    p.add_argument("--epochs", type=int, default=defaults.epochs, help="training epochs")
+    p.add_argument(
+        "--batch-size", type=int, default=defaults.batch_size, help="windows per minibatch"
+    )
+    p.add_argument("--lr", type=float, default=defaults.lr, help="Adam learning rate")
     p.add_argument(
         "--lr-schedule",
-        default=DEFAULT_LR_SCHEDULE,
-        choices=["cosine", "constant"],  # learn.train.LR_SCHEDULES
+        default=defaults.lr_schedule,
+        choices=LR_SCHEDULES,
         help="learning rate annealed from --lr to 0 over the epochs (half cosine), or constant",
+    )
+    p.add_argument("--beta", type=float, default=defaults.beta, help="KL weight")
+    p.add_argument(
+        "--seed", type=int, default=defaults.seed, help="seed of the split and the training"
+    )
+
+
+def _add_device(p: argparse.ArgumentParser, default: str) -> None:
+    p.add_argument(
+        "--device", default=default, choices=DEVICES, help="torch device (auto: CUDA if present)"
+    )
+
+
+def train_config(args: argparse.Namespace) -> TrainConfig:
+    """The :class:`TrainConfig` of a parsed ``binn train-vae`` command line."""
+    return TrainConfig(
+        image_size=args.size,
+        latent_dim=args.latent,
+        nf=args.nf,
+        beta=args.beta,
+        max_norm=args.max_norm,
+        lr=args.lr,
+        batch_size=args.batch_size,
+        epochs=args.epochs,
+        mask_dilation=args.mask_dilation,
+        val_fraction=args.val_fraction,
+        frames_per_case=args.frames_per_case,
+        augment=args.augment,
+        lr_schedule=args.lr_schedule,
+        seed=args.seed,
+    )
+
+
+def bench_training(args: argparse.Namespace) -> TrainConfig:
+    """The training of a parsed ``binn bench vae`` command line."""
+    return replace(
+        VAE_BENCH_TRAINING,
+        image_size=args.size,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        lr_schedule=args.lr_schedule,
+        beta=args.beta,
+        seed=args.seed,
     )
 
 
 def _run_train(args: argparse.Namespace) -> int:
-    from binn.learn.train import train_from_cli
+    from binn.learn.train import train_vae
 
-    return train_from_cli(args)
+    train_vae(
+        list(args.cases),
+        args.out,
+        train_config(args),
+        args.device,
+        args.failed_table,
+        resume=not args.no_resume,
+    )
+    return 0
 
 
 def _run_plausibility(args: argparse.Namespace) -> int:
@@ -157,21 +217,13 @@ def _run_bench(args: argparse.Namespace) -> int:
         if all(v is not None for v in given)
         else None
     )
-    result = bench_vae(
-        spacing_mm=args.spacing_mm,
-        reference=reference,
-        cases_dir=args.cases,
+    bench = VaeBench(
         n_cases=args.n_cases,
-        image_size=args.image_size,
-        epochs=args.epochs,
         frames=args.frames,
-        lr=args.lr,
-        lr_schedule=args.lr_schedule,
-        batch_size=args.batch_size,
-        beta=args.beta,
-        seed=args.seed,
-        device=args.device,
+        spacing_mm=args.spacing_mm,
         threads=args.threads,
+        device=args.device,
     )
+    result = bench_vae(bench_training(args), bench, cases_dir=args.cases, reference=reference)
     print(json.dumps(result) if args.json else result)
     return 0

@@ -41,11 +41,11 @@ import itertools
 import torch
 from torch import nn
 
+from binn.learn.config import DEFAULT_MAX_NORM, GRADIENT_UNIT_PX
+
 ARCH = "MotionVAE2D"
 GRADIENT_CHANNELS = 4
 DOWNSAMPLING = 16
-GRADIENT_UNIT_PX = 48.0
-DEFAULT_MAX_NORM = 1.0 / GRADIENT_UNIT_PX  # 1 px/px; the authors' 0.1 is 4.8 px/px
 RECONSTRUCTION = "band"  # the loss compares input and output inside the dilated mask only
 _CONV = {"kernel_size": 4, "stride": 2, "padding": 1, "bias": False}
 

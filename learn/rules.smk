@@ -3,29 +3,29 @@
 
 rule train_vae:
     input:
-        L.all_case_npz(),
+        L.case_inputs,
     output:
-        model=L.path("learn", "vae.pt"),
+        model=P.vae(),
         failed=report(
-            L.path("learn", "failed_cases.csv"),
+            P.failed_cases(),
             caption="../analysis/report/failed_cases.rst",
             category="Simulation",
         ),
         loss=report(
-            L.path("learn", "vae.loss.png"),
+            P.vae_figure("loss"),
             caption="../analysis/report/vae_loss.rst",
             category="VAE prior",
         ),
         recon=report(
-            L.path("learn", "vae.recon.png"),
+            P.vae_figure("recon"),
             caption="../analysis/report/vae_recon.rst",
             category="VAE prior",
         ),
     log:
-        L.path("logs", "learn", "train_vae.log"),
+        P.log("learn", "train_vae"),
     benchmark:
-        L.path("benchmarks", "learn", "train_vae.tsv")
-    priority: 3  # every binn network waits for the prior
+        P.benchmark("learn", "train_vae")
+    priority: PREREQUISITE  # every network that needs the prior waits for it
     conda:
         "../environment.yml"
     threads: config["train_threads"]
@@ -34,7 +34,7 @@ rule train_vae:
         runtime=120,
         gpu=config["train_gpus"],
     params:
-        image_size=config["grid"]["size"],
+        size=config["grid"]["size"],
         latent=config["vae"]["latent"],
         beta=config["vae"]["beta"],
         lr=config["vae"]["lr"],
@@ -47,7 +47,7 @@ rule train_vae:
         device=config["device"],
     shell:
         "binn --log-file {log} train-vae {input} --out {output.model}"
-        " --failed-table {output.failed} --image-size {params.image_size}"
+        " --failed-table {output.failed} --size {params.size}"
         " --latent {params.latent} --beta {params.beta} --lr {params.lr}"
         " --lr-schedule {params.lr_schedule} --epochs {params.epochs} --batch-size {params.batch_size}"
         " --mask-dilation {params.dilation} --val-fraction {params.val_fraction}"

@@ -10,7 +10,6 @@ point and rerun without its outputs (as Snakemake does) gives the same checkpoin
 
 from __future__ import annotations
 
-import argparse
 import csv
 import hashlib
 import io
@@ -28,6 +27,7 @@ from binn.errors import BinnInputError
 from binn.io import atomic_path, write_text
 from binn.learn.augment import random_orientations, random_shifts, reorient
 from binn.learn.checkpoint import read_torch_file, save_checkpoint
+from binn.learn.config import AUGMENTATIONS, LR_SCHEDULES, TrainConfig
 from binn.learn.dataset import (
     WindowSet,
     build_windows,
@@ -36,43 +36,11 @@ from binn.learn.dataset import (
     split_by_case,
 )
 from binn.learn.gradients import displacement_gradient
-from binn.learn.model import DEFAULT_MAX_NORM, MotionVAE2D, vae_loss
+from binn.learn.model import MotionVAE2D, vae_loss
 from binn.learn.score import resolve_device
 from binn.provenance import config_hash, provenance
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """Hyperparameters of one training run (:meth:`run_identity`: what a resumed run must share)."""
-
-    image_size: int = 96
-    latent_dim: int = 32
-    nf: int = 32
-    beta: float = 1e-4
-    max_norm: float = DEFAULT_MAX_NORM
-    lr: float = 1e-4
-    batch_size: int = 32
-    epochs: int = 30
-    mask_dilation: int = 3
-    val_fraction: float = 0.2
-    frames_per_case: int | None = None
-    max_shift_px: int = 3
-    augment: str = "rigid"
-    lr_schedule: str = "cosine"
-    seed: int = 0
-
-    def run_identity(self) -> dict[str, Any]:
-        """The fields that must match to resume a run: all, and ``epochs`` only where the
-        learning rate depends on it (a constant-rate run may be resumed to train longer)."""
-        d = asdict(self)
-        if self.lr_schedule == "constant":
-            d.pop("epochs")
-        return d
-
-
-LR_SCHEDULES = ("cosine", "constant")
 
 
 def learning_rate(cfg: TrainConfig, epoch: int) -> float:
@@ -188,11 +156,14 @@ def train_vae(
     failed_table: Path | None = None,
     resume: bool = True,
 ) -> TrainResult:
-    """Train on the ``ok`` records of ``case_paths``; write the checkpoint and artefacts.
+    """Train on the ``ok`` records of ``case_paths``; write the checkpoint ``out`` (.pt) and
+    its artefacts (:func:`artefact_paths`). The typed entry of ``binn train-vae``.
 
-    Failed records are skipped and listed in ``failed_table`` (CSV ``case,reason``; written
-    even when empty). Raises :class:`BinnInputError` for bad records, fewer than two usable
-    cases, or a state file of a different run (nothing is overwritten then).
+    ``device``: ``auto``, ``cpu`` or ``cuda``. Failed records are skipped and listed in
+    ``failed_table`` (CSV ``case,reason``; written even when empty). ``resume``: continue
+    from the state file beside ``out`` when it belongs to this run (same settings, cases
+    and data). Raises :class:`BinnInputError` for bad records, fewer than two usable cases,
+    or a state file of a different run (nothing is overwritten then).
     """
     out = Path(out)
     if out.suffix != ".pt":
@@ -203,6 +174,8 @@ def train_vae(
         raise BinnInputError(
             None, f"lr_schedule must be one of {LR_SCHEDULES}, got {cfg.lr_schedule!r}"
         )
+    if cfg.augment not in AUGMENTATIONS:
+        raise BinnInputError(None, f"augment must be one of {AUGMENTATIONS}, got {cfg.augment!r}")
     records, failed = read_records(case_paths)
     if not records:
         raise BinnInputError(None, f"no usable (status 'ok') records among {len(case_paths)} files")
@@ -317,7 +290,7 @@ def train_vae(
     plot_reconstruction(paths["recon_png"], load_vae(out, dev), val)
     if failed_table is not None:
         write_failed_table(failed_table, failed)
-    return TrainResult(
+    result = TrainResult(
         checkpoint=out,
         best_epoch=int(best["epoch"]),
         best_val_loss=float(best["val_loss"]),
@@ -327,6 +300,14 @@ def train_vae(
         val_cases=val_names,
         samples_per_second=seen / spent if spent > 0 else float("nan"),
     )
+    log.info(
+        "best epoch %d: val loss %.6g (untrained %.6g); %.1f samples/s",
+        result.best_epoch,
+        result.best_val_loss,
+        result.untrained_val_loss,
+        result.samples_per_second,
+    )
+    return result
 
 
 def _digest(*sets: WindowSet) -> str:
@@ -364,34 +345,3 @@ def write_failed_table(path: Path, failed: list[tuple[str, str]]) -> None:
     writer.writerow(["case", "reason"])
     writer.writerows(failed)
     write_text(path, buf.getvalue())
-
-
-def train_from_cli(args: argparse.Namespace) -> int:
-    """Handler of ``binn train-vae``."""
-    cfg = TrainConfig(
-        image_size=args.image_size,
-        latent_dim=args.latent,
-        beta=args.beta,
-        max_norm=args.max_norm,
-        lr=args.lr,
-        batch_size=args.batch_size,
-        epochs=args.epochs,
-        mask_dilation=args.mask_dilation,
-        val_fraction=args.val_fraction,
-        frames_per_case=args.frames_per_case,
-        augment=args.augment,
-        lr_schedule=args.lr_schedule,
-        nf=args.nf,
-        seed=args.seed,
-    )
-    result = train_vae(
-        list(args.cases), args.out, cfg, args.device, args.failed_table, resume=not args.no_resume
-    )
-    log.info(
-        "best epoch %d: val loss %.6g (untrained %.6g); %.1f samples/s",
-        result.best_epoch,
-        result.best_val_loss,
-        result.untrained_val_loss,
-        result.samples_per_second,
-    )
-    return 0

@@ -17,6 +17,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from binn.simulate.config import SimulationSettings
+
 BENCH_SEEDS = (0, 1, 2, 3, 4)
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
@@ -33,7 +35,7 @@ def thread_environment() -> dict[str, Any]:
 
 
 def run_single_core(function: str, **kwargs: Any) -> dict[str, Any]:
-    """Call ``simulate.bench.<function>(**kwargs)`` in a fresh one-core process; its result.
+    """Call ``binn.simulate.bench.<function>(**kwargs)`` in a fresh one-core process; its result.
 
     ``kwargs`` and the result travel as JSON. A failing child raises ``RuntimeError`` with
     the end of its stderr.
@@ -42,7 +44,7 @@ def run_single_core(function: str, **kwargs: Any) -> dict[str, Any]:
         "import json, os, sys\n"
         "if hasattr(os, 'sched_setaffinity'):\n"
         "    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})\n"
-        "import simulate.bench as b\n"
+        "import binn.simulate.bench as b\n"
         f"print(json.dumps(getattr(b, {function!r})(**json.loads(sys.argv[1]))))\n"
     )
     proc = subprocess.run(
@@ -57,13 +59,22 @@ def run_single_core(function: str, **kwargs: Any) -> dict[str, Any]:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def bench_simulate(n_cases: int = 3, frames: int = 50, mesh_size: float = 1.5) -> dict[str, Any]:
+def bench_simulate(
+    n_cases: int = len(BENCH_SEEDS),
+    frames: int = SimulationSettings.frames,
+    mesh_size: float = SimulationSettings.mesh_size_mm,
+) -> dict[str, Any]:
     """:func:`measure_simulate` in a fresh process on one core (one thread per pool)."""
     return run_single_core("measure_simulate", n_cases=n_cases, frames=frames, mesh_size=mesh_size)
 
 
-def measure_simulate(n_cases: int = 3, frames: int = 50, mesh_size: float = 1.5) -> dict[str, Any]:
-    """Median seconds per case and its parts over ``n_cases`` fixed synthetic seeds.
+def measure_simulate(
+    n_cases: int = len(BENCH_SEEDS),
+    frames: int = SimulationSettings.frames,
+    mesh_size: float = SimulationSettings.mesh_size_mm,
+) -> dict[str, Any]:
+    """Median seconds per case and its parts over ``n_cases`` fixed synthetic seeds
+    (:data:`BENCH_SEEDS`, at most all of them), ``mesh_size`` mm.
 
     Each case runs mask -> mesh -> inverse P_ED -> ``frames``-frame sweep -> raster -> files
     (in a temporary folder), in this process as it is (``bench_simulate`` makes it one
@@ -85,9 +96,8 @@ def measure_simulate(n_cases: int = 3, frames: int = 50, mesh_size: float = 1.5)
         for seed in seeds:
             t0, c0 = time.perf_counter(), time.process_time()
             ring = synthetic_ring(seed)
-            result = simulate_case(
-                ring, f"synth_{seed:04d}", frames=frames, mesh_size=mesh_size, progress=False
-            )
+            settings = SimulationSettings(frames=frames, mesh_size_mm=mesh_size)
+            result = simulate_case(ring, f"synth_{seed:04d}", settings, progress=False)
             t1 = time.perf_counter()
             write_result(result, Path(tmp) / f"synth_{seed:04d}.npz", None, {"bench": True}, seed)
             timings = dict(result.timings, write=time.perf_counter() - t1)

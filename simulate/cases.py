@@ -22,20 +22,65 @@ from pathlib import Path
 from typing import Any
 
 from binn.errors import BinnInputError
+from binn.simulate.config import (
+    LabelMapRing,
+    SimulationRequest,
+    SimulationSettings,
+    SyntheticRing,
+)
+from binn.vocabulary import DATA_LAYOUTS, LABEL_CONVENTIONS, read_acdc_info
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class CaseSpec:
-    """One case: its name (``synth_0003``, ``patient001_z05``) and ``binn simulate`` arguments."""
+    """One case: its name (``synth_0003``, ``patient001_z05``), its ES ring and, where the
+    source fixes it, the grid (``size`` px of ``spacing_mm`` mm)."""
 
     name: str
-    args: tuple[str, ...]
+    ring: SyntheticRing | LabelMapRing
+    size: int | None = None
+    spacing_mm: float | None = None
 
     def cli_args(self) -> list[str]:
         """The ``binn simulate`` arguments that make this case (without ``--out``)."""
-        return [*self.args, "--case", self.name]
+        ring = self.ring
+        if isinstance(ring, SyntheticRing):
+            args = ["--synthetic", str(ring.seed)]
+        else:
+            args = ["--es-labels", str(ring.es_labels)]
+            if ring.ed_labels is not None:
+                args += ["--ed-labels", str(ring.ed_labels)]
+            args += ["--slice", str(ring.slice_index), "--layout", ring.layout]
+            if ring.label_values is not None:
+                args += ["--label-values", ",".join(map(str, ring.label_values))]
+        if self.size is not None:
+            args += ["--size", str(self.size)]
+        if self.spacing_mm is not None:
+            args += ["--spacing-mm", str(self.spacing_mm)]
+        return [*args, "--case", self.name]
+
+    def request(
+        self,
+        out: Path,
+        settings: SimulationSettings | None = None,
+        *,
+        xdmf: Path | None = None,
+        record_failure: bool = False,
+    ) -> SimulationRequest:
+        """The typed ``binn simulate`` run of this case (what :meth:`cli_args` asks for),
+        writing ``out``; the grid is the case's where it has one, else the default grid."""
+        grid = {"size": self.size, "spacing_mm": self.spacing_mm}
+        return SimulationRequest(
+            ring=self.ring,
+            out=Path(out),
+            settings=settings or SimulationSettings(),
+            case=self.name,
+            xdmf=xdmf,
+            record_failure=record_failure,
+            **{k: v for k, v in grid.items() if v is not None},
+        )
 
 
 def enumerate_cases(
@@ -51,7 +96,7 @@ def enumerate_cases(
     kind = source.get("kind")
     if kind == "synthetic":
         return _synthetic_cases(source)
-    if kind in ("acdc", "ukbb"):
+    if kind in DATA_LAYOUTS:
         return _real_cases(source, kind)
     raise BinnInputError(None, f"unknown case source kind {kind!r} (synthetic, acdc, ukbb)")
 
@@ -72,36 +117,29 @@ def _synthetic_cases(source: dict[str, Any]) -> list[CaseSpec]:
         except BinnInputError as exc:
             log.info("skipping synthetic seed %d: %s", s, exc.reason)
         else:
-            args = ("--synthetic", str(s), "--size", str(size), "--spacing-mm", str(spacing))
-            cases.append(CaseSpec(f"synth_{s:04d}", args))
+            ring = SyntheticRing(s)
+            cases.append(CaseSpec(ring.default_case_name(), ring, size, spacing))
         s += 1
     return cases
 
 
-def _label_arg(source: dict[str, Any], kind: str) -> tuple[tuple[str, ...], tuple[int, int]]:
-    from binn.simulate.masks import LAYOUT_LABELS
-
-    labels = source.get("labels") or {}
-    myo, cav = LAYOUT_LABELS[kind]
-    values = (int(labels.get("myocardium", myo)), int(labels.get("lv_cavity", cav)))
-    extra = ("--labels", f"{values[0]},{values[1]}") if labels else ()
-    return extra, values
+def _label_values(source: dict[str, Any], kind: str) -> tuple[int, int] | None:
+    """``(myocardium, LV cavity)`` of the block's ``labels`` (None: the layout's values)."""
+    labels = source.get("labels")
+    if not labels:
+        return None
+    convention = LABEL_CONVENTIONS[kind]
+    myo = int(labels.get("myocardium", convention.myocardium))
+    return myo, int(labels.get("lv_cavity", convention.lv_cavity))
 
 
 def _acdc_frames(subject_dir: Path) -> tuple[Path, Path]:
-    """ES and ED label files of an ACDC subject from its ``Info.cfg``."""
-    info = subject_dir / "Info.cfg"
-    if not info.is_file():
-        raise BinnInputError(subject_dir, "no Info.cfg")
-    fields = dict(line.split(":", 1) for line in info.read_text().splitlines() if ":" in line)
-    try:
-        ed, es = int(fields["ED"]), int(fields["ES"])
-    except (KeyError, ValueError) as exc:
-        raise BinnInputError(info, "no integer ED/ES entries") from exc
+    """ES and ED label files of an ACDC subject, named by its ``Info.cfg`` (1-based frames)."""
+    info = read_acdc_info(subject_dir / "Info.cfg")
     name = subject_dir.name
     return (
-        subject_dir / f"{name}_frame{es:02d}_gt.nii.gz",
-        subject_dir / f"{name}_frame{ed:02d}_gt.nii.gz",
+        subject_dir / f"{name}_frame{info.es:02d}_gt.nii.gz",
+        subject_dir / f"{name}_frame{info.ed:02d}_gt.nii.gz",
     )
 
 
@@ -115,11 +153,9 @@ def _real_cases(source: dict[str, Any], kind: str) -> list[CaseSpec]:
     subjects = source.get("subjects") or sorted(
         p.name for p in data_dir.iterdir() if p.is_dir() and not p.name.startswith(".")
     )
-    label_args, values = _label_arg(source, kind)
-    size_args = ("--size", str(int(source["size"]))) if "size" in source else ()
+    label_values = _label_values(source, kind)
+    size = int(source["size"]) if "size" in source else None
     spacing = float(source["spacing_mm"]) if "spacing_mm" in source else None
-    if spacing is not None:
-        size_args += ("--spacing-mm", str(spacing))
     cases: list[CaseSpec] = []
     for subject in subjects:
         subject_dir = data_dir / subject
@@ -136,18 +172,17 @@ def _real_cases(source: dict[str, Any], kind: str) -> list[CaseSpec]:
             log.warning("skipping subject %s: %s", subject, exc)
             continue
         for z in range(min(es_data.shape[0], ed_data.shape[0])):
+            ring = LabelMapRing(es_path, z, ed_path, kind, label_values)
             try:
-                es_cavity, _ = extract_ring(es_data[z], values, f"{es_path} slice {z}")
-                ed_cavity, _ = extract_ring(ed_data[z], values, f"{ed_path} slice {z}")
+                es_cavity, _ = extract_ring(es_data[z], ring.values(), f"{es_path} slice {z}")
+                ed_cavity, _ = extract_ring(ed_data[z], ring.values(), f"{ed_path} slice {z}")
             except BinnInputError as exc:
                 log.info("skipping %s slice %d: %s", subject, z, exc.reason)
                 continue
             if ed_cavity.sum() <= es_cavity.sum():
                 log.info("skipping %s slice %d: ED cavity not larger than ES", subject, z)
                 continue
-            args = ("--es-labels", str(es_path), "--ed-labels", str(ed_path), "--slice", str(z))
-            args += ("--layout", kind, *label_args, *size_args)
-            cases.append(CaseSpec(f"{subject}_z{z:02d}", args))
+            cases.append(CaseSpec(f"{subject}_z{z:02d}", ring, size, spacing))
     if not cases:
         raise BinnInputError(data_dir, f"no usable {kind} slice with a closed myocardial ring")
     return cases

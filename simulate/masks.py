@@ -22,25 +22,11 @@ from binn.nifti import load_label_map
 from binn.resample import resample_inplane
 from binn.simulate.contours import cavity_area_mm2
 from binn.simulate.synthetic import RingCase
+from binn.vocabulary import BACKGROUND, LABEL_CONVENTIONS
 
 log = logging.getLogger(__name__)
 
-LAYOUT_LABELS = {"acdc": (2, 3), "ukbb": (2, 1)}
-"""Label values ``(myocardium, LV cavity)`` of each layout."""
 MIN_RING_PIXELS = 20
-
-
-def parse_label_values(text: str | None, layout: str) -> tuple[int, int]:
-    """``"MYO,CAV"`` -> ``(myo, cav)``; the layout's defaults when ``text`` is None."""
-    if text is None:
-        return LAYOUT_LABELS[layout]
-    try:
-        myo, cav = (int(v) for v in text.split(","))
-    except ValueError as exc:
-        raise BinnInputError(None, f"--labels must be 'MYO,CAV' integers, got {text!r}") from exc
-    if myo == cav or min(myo, cav) <= 0:
-        raise BinnInputError(None, f"--labels needs two distinct positive values, got {text!r}")
-    return myo, cav
 
 
 def extract_ring(
@@ -80,7 +66,9 @@ def _load_slice(
     With ``spacing_mm`` the slice is resampled to square pixels of that spacing (label-linear).
     """
     vol = load_label_map(path)
-    allowed = {0, 1, 2, 3, *label_values}
+    convention = LABEL_CONVENTIONS[layout]
+    allowed = {BACKGROUND, convention.lv_cavity, convention.myocardium, convention.rv_cavity}
+    allowed |= set(label_values)
     extra = set(np.unique(vol.data).tolist()) - allowed
     if extra:
         raise BinnInputError(path, f"not a {layout} label map (unexpected values {sorted(extra)})")

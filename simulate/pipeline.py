@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import logging
 import time
@@ -17,6 +16,7 @@ from tqdm import tqdm
 from binn.errors import BinnInputError, ConvergenceError
 from binn.io import save_npz
 from binn.provenance import provenance
+from binn.simulate.config import SimulationRequest, SimulationSettings, SyntheticRing
 from binn.simulate.contours import RingCurves, ring_curves
 from binn.simulate.mesh import (
     QuadMesh,
@@ -78,20 +78,21 @@ def _boundary_indices(curve: np.ndarray, tree: cKDTree, source: str) -> np.ndarr
 def simulate_case(
     ring: RingCase,
     case: str,
-    mu: float = 36.75,
-    frames: int = 50,
-    mesh_size: float = 1.5,
+    settings: SimulationSettings | None = None,
     progress: bool = True,
 ) -> SimulationResult:
     """Simulate one ring; raise BinnInputError (bad input) or ConvergenceError (solver).
 
-    ``mesh_size`` (mm) is refined by 1.5x (at most twice) while the mean |det F - 1| at
-    P_ED exceeds 1e-3; ``mu`` in kPa; ``frames`` T >= 2. ``progress`` shows a bar for the
-    pressure sweep, and only when stderr is a terminal (never in log files).
+    ``settings`` (None: :class:`SimulationSettings`' defaults): ``mesh_size_mm`` is refined
+    by 1.5x (at most twice) while the mean |det F - 1| at P_ED exceeds 1e-3; ``mu_kpa`` in
+    kPa; ``frames`` T >= 2. ``progress`` shows a bar for the pressure sweep, and only when
+    stderr is a terminal (never in log files).
     """
     from binn.simulate.fem import RingMechanics
     from binn.simulate.raster import build_ed_raster
 
+    settings = settings or SimulationSettings()
+    mu, frames, mesh_size = settings.mu_kpa, settings.frames, settings.mesh_size_mm
     if frames < 2:
         raise BinnInputError(case, f"need at least 2 frames, got {frames}")
     if not 0.2 <= mesh_size <= 10.0:
@@ -237,63 +238,28 @@ def write_fe_series(result: SimulationResult, xdmf: Path) -> None:
     write_xdmf_atomic(Path(xdmf), model.mesh, body)
 
 
-def _case_config(args: argparse.Namespace) -> dict[str, Any]:
-    keys = (
-        "synthetic",
-        "es_labels",
-        "ed_labels",
-        "slice",
-        "layout",
-        "labels",
-        "ed_area_mm2",
-        "mu",
-        "frames",
-        "mesh_size",
-        "size",
-        "spacing_mm",
-    )
-    return {
-        k: (str(v) if isinstance(v, Path) else v)
-        for k in keys
-        if (v := getattr(args, k, None)) is not None
-    }
-
-
-def load_ring_from_args(args: argparse.Namespace) -> tuple[RingCase, str, int | None]:
-    """The ring of a ``binn simulate`` call and its case name and seed."""
-    if args.synthetic is not None:
+def load_ring(request: SimulationRequest) -> RingCase:
+    """The ES ring of ``request`` on its grid, with its ED cavity area target."""
+    ring = request.ring
+    if isinstance(ring, SyntheticRing):
         from binn.simulate.synthetic import synthetic_ring
 
-        name = args.case or f"synth_{args.synthetic:04d}"
-        ring = synthetic_ring(args.synthetic, args.size, args.spacing_mm)
-        if args.ed_area_mm2 is not None:
-            ring = dataclasses.replace(ring, target_area_mm2=float(args.ed_area_mm2))
-        return ring, name, args.synthetic
-    from binn.simulate.masks import load_nifti_ring, parse_label_values
+        synthetic = synthetic_ring(ring.seed, request.size, request.spacing_mm)
+        if request.ed_area_mm2 is None:
+            return synthetic
+        return dataclasses.replace(synthetic, target_area_mm2=float(request.ed_area_mm2))
+    from binn.simulate.masks import load_nifti_ring
 
-    if args.slice is None:
-        raise BinnInputError(args.es_labels, "--slice is required with --es-labels")
-    labels = parse_label_values(args.labels, args.layout)
-    ring = load_nifti_ring(
-        args.es_labels,
-        args.ed_labels,
-        args.slice,
-        args.layout,
-        labels,
-        args.size,
-        args.ed_area_mm2,
-        spacing_mm=args.spacing_mm,
+    return load_nifti_ring(
+        ring.es_labels,
+        ring.ed_labels,
+        ring.slice_index,
+        ring.layout,
+        ring.values(),
+        request.size,
+        request.ed_area_mm2,
+        spacing_mm=request.spacing_mm,
     )
-    name = args.case or default_case_name(args.es_labels, args.slice, args.layout)
-    return ring, name, None
-
-
-def default_case_name(es_labels: Path, z: int, layout: str) -> str:
-    """``patient001_z05`` for ACDC, ``<subject dir>_z05`` for UK Biobank."""
-    subject = (
-        Path(es_labels).name.split("_")[0] if layout == "acdc" else Path(es_labels).parent.name
-    )
-    return f"{subject}_z{z:02d}"
 
 
 def failure_reason(exc: Exception) -> str:
@@ -311,36 +277,35 @@ def failure_reason(exc: Exception) -> str:
     return f"{name}: {message}" if message else name
 
 
-def run_cli_case(args: argparse.Namespace) -> int:
-    """Handler of ``binn simulate``: 0 on success (or on a recorded failure), raises otherwise.
+def run_simulation(request: SimulationRequest) -> int:
+    """Simulate one case and write its record; 0 on success (or on a recorded failure),
+    raises otherwise (the exit code of ``binn simulate``).
 
-    With ``--record-failure`` every per-case failure (bad input, no convergence, gmsh, Qhull,
-    PETSc, any other ``Exception``) becomes a ``status="failed"`` record whose ``reason``
-    names the exception type and message. ``MemoryError`` and what is not an ``Exception``
-    (``KeyboardInterrupt``, ``SystemExit``) stop the run: they say nothing about the case.
+    With ``request.record_failure`` every per-case failure (bad input, no convergence, gmsh,
+    Qhull, PETSc, any other ``Exception``) becomes a ``status="failed"`` record whose
+    ``reason`` names the exception type and message. ``MemoryError`` and what is not an
+    ``Exception`` (``KeyboardInterrupt``, ``SystemExit``) stop the run: they say nothing
+    about the case.
     """
-    config = _case_config(args)
-    if args.case:
-        case = args.case
-    elif args.synthetic is not None:
-        case = f"synth_{args.synthetic:04d}"
-    else:
-        case = default_case_name(args.es_labels, args.slice or 0, args.layout)
+    config = request.provenance_config()
+    case = request.case_name()
     try:
-        ring, case, seed = load_ring_from_args(args)
-        result = simulate_case(ring, case, args.mu, args.frames, args.mesh_size)
-        write_result(result, args.out, args.xdmf, config, seed)
+        ring = load_ring(request)
+        result = simulate_case(ring, case, request.settings)
+        write_result(result, request.out, request.xdmf, config, request.seed())
     except MemoryError:
         raise
     except Exception as exc:
-        if not args.record_failure:
+        if not request.record_failure:
             raise
         reason = failure_reason(exc)
         expected = isinstance(exc, BinnInputError | ConvergenceError)
-        log.error("%s failed: %s (recorded in %s)", case, reason, args.out, exc_info=not expected)
+        log.error(
+            "%s failed: %s (recorded in %s)", case, reason, request.out, exc_info=not expected
+        )
         save_npz(
-            args.out,
-            provenance(config, getattr(args, "synthetic", None)),
+            request.out,
+            provenance(config, request.seed()),
             status=np.asarray("failed"),
             case=np.asarray(case),
             reason=np.asarray(reason),

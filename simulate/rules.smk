@@ -3,13 +3,15 @@
 
 rule simulate_case:
     """Simulate one case; a case that fails is recorded (status=failed), not fatal."""
+    input:
+        L.case_prerequisites(),
     output:
-        L.case_npz("{case}"),
+        P.case_npz("{case}"),
     log:
-        L.path("logs", "simulate", "{case}.log"),
+        P.log("simulate", "{case}"),
     benchmark:
-        L.path("benchmarks", "simulate", "{case}.tsv")
-    priority: 3  # the prior (and so every binn network) waits for all cases
+        P.benchmark("simulate", "{case}")
+    priority: PREREQUISITE  # the prior (and so every network that needs it) waits for all cases
     conda:
         "../environment.yml"
     threads: config["simulate"]["threads"]
@@ -18,7 +20,7 @@ rule simulate_case:
         runtime=30,
     params:
         case_args=lambda wc: L.case_args(wc.case),
-        xdmf=lambda wc: L.path("simulate", "xdmf", f"{wc.case}.xdmf"),
+        xdmf=lambda wc: P.case_xdmf(wc.case),
         mu=config["simulate"]["mu_kpa"],
         frames=config["simulate"]["frames"],
         mesh_size=config["simulate"]["mesh_size_mm"],

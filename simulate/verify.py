@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from binn.simulate.config import CYLINDER_MESH_SIZE_MM, SimulationSettings
 from binn.simulate.contours import RingCurves
 
 
@@ -29,8 +30,8 @@ def _circle(radius: float, spacing: float, centre: np.ndarray) -> np.ndarray:
 
 
 def verify_cylinder(
-    mesh_size: float = 1.0,
-    mu: float = 36.75,
+    mesh_size: float = CYLINDER_MESH_SIZE_MM,
+    mu: float = SimulationSettings.mu_kpa,
     inner: float = 10.0,
     outer: float = 20.0,
     stretch: float = 1.6,

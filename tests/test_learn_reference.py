@@ -4,6 +4,7 @@ among held-out cases by their R_VAE."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -92,12 +93,14 @@ def test_bench_vae_places_a_reference_on_the_records_grid(tmp_path: Path) -> Non
     """``binn bench vae --reference-*``: the reference goes to the training records' grid
     (1.8 mm here); no motion scores 0 under the bias-free prior, below every held-out frame."""
     from binn.learn.bench import Reference, bench_vae
+    from binn.learn.config import VAE_BENCH_TRAINING, VaeBench
     from tests.learn_fixtures import write_ring_records
 
     write_ring_records(tmp_path / "cases", list(range(8)), size=32, frames=6)
     disp, mask, _ = ring_case(20, size=32, frames=6)
     ref = Reference(*_save(tmp_path / "ref", np.zeros_like(disp), mask), spacing_mm=0.9)
-    out = bench_vae(tmp_path / "cases", image_size=32, epochs=1, frames=6, reference=ref)
+    training = replace(VAE_BENCH_TRAINING, image_size=32, epochs=1)
+    out = bench_vae(training, VaeBench(frames=6), cases_dir=tmp_path / "cases", reference=ref)
     placed = out["reference"]
     assert placed["grid_mm"] == pytest.approx(1.8) and placed["source_spacing_mm"] == 0.9
     assert placed["reference_scores"] == [0.0] * len(placed["reference_scores"])

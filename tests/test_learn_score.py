@@ -17,12 +17,13 @@ import torch
 from binn.errors import BinnInputError
 from binn.learn import corrupt
 from binn.learn.checkpoint import save_checkpoint
+from binn.learn.config import TrainConfig
 from binn.learn.dataset import read_records
 from binn.learn.gradients import displacement_gradient
 from binn.learn.masks import dilate_mask
 from binn.learn.model import GRADIENT_UNIT_PX, MotionVAE2D
 from binn.learn.score import gradient_energy, gradient_score, load_vae, r_vae
-from binn.learn.train import TrainConfig, train_vae
+from binn.learn.train import train_vae
 from tests.learn_fixtures import ring_case, write_ring_records
 
 

@@ -16,11 +16,12 @@ from binn.cli import main as binn_main
 from binn.errors import BinnInputError
 from binn.io import save_npz
 from binn.learn.checkpoint import save_checkpoint
+from binn.learn.config import TrainConfig
 from binn.learn.dataset import case_window, read_records
 from binn.learn.evaluate import roc_auc, separation
 from binn.learn.model import MotionVAE2D
 from binn.learn.score import load_vae, r_vae
-from binn.learn.train import TrainConfig, TrainResult, artefact_paths, learning_rate, train_vae
+from binn.learn.train import TrainResult, artefact_paths, learning_rate, train_vae
 from tests.learn_fixtures import write_failed_record, write_ring_records
 
 SIZE = 32
@@ -205,11 +206,11 @@ def test_constant_rate_run_resumes_to_train_longer(tmp_path: Path) -> None:
 def test_train_vae_cli_bad_input(tmp_path: Path) -> None:
     failed = [write_failed_record(tmp_path, f"c{i}", "solver") for i in range(2)]
     out = tmp_path / "vae.pt"
-    argv = ["train-vae", *map(str, failed), "--out", str(out), "--image-size", "16"]
+    argv = ["train-vae", *map(str, failed), "--out", str(out), "--size", "16"]
     assert binn_main(argv) == 2
     assert not out.exists()
     one = write_ring_records(tmp_path, [7], size=16, frames=3)
-    assert binn_main(["train-vae", str(one[0]), "--out", str(out), "--image-size", "16"]) == 2
+    assert binn_main(["train-vae", str(one[0]), "--out", str(out), "--size", "16"]) == 2
     assert not out.exists() and not list(tmp_path.glob("vae.*"))
     paths = write_ring_records(tmp_path, [1, 2], size=16, frames=3)
     argv = [
@@ -217,7 +218,7 @@ def test_train_vae_cli_bad_input(tmp_path: Path) -> None:
         *map(str, paths),
         "--out",
         str(out),
-        "--image-size",
+        "--size",
         "16",
         "--nf",
         "4",
