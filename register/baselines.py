@@ -65,18 +65,21 @@ from binn.errors import BinnInputError
 
 log = logging.getLogger(__name__)
 
-CLASSICAL_METHODS = ("demons", "ffd")
-DEMONS_DEFAULTS = {"iterations": 100, "sigma": 1.5}
-FFD_DEFAULTS = {
-    "grid": 8.0,
-    "penalty": 0.01,
-    "penalty_spacing": 2.0,
-    "properness": 0.0,
-    "iterations": 200,
-    "coarse_iterations": 100,
-    "levels": 2,
-    "max_step": 0.25,
+DEFAULTS: dict[str, dict[str, float]] = {
+    "demons": {"iterations": 100, "sigma": 1.5},
+    "ffd": {
+        "grid": 8.0,
+        "penalty": 0.01,
+        "penalty_spacing": 2.0,
+        "properness": 0.0,
+        "iterations": 200,
+        "coarse_iterations": 100,
+        "levels": 2,
+        "max_step": 0.25,
+    },
 }
+"""The parameters of each classical method implemented here (the classical methods of
+:data:`binn.vocabulary.METHODS`), with their defaults."""
 
 
 def _check(fixed: np.ndarray, moving: np.ndarray, ndim: int = 2) -> None:
@@ -218,10 +221,12 @@ def _pool(method: str, workers: int) -> Executor:
 
 def _params(method: str, params: dict[str, float]) -> dict[str, float]:
     """``params`` merged over the method's defaults (unknown method or names raise)."""
-    if method == "demons":
-        return _merge(method, DEMONS_DEFAULTS, params)
+    if method not in DEFAULTS:
+        raise BinnInputError(
+            None, f"no classical implementation of method {method!r} (have {sorted(DEFAULTS)})"
+        )
+    merged = _merge(method, DEFAULTS[method], params)
     if method == "ffd":
-        merged = _merge(method, FFD_DEFAULTS, params)
         for name in ("penalty_spacing", "iterations", "coarse_iterations", "levels"):
             if not (merged[name] >= 1 and float(merged[name]).is_integer()):
                 raise BinnInputError(
@@ -231,8 +236,7 @@ def _params(method: str, params: dict[str, float]) -> dict[str, float]:
             raise BinnInputError(
                 None, f"ffd: max_step must be positive, got {merged['max_step']:g}"
             )
-        return merged
-    raise BinnInputError(None, f"unknown classical method {method!r} (have {CLASSICAL_METHODS})")
+    return merged
 
 
 def _run_pair(

@@ -1,9 +1,10 @@
 """Registration-network checkpoints: save, load, and check against the data they meet.
 
 A checkpoint is a ``torch.save`` dict with ``arch``, ``width``, ``image_size``, ``max_disp``,
-``method`` (binn|l2), ``alpha``, ``lam``, ``setting``, ``state_dict``, ``step``,
-``val_loss`` and ``provenance``; a ``binn`` checkpoint may also hold ``vae`` (the path of the VAE it
-was trained with, which test-time refinement reuses).
+``method`` (a network method of :data:`binn.vocabulary.METHODS`), ``alpha``, ``lam``,
+``setting``, ``state_dict``, ``step``, ``val_loss`` and ``provenance``; a ``binn``
+checkpoint may also hold ``vae`` (the path of the VAE it was trained with, which test-time
+refinement reuses).
 """
 
 from __future__ import annotations

@@ -1,8 +1,14 @@
-"""Command line of the registration stage: ``binn train-reg`` and ``binn track``.
+"""Command line of the registration stage, its one entry for :mod:`binn.cli`: ``binn
+train-reg`` and ``binn track``, and the cine data's ``binn phantom``, ``binn import-cine``,
+``binn split`` and ``binn bench anatomy`` (:mod:`binn.register.data.cli`).
 
-(``binn evaluate-pair`` scores with analysis metrics, so it lives in :mod:`analysis.pair_cli`.)
-Kept light: torch, SimpleITK and itk are imported inside the handlers. The train-reg
-defaults are the workflow's (``config/config.yaml`` ``register:``).
+(``binn evaluate-pair`` and ``binn track-evaluate`` score with analysis metrics, so they live
+in :mod:`binn.analysis`; they share the options of :func:`add_track_arguments` and
+:func:`add_registrar_options` and build their request with :func:`track_request`.)
+The defaults are :mod:`binn.register.config`'s, the method choices the vocabulary's
+(:mod:`binn.vocabulary`). Kept light: torch, SimpleITK and itk are imported inside the
+handlers. Only this module and :mod:`binn.register.data.cli` see parsed arguments; they
+call typed library functions.
 """
 
 from __future__ import annotations
@@ -10,36 +16,24 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-METHODS = ("binn", "l2", "demons", "ffd")
+from binn.errors import BinnInputError
+from binn.register.config import DEVICES, PRECISIONS, TRACK_FRAMES, TrackOptions, TrainConfig
+from binn.register.data.cli import add_data_bench, add_data_commands
+from binn.vocabulary import get_method, method_names, network_methods, parse_params
+
+if TYPE_CHECKING:  # the handlers import the library (torch) when they run
+    from binn.register.track import TrackRequest
+
+TRAIN = TrainConfig()
+TRACK = TrackOptions()
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
-    """Register ``binn train-reg`` and ``binn track``."""
-    p = subparsers.add_parser("train-reg", help="train the registration network (binn or l2 loss)")
-    p.add_argument("--train", type=Path, nargs="+", required=True, metavar="S.npz")
-    p.add_argument("--val", type=Path, nargs="+", required=True, metavar="S.npz")
-    p.add_argument("--method", choices=["binn", "l2"], required=True)
-    p.add_argument("--alpha", type=float, default=1e-3, help="weight of R_VAE (binn)")
-    p.add_argument("--lam", type=float, default=0.01, help="weight of ||grad u||^2 (l2)")
-    p.add_argument("--vae", type=Path, default=None, help="VAE checkpoint (required for binn)")
-    p.add_argument("--out", type=Path, required=True, help="model checkpoint (.pt)")
-    p.add_argument("--width", type=float, default=0.25, help="width multiplier (1.0 = paper)")
-    p.add_argument("--steps", type=int, default=300, help="optimisation steps")
-    p.add_argument("--batch-size", type=int, default=16)
-    p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (paper: 1e-4)")
-    p.add_argument("--val-every", type=int, default=100, help="validate every N steps")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="auto", help="auto|cpu|cuda")
-    p.add_argument(
-        "--precision",
-        choices=["auto", "float32", "bfloat16"],
-        default="auto",
-        help="network training precision; auto = bfloat16 autocast where the device has it"
-        " natively, else float32 (tracking always runs float32)",
-    )
-    p.set_defaults(func=_run_train)
-
+    """Register the stage's commands: the cine data's, ``train-reg`` and ``track``."""
+    add_data_commands(subparsers)
+    _add_train(subparsers)
     p = subparsers.add_parser(
         "track", help="register every frame of one or more sequences to their ED frame"
     )
@@ -55,6 +49,57 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_run_track)
 
 
+def add_bench(subparsers: argparse._SubParsersAction) -> None:
+    """Register the stage's benchmarks (``binn bench anatomy``)."""
+    add_data_bench(subparsers)
+
+
+def _add_train(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "train-reg",
+        help=f"train a registration network ({', '.join(network_methods())})",
+    )
+    p.add_argument(
+        "--train", type=Path, nargs="+", required=True, metavar="S.npz", help="training subjects"
+    )
+    p.add_argument(
+        "--val", type=Path, nargs="+", required=True, metavar="S.npz", help="validation subjects"
+    )
+    p.add_argument(
+        "--method", choices=network_methods(), required=True, help="network method to train"
+    )
+    p.add_argument("--alpha", type=float, default=TRAIN.alpha, help="weight of R_VAE (binn)")
+    p.add_argument("--lam", type=float, default=TRAIN.lam, help="weight of ||grad u||^2 (l2)")
+    prior = ", ".join(m for m in network_methods() if get_method(m).needs_vae)
+    p.add_argument("--vae", type=Path, default=None, help=f"VAE checkpoint (required for {prior})")
+    p.add_argument("--out", type=Path, required=True, help="model checkpoint (.pt)")
+    p.add_argument(
+        "--width", type=float, default=TRAIN.width, help="width multiplier (1.0 = paper)"
+    )
+    p.add_argument("--steps", type=int, default=TRAIN.steps, help="optimisation steps")
+    p.add_argument(
+        "--batch-size", type=int, default=TRAIN.batch_size, help="pairs per optimisation step"
+    )
+    p.add_argument("--lr", type=float, default=TRAIN.lr, help="Adam learning rate (paper: 1e-4)")
+    p.add_argument("--val-every", type=int, default=TRAIN.val_every, help="validate every N steps")
+    p.add_argument(
+        "--val-pairs",
+        type=int,
+        default=TRAIN.val_pairs,
+        help="validation pairs at most (a fixed, seeded subsample)",
+    )
+    p.add_argument("--seed", type=int, default=TRAIN.seed, help="seed of weights and batches")
+    p.add_argument("--device", choices=DEVICES, default=TRAIN.device, help="torch device")
+    p.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default=TRAIN.precision,
+        help="network training precision; auto = bfloat16 autocast where the device has it"
+        " natively, else float32 (tracking always runs float32)",
+    )
+    p.set_defaults(func=_run_train)
+
+
 def add_track_arguments(p: argparse.ArgumentParser) -> None:
     """What to track and with which method (``track``, ``track-evaluate``), less the output."""
     p.add_argument(
@@ -65,26 +110,99 @@ def add_track_arguments(p: argparse.ArgumentParser) -> None:
         metavar="SUBJECT.npz",
         help="subject files; several share one loaded method (--out-dir)",
     )
-    p.add_argument("--method", choices=METHODS, default=None)
-    p.add_argument("--model", default=None, help="network checkpoint; may contain {setting}")
-    p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE")
-    p.add_argument("--selection", type=Path, default=None, metavar="SELECT.json")
-    p.add_argument("--frames", choices=["all", "es"], default="all")
+    p.add_argument(
+        "--method",
+        choices=method_names(),
+        default=None,
+        help="tracking method (or the one --selection names)",
+    )
+    p.add_argument(
+        "--model", default=None, help="network checkpoint; may contain {setting} (--selection)"
+    )
+    p.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="method parameters; for networks refine=N[,refine_lr=..,refine_grid=..]",
+    )
+    p.add_argument(
+        "--selection",
+        type=Path,
+        default=None,
+        metavar="SELECT.json",
+        help="the method and setting binn select chose",
+    )
+    p.add_argument(
+        "--frames",
+        choices=TRACK_FRAMES,
+        default=TRACK.frames,
+        help="register the whole sequence or the ES frame only to ED",
+    )
     add_registrar_options(p)
 
 
 def add_registrar_options(p: argparse.ArgumentParser) -> None:
     """Options every registering command shares (``track``, ``evaluate-pair``)."""
-    p.add_argument("--batch-size", type=int, default=16, help="pairs per network batch")
-    p.add_argument("--device", default="auto", help="auto|cpu|cuda (networks, refinement)")
+    p.add_argument(
+        "--batch-size", type=int, default=TRACK.batch_size, help="pairs per network batch"
+    )
+    p.add_argument(
+        "--device",
+        choices=DEVICES,
+        default=TRACK.device,
+        help="torch device (networks, refinement)",
+    )
     p.add_argument(
         "--vae",
         type=Path,
-        default=None,
-        help="VAE for refining binn fields (default: the one the checkpoint records)",
+        default=TRACK.vae,
+        help="VAE for refining binn fields; none given: the one the checkpoint records",
     )
     p.add_argument(
-        "--threads", type=int, default=1, help="classical methods: pairs registered in parallel"
+        "--threads",
+        type=int,
+        default=TRACK.threads,
+        help="classical methods: pairs registered in parallel",
+    )
+
+
+def track_options(args: argparse.Namespace) -> TrackOptions:
+    """The :class:`TrackOptions` of parsed :func:`add_registrar_options` (and ``--frames``,
+    where the command has it)."""
+    return TrackOptions(
+        frames=getattr(args, "frames", TRACK.frames),
+        batch_size=args.batch_size,
+        device=args.device,
+        threads=args.threads,
+        vae=args.vae,
+    )
+
+
+def track_request(args: argparse.Namespace) -> TrackRequest:
+    """The typed request of parsed :func:`add_track_arguments` plus ``--out FIELDS.npz``
+    (one subject) or ``--out-dir DIR`` (``DIR/<subject file name>`` each)."""
+    from binn.register.track import TrackRequest
+
+    out = getattr(args, "out", None)
+    if out is not None:
+        if len(args.data) != 1:
+            raise BinnInputError(
+                out, f"--out takes one subject, got {len(args.data)}; use --out-dir"
+            )
+        outs = (out,)
+    else:
+        outs = tuple(args.out_dir / p.name for p in args.data)
+        if len(set(outs)) != len(outs):
+            raise BinnInputError(args.out_dir, "two --data files share a file name")
+    return TrackRequest(
+        data=tuple(args.data),
+        outs=outs,
+        method=args.method,
+        params=parse_params(args.param),
+        selection=args.selection,
+        model=args.model,
+        options=track_options(args),
     )
 
 
@@ -93,7 +211,7 @@ def _print(obj: object) -> None:
 
 
 def _run_train(args: argparse.Namespace) -> int:
-    from binn.register.train import TrainConfig, train_registration
+    from binn.register.train import train_registration
 
     cfg = TrainConfig(
         method=args.method,
@@ -104,6 +222,7 @@ def _run_train(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         lr=args.lr,
         val_every=args.val_every,
+        val_pairs=args.val_pairs,
         seed=args.seed,
         device=args.device,
         precision=args.precision,
@@ -114,7 +233,7 @@ def _run_train(args: argparse.Namespace) -> int:
 
 
 def _run_track(args: argparse.Namespace) -> int:
-    from binn.register.track import track_command
+    from binn.register.track import track_subjects
 
-    track_command(args)
+    track_subjects(track_request(args))
     return 0

@@ -31,6 +31,7 @@ from torch import nn
 from binn.errors import BinnInputError
 from binn.register.losses import local_ncc, pairwise_l2_gradient_penalty, pairwise_mse
 from binn.register.transform import warp
+from binn.vocabulary import METHODS, network_methods
 
 
 @dataclasses.dataclass(frozen=True)
@@ -101,9 +102,11 @@ def refine_config(params: dict[str, float]) -> RefineConfig:
 class Objective:
     """Per-pair objective ``dissimilarity + weight * regulariser``, returned as ``(B,)``.
 
-    ``method`` ``binn`` (regulariser R_VAE of the frozen ``vae`` over the ED myocardium
-    ``myo``) or ``l2`` (mean ``||grad u||^2``); ``ncc`` > 0 replaces MSE by ``1 - local NCC``
-    over ``ncc`` x ``ncc`` windows. Fields ``(B, 2, H, W)`` px, images ``(B, 1, H, W)``.
+    ``method``: a network method of :data:`binn.vocabulary.METHODS`; one that needs the
+    learnt prior (``binn``) is regularised by R_VAE of the frozen ``vae`` over the ED
+    myocardium ``myo``, the others (``l2``) by the mean ``||grad u||^2``; ``ncc`` > 0
+    replaces MSE by ``1 - local NCC`` over ``ncc`` x ``ncc`` windows. Fields
+    ``(B, 2, H, W)`` px, images ``(B, 1, H, W)``.
     """
 
     def __init__(
@@ -114,13 +117,18 @@ class Objective:
         ncc: int = 0,
         latent: bool = False,
     ) -> None:
-        if method not in ("binn", "l2"):
-            raise ValueError(f"refinement needs a network method (binn, l2), got {method!r}")
-        if method == "binn" and vae is None:
-            raise ValueError("refining a binn field needs its VAE")
-        if latent and method != "binn":
+        spec = METHODS.get(method)
+        if spec is None or not spec.is_network:
+            raise ValueError(
+                f"refinement needs a network method ({', '.join(network_methods())}), "
+                f"got {method!r}"
+            )
+        if spec.needs_vae and vae is None:
+            raise ValueError(f"refining a {method} field needs its VAE")
+        if latent and not spec.needs_vae:
             raise ValueError("latent search needs the binn prior (a VAE)")
         self.method, self.weight, self.vae, self.ncc = method, float(weight), vae, int(ncc)
+        self.uses_prior = spec.needs_vae
         self.latent = bool(latent)
 
     def dissimilarity(self, warped: torch.Tensor, fixed: torch.Tensor) -> torch.Tensor:
@@ -134,7 +142,7 @@ class Objective:
     ) -> torch.Tensor:
         """``(B,)`` R_VAE (binn; with ``z`` the latent prior) or mean ``||grad u||^2`` (l2)
         of ``field`` (B, 2, H, W) px."""
-        if self.method == "l2":
+        if not self.uses_prior:
             return pairwise_l2_gradient_penalty(field)
         if myo is None:
             raise ValueError("R_VAE needs the ED myocardium mask of every pair")

@@ -5,12 +5,12 @@
 
 rule phantom:
     output:
-        L.subject_npz("{split}", "{subject}"),
+        P.subject_npz("{split}", "{subject}"),
     log:
-        L.path("logs", "data", "{split}", "{subject}.log"),
+        P.log("data", "{split}", "{subject}"),
     benchmark:
-        L.path("benchmarks", "data", "{split}", "{subject}.tsv")
-    priority: 3  # the trainings wait for every phantom of their splits
+        P.benchmark("data", "{split}", "{subject}")
+    priority: PREREQUISITE  # the trainings wait for every phantom of their splits
     conda:
         "../environment.yml"
     resources:
@@ -30,59 +30,67 @@ rule phantom:
         " --spacing-mm {params.spacing} --snr {params.snr} --out {output}"
 
 
-rule split_subjects:
-    """The subject-level train/val/test split of the real data (real mode)."""
-    output:
-        split=L.split_json(),
-        table=report(
-            L.split_csv(),
-            caption="../analysis/report/split.rst",
-            category="Real data",
-        ),
-    log:
-        L.path("logs", "split.log"),
-    conda:
-        "../environment.yml"
-    resources:
-        mem_mb=1000,
-        runtime=10,
-    params:
-        args=lambda wc: L.split_args(),
-    shell:
-        "binn --log-file {log} split {params.args} --out {output.split} --table {output.table}"
+if L.real:
 
+    # A checkpoint: the jobs that need the real subjects read them from its output once it
+    # has run (binn.workflow.layout), so no parse of the Snakefile recomputes the split.
+    checkpoint split_subjects:
+        """The subject-level train/val/test split of the real data (real mode)."""
+        output:
+            split=P.split_json(),
+            table=report(
+                P.split_csv(),
+                caption="../analysis/report/split.rst",
+                category="Real data",
+            ),
+        log:
+            P.log("split"),
+        conda:
+            "../environment.yml"
+        resources:
+            mem_mb=1000,
+            runtime=10,
+        params:
+            args=lambda wc: L.split_args(),
+        shell:
+            "binn --log-file {log} split {params.args} --out {output.split} --table {output.table}"
 
-rule import_real_subject:
-    """A real cine subject (ACDC / UK Biobank layout) on the run's grid, cropped around the LV."""
-    output:
-        L.path("data", "real", "{subject}.npz"),
-    log:
-        L.path("logs", "data", "real", "{subject}.log"),
-    benchmark:
-        L.path("benchmarks", "data", "real", "{subject}.tsv")
-    conda:
-        "../environment.yml"
-    resources:
-        mem_mb=2000,
-        runtime=10,
-    params:
-        subject_dir=lambda wc: L.real_subject_dir(wc.subject),
-        layout=config.get("real_data", {}).get("layout", "acdc"),
-        size=config["grid"]["size"],
-        spacing=config["grid"]["spacing_mm"],
-    shell:
-        "binn --log-file {log} import-cine --dir {params.subject_dir} --layout {params.layout}"
-        " --spacing-mm {params.spacing} --crop {params.size} --out {output}"
+    rule import_real_subject:
+        """A real cine subject (ACDC / UK Biobank layout) on the run's grid, cropped around
+        the LV."""
+        input:
+            split=P.split_json(),
+        output:
+            P.real_subject_npz("{subject}"),
+        log:
+            P.log("data", "real", "{subject}"),
+        benchmark:
+            P.benchmark("data", "real", "{subject}")
+        conda:
+            "../environment.yml"
+        resources:
+            mem_mb=2000,
+            runtime=10,
+        params:
+            subject_dir=lambda wc, input: L.real_subject_dir(input.split, wc.subject),
+            layout=config["real_data"]["layout"],
+            size=config["grid"]["size"],
+            spacing=config["grid"]["spacing_mm"],
+        shell:
+            "binn --log-file {log} import-cine --dir {params.subject_dir} --layout {params.layout}"
+            " --spacing-mm {params.spacing} --size {params.size} --out {output}"
 
 
 rule train_registration:
     """One network per training domain (phantom or real subjects), method and weight."""
     input:
-        unpack(L.train_inputs),
+        train=L.training_data,
+        val=L.validation_data,
+        vae=L.training_prior,
     output:
-        model=L.model("{domain}", "{method}", "{setting}"),
+        model=P.model("{domain}", "{method}", "{setting}"),
         curves=report(
-            L.path("models", "{domain}", "{method}", "{setting}.curves.png"),
+            P.model_curves("{domain}", "{method}", "{setting}"),
             caption="../analysis/report/registration_curves.rst",
             category="Registration training",
             subcategory="{domain} {method}",
@@ -93,12 +101,12 @@ rule train_registration:
             },
         ),
     log:
-        L.path("logs", "models", "{domain}", "{method}", "{setting}.log"),
+        P.log("models", "{domain}", "{method}", "{setting}"),
     benchmark:
-        L.path("benchmarks", "models", "{domain}", "{method}", "{setting}.tsv")
+        P.benchmark("models", "{domain}", "{method}", "{setting}")
     wildcard_constraints:
-        method="binn|l2",
-    priority: 2  # the longest jobs, and everything after the selection waits for them
+        method=method_wildcard(NETWORK),
+    priority: TRAINING  # the longest jobs, and everything after the selection waits for them
     conda:
         "../environment.yml"
     threads: config["train_threads"]
@@ -107,7 +115,7 @@ rule train_registration:
         runtime=240,
         gpu=config["train_gpus"],
     params:
-        weights=lambda wc: L.train_args(wc.method, wc.setting),
+        weights=L.train_args,
         vae=lambda wc, input: f"--vae {input.vae}" if input.vae else "",
         width=config["register"]["width"],
         steps=lambda wc: L.train_steps(wc.domain),

@@ -1,13 +1,16 @@
-"""Tracking: register frames of a cine sequence to ED with any of the four methods.
+"""Tracking: register frames of a cine sequence to ED with any registered method.
 
 :class:`Registrar` is the one engine behind ``binn track``, ``binn evaluate-pair`` and
 ``binn bench register``: networks batch the pairs (and refine them, :mod:`register.refine`),
-classical methods run ``threads`` pairs in parallel.
+classical methods run ``threads`` pairs in parallel. :func:`track_subjects` is ``binn
+track``: a :class:`TrackRequest` (subject files, their fields files, the method given by
+name and parameters or by a selection file, :class:`register.config.TrackOptions`) in, the
+fields files out.
 """
 
 from __future__ import annotations
 
-import argparse
+import dataclasses
 import logging
 import time
 from pathlib import Path
@@ -20,24 +23,24 @@ from torch import nn
 from binn.errors import BinnInputError
 from binn.io import save_npz
 from binn.provenance import provenance
-from binn.register.baselines import CLASSICAL_METHODS, register_pairs
+from binn.register.baselines import register_pairs
 from binn.register.checkpoint import load_checkpoint, resolve_device, training_vae
+from binn.register.config import TrackOptions
 from binn.register.losses import freeze
 from binn.register.network import RegistrationNet
 from binn.register.refine import Objective, RefineConfig, refine_config, refine_fields
 from binn.register.selection import load_selection
 from binn.vocabulary import (
+    MYOCARDIUM,
     format_setting,
+    get_method,
+    network_methods,
     network_model_setting,
-    parse_params,
     parse_setting,
     split_refine,
 )
 
 log = logging.getLogger(__name__)
-
-NETWORK_METHODS = ("binn", "l2")
-MYO = 2  # ACDC label of the LV myocardium
 
 
 class Registrar:
@@ -62,13 +65,14 @@ class Registrar:
         params: dict[str, float] | None = None,
         model: Path | RegistrationNet | None = None,
         image_size: int | None = None,
-        batch_size: int = 16,
+        batch_size: int = TrackOptions.batch_size,
         device: str = "cpu",
         *,
         vae: Path | nn.Module | None = None,
         weight: float | None = None,
-        threads: int = 1,
+        threads: int = TrackOptions.threads,
     ):
+        self.spec = get_method(method)
         self.method = method
         self.params = dict(params or {})
         self.batch_size = batch_size
@@ -79,7 +83,7 @@ class Registrar:
         self.objective: Objective | None = None
         self.failures: list[str] = []
         base, refine = split_refine(self.params)
-        if method in NETWORK_METHODS:
+        if self.spec.is_network:
             if base:
                 raise BinnInputError(
                     None,
@@ -93,7 +97,7 @@ class Registrar:
                 self.net = model.to(self.device).eval()
                 self.meta = {"method": method, "setting": "in-memory"}
                 if weight is not None:
-                    self.meta["alpha" if method == "binn" else "lam"] = float(weight)
+                    self.meta[str(self.spec.weight)] = float(weight)
                 if image_size is not None and model.image_size != image_size:
                     raise BinnInputError(
                         None, f"network expects {model.image_size}px images, got {image_size}px"
@@ -114,37 +118,37 @@ class Registrar:
             )
             if self.refine.iterations:
                 self.objective = self._objective(model, vae)
-        elif method in CLASSICAL_METHODS:
+        else:
             if refine:
                 raise BinnInputError(
                     None,
                     f"{method} has no network to refine: {sorted(refine)} apply to the "
-                    f"network methods {NETWORK_METHODS} only",
+                    f"network methods {network_methods()} only",
                 )
             self.setting = format_setting(self.params) if self.params else "default"
-        else:
-            raise BinnInputError(None, f"unknown method {method!r}")
 
     def _objective(self, model: Path | RegistrationNet, vae: Path | nn.Module | None) -> Objective:
         """The training objective of the network: its weight and (binn) its frozen VAE."""
-        name = "alpha" if self.method == "binn" else "lam"
+        name = str(self.spec.weight)
         source = None if isinstance(model, RegistrationNet) else model
         if self.meta.get(name) is None:
             raise BinnInputError(
                 source, f"refinement needs the training weight {name}, which is not recorded"
             )
         weight = float(self.meta[name])
-        if self.method == "l2":
+        if not self.spec.needs_vae:
             if self.refine.latent:
                 raise BinnInputError(None, "refine_latent needs the binn prior (a VAE)")
-            return Objective("l2", weight, ncc=self.refine.ncc)
+            return Objective(self.method, weight, ncc=self.refine.ncc)
         if not isinstance(vae, nn.Module):
             vae = training_vae(self.meta, source, vae)
             from binn.learn.score import load_vae
 
             vae = load_vae(vae, self.device)
         vae = freeze(vae.to(self.device))
-        return Objective("binn", weight, vae, ncc=self.refine.ncc, latent=bool(self.refine.latent))
+        return Objective(
+            self.method, weight, vae, ncc=self.refine.ncc, latent=bool(self.refine.latent)
+        )
 
     def __call__(
         self,
@@ -166,8 +170,10 @@ class Registrar:
         self.failures = []
         if self.net is None:
             return register_pairs(fixed, moving, self.method, self.params, self.threads)
-        if self.objective is not None and self.method == "binn" and myo is None:
-            raise BinnInputError(None, "refining binn fields needs the ED myocardium of each pair")
+        if self.objective is not None and self.spec.needs_vae and myo is None:
+            raise BinnInputError(
+                None, f"refining {self.method} fields needs the ED myocardium of each pair"
+            )
         names = names or [f"pair {i}" for i in range(len(fixed))]
         out = []
         for i in range(0, len(fixed), self.batch_size):
@@ -225,7 +231,7 @@ def track_sequence(
         chosen = list(range(t_count))
     elif frames == "es":
         if es_index is None:
-            raise BinnInputError(None, "--frames es needs the subject's ES index")
+            raise BinnInputError(None, "frames 'es' needs the subject's ES index")
         chosen = [0, int(es_index)]
     else:
         chosen = [int(t) for t in frames]
@@ -262,51 +268,89 @@ def track_sequence(
     }
 
 
-def resolve_method(args: argparse.Namespace) -> tuple[str, dict[str, float], str | None]:
-    """Method, parameters and model path from ``--method``/``--param``/``--selection``/
-    ``--model`` (the model path may contain ``{setting}``, filled from the selection)."""
-    method, params, setting = args.method, parse_params(args.param), None
-    if args.selection is not None:
-        sel_method, setting, sel_params = load_selection(args.selection)
+@dataclasses.dataclass(frozen=True)
+class MethodChoice:
+    """A method ready to track with: its name, its parameters (a classical method's own; a
+    network's ``refine*`` options only, its weight being fixed at training) and, for a
+    network, its checkpoint ``model``."""
+
+    method: str
+    params: dict[str, float]
+    model: Path | None
+
+
+def resolve_method(
+    method: str | None = None,
+    params: dict[str, float] | None = None,
+    selection: Path | None = None,
+    model: str | Path | None = None,
+) -> MethodChoice:
+    """The method of a tracking from its name and parameters and/or a selection file.
+
+    ``selection`` (``SELECT.json``, :mod:`register.selection`) names the method and its
+    setting; ``params`` override the selected ones. ``model`` may contain ``{setting}``,
+    filled with the training part of the selected network setting (the model file name).
+    A ``method`` that contradicts the selection, or neither given, is a
+    :class:`BinnInputError`.
+    """
+    params = dict(params or {})
+    setting = None
+    if selection is not None:
+        sel_method, setting, sel_params = load_selection(selection)
         if method is not None and method != sel_method:
             raise BinnInputError(
-                args.selection, f"selects method {sel_method!r} but --method is {method!r}"
+                selection, f"selects method {sel_method!r} but the method asked for is {method!r}"
             )
         method = sel_method
-        if sel_method in CLASSICAL_METHODS:
+        if not get_method(sel_method, selection).is_network:
             params = {**sel_params, **params}
         else:  # a network's selection may carry refine* options; its weight names the model
             params = {**split_refine(sel_params)[1], **params}
-            setting = network_model_setting(setting, str(args.selection))
+            setting = network_model_setting(setting, str(selection))
     if method is None:
-        raise BinnInputError(None, "give --method or --selection")
-    model = args.model
-    if model is not None and "{setting}" in model:
+        raise BinnInputError(None, "give a method or a selection file")
+    get_method(method)
+    path = None if model is None else str(model)
+    if path is not None and "{setting}" in path:
         if setting is None:
-            raise BinnInputError(model, "model path holds {setting} but no --selection given")
-        model = model.format(setting=setting)
-    return method, params, model
+            raise BinnInputError(path, "model path holds {setting} but no selection given")
+        path = path.format(setting=setting)
+    return MethodChoice(method, params, None if path is None else Path(path))
 
 
-def track_command(args: argparse.Namespace) -> list[Path]:
-    """``binn track``: track each subject file of ``--data`` with one loaded method.
+@dataclasses.dataclass(frozen=True)
+class TrackRequest:
+    """One ``binn track`` run: each subject file of ``data`` is tracked into the fields file
+    of ``outs`` at the same position, with the method of ``method``/``params`` or of a
+    ``selection`` file (see :func:`resolve_method`; ``model``: a network checkpoint, may
+    hold ``{setting}``), run as ``options`` say."""
 
-    ``--out FIELDS.npz`` takes one subject; ``--out-dir DIR`` writes ``DIR/<data file
-    name>`` per subject (each file atomically). Returns the files written.
-    """
+    data: tuple[Path, ...]
+    outs: tuple[Path, ...]
+    method: str | None = None
+    params: dict[str, float] = dataclasses.field(default_factory=dict)
+    selection: Path | None = None
+    model: str | None = None
+    options: TrackOptions = dataclasses.field(default_factory=TrackOptions)
+
+
+def track_subjects(request: TrackRequest) -> list[Path]:
+    """Track each subject file of ``request`` with one loaded method (see
+    :class:`TrackRequest`); each fields file is written atomically. Returns the files
+    written. Subjects must share one square frame size (that of the first)."""
     from binn.register.data.subject import load_subject
 
-    if args.out is not None and len(args.data) != 1:
+    if len(request.outs) != len(request.data):
         raise BinnInputError(
-            args.out, f"--out takes one subject, got {len(args.data)}; use --out-dir"
+            None, f"{len(request.data)} subject files but {len(request.outs)} output files"
         )
-    outs = [args.out] if args.out is not None else [args.out_dir / p.name for p in args.data]
-    if len(set(outs)) != len(outs):
-        raise BinnInputError(args.out_dir, "two --data files share a file name")
-    method, params, model = resolve_method(args)
+    if len(set(request.outs)) != len(request.outs):
+        raise BinnInputError(None, "two subjects share one output file (same file name?)")
+    choice = resolve_method(request.method, request.params, request.selection, request.model)
+    options = request.options
     registrar: Registrar | None = None
     size = 0  # px of the first subject, which the registrar is built for
-    for data, out in zip(args.data, outs, strict=True):
+    for data, out in zip(request.data, request.outs, strict=True):
         subject = load_subject(data)
         h, w = subject.images.shape[-2:]
         if h != w:
@@ -314,19 +358,19 @@ def track_command(args: argparse.Namespace) -> list[Path]:
         if registrar is None:
             size = h
             registrar = Registrar(
-                method,
-                params,
-                None if model is None else Path(model),
+                choice.method,
+                choice.params,
+                choice.model,
                 int(h),
-                args.batch_size,
-                args.device,
-                vae=args.vae,
-                threads=args.threads,
+                options.batch_size,
+                options.device,
+                vae=options.vae,
+                threads=options.threads,
             )
         elif h != size:
-            raise BinnInputError(data, f"frames are {h} px but {args.data[0]} has {size} px")
-        _track_subject(subject, data, out, registrar, method, params, model, args.frames)
-    return outs
+            raise BinnInputError(data, f"frames are {h} px but {request.data[0]} has {size} px")
+        _track_subject(subject, data, out, registrar, choice, options.frames)
+    return list(request.outs)
 
 
 def _track_subject(
@@ -334,9 +378,7 @@ def _track_subject(
     data: Path,
     out: Path,
     registrar: Registrar,
-    method: str,
-    params: dict[str, float],
-    model: str | None,
+    choice: MethodChoice,
     frames: str,
 ) -> None:
     """Track one loaded subject and write its fields file ``out`` (atomically)."""
@@ -345,13 +387,13 @@ def _track_subject(
         registrar,
         frames,
         subject.es_index,
-        myo=np.asarray(subject.labels_ed) == MYO,
+        myo=np.asarray(subject.labels_ed) == MYOCARDIUM,
         name=subject.name,
     )
     log.info(
         "%s %s: %d frames x %d slices in %.2f s (%.1f ms per pair)",
         subject.name,
-        method,
+        choice.method,
         len(result["frames"]),
         subject.images.shape[1],
         result["seconds"],
@@ -359,10 +401,10 @@ def _track_subject(
     )
     cfg = {
         "data": str(data),
-        "method": method,
+        "method": choice.method,
         "setting": registrar.setting,
-        "model": model,
-        "params": params,
+        "model": None if choice.model is None else str(choice.model),
+        "params": choice.params,
         "frames": frames,
     }
     failures = result.pop("failures")
@@ -371,7 +413,7 @@ def _track_subject(
         provenance(cfg, None),
         **result,
         refine_failures=np.asarray(failures, dtype=str),
-        method=np.asarray(method),
+        method=np.asarray(choice.method),
         setting=np.asarray(registrar.setting),
         subject=np.asarray(subject.name),
     )

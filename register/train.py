@@ -5,6 +5,7 @@ Validation is by subject (a fixed, seeded subsample of at most ``val_pairs`` pai
 validation subjects), the best-validation weights are written as the checkpoint at the end,
 an interrupted run resumes from ``MODEL.resume.pt`` (which also holds the best weights),
 and the loss curves are written next to the model (``MODEL.curves.csv``, ``MODEL.curves.png``).
+The hyper-parameters and their defaults are :class:`binn.register.config.TrainConfig`.
 """
 
 from __future__ import annotations
@@ -28,14 +29,13 @@ from binn.errors import BinnInputError
 from binn.io import atomic_path, write_text
 from binn.provenance import provenance
 from binn.register.checkpoint import resolve_device, save_checkpoint
+from binn.register.config import PRECISIONS, TrainConfig
 from binn.register.losses import freeze, l2_gradient_penalty, mse, vae_penalty
 from binn.register.network import RegistrationNet
 from binn.register.transform import warp
-from binn.vocabulary import format_setting
+from binn.vocabulary import MYOCARDIUM, get_method
 
 log = logging.getLogger(__name__)
-
-MYO = 2  # ACDC label of the LV myocardium
 
 
 class Subject(Protocol):
@@ -45,28 +45,6 @@ class Subject(Protocol):
     labels_ed: np.ndarray  # (Z, H, W) uint8, ACDC labels
     es_index: int
     spacing: np.ndarray  # (3,) mm (z, y, x)
-
-
-@dataclasses.dataclass(frozen=True)
-class TrainConfig:
-    """Hyper-parameters of one training run (stored in the checkpoint)."""
-
-    method: str = "l2"  # binn | l2
-    alpha: float = 1e-3
-    lam: float = 0.01
-    width: float = 0.25
-    steps: int = 300
-    batch_size: int = 16
-    lr: float = 1e-3
-    val_every: int = 100
-    val_pairs: int = 1024  # fixed, seeded validation subsample (all pairs when fewer)
-    seed: int = 0
-    device: str = "auto"
-    precision: str = "auto"  # auto | float32 | bfloat16 (see resolve_precision)
-
-    def setting(self) -> str:
-        """The setting string of this run (``alpha=0.001`` or ``lam=0.01``)."""
-        return format_setting({"alpha": self.alpha} if self.method == "binn" else {"lam": self.lam})
 
 
 class PairSet:
@@ -133,7 +111,7 @@ class PairSet:
             tgt = np.array([row_of[z] for z in tz[:, 1].tolist()])
             index = len(self._slices)
             self._slices.append(torch.from_numpy(images[used[:, 0], used[:, 1]]))
-            myo = (np.asarray(s.labels_ed) == MYO).astype(np.float32)
+            myo = (np.asarray(s.labels_ed) == MYOCARDIUM).astype(np.float32)
             self._myo.append(torch.from_numpy(myo))
             rows.append(np.column_stack([np.full(len(tz), index), src, tgt, tz[:, 1]]))
             keys.append(np.column_stack([np.full(len(tz), i), tz]))
@@ -171,9 +149,6 @@ class PairSet:
         return inside / (len(self) * self.size * self._myo[0].shape[-1])
 
 
-PRECISIONS = ("auto", "float32", "bfloat16")
-
-
 def resolve_precision(precision: str, device: torch.device) -> str:
     """The network's training precision on ``device``: ``float32`` or ``bfloat16``.
 
@@ -205,25 +180,27 @@ def registration_loss(
     vae: nn.Module | None,
     mixed: bool = False,
 ) -> tuple[torch.Tensor, dict[str, float]]:
-    """Loss of one batch and its parts (``mse``, ``reg``) for ``cfg.method``.
+    """Loss of one batch and its parts (``mse``, ``reg``) for ``cfg.method``: MSE plus the
+    method's training weight times its regulariser, R_VAE of the frozen ``vae`` over the ED
+    myocardium for a method that needs the learnt prior (binn), else ||grad u||^2 (l2).
 
     ``mixed``: the network runs under bfloat16 autocast (training with ``precision
     bfloat16``); its field, the warp and the losses are float32 either way.
     """
+    method = get_method(cfg.method)
+    if not method.is_network:
+        raise BinnInputError(None, f"unknown training method {cfg.method!r}")
     with torch.autocast(source.device.type, dtype=torch.bfloat16, enabled=mixed):
         field = net(source, target)
     field = field.float()
     sim = mse(warp(source, field), target)
-    if cfg.method == "binn":
+    if method.needs_vae:
         if vae is None:
-            raise BinnInputError(None, "method 'binn' needs a VAE (--vae)")
+            raise BinnInputError(None, f"method {cfg.method!r} needs a VAE (--vae)")
         reg = vae_penalty(vae, field, myo)
-        loss = sim + cfg.alpha * reg
-    elif cfg.method == "l2":
-        reg = l2_gradient_penalty(field)
-        loss = sim + cfg.lam * reg
     else:
-        raise BinnInputError(None, f"unknown training method {cfg.method!r}")
+        reg = l2_gradient_penalty(field)
+    loss = sim + cfg.weight() * reg
     return loss, {"mse": float(sim.detach()), "reg": float(reg.detach())}
 
 
@@ -282,10 +259,11 @@ def train_registration(
     val = PairSet(val_subjects, frames="all", max_pairs=cfg.val_pairs, seed=cfg.seed)
     if val.size != train.size:
         raise BinnInputError(None, f"train ({train.size}px) and val ({val.size}px) sizes differ")
-    if cfg.method == "binn":
+    needs_vae = get_method(cfg.method).needs_vae
+    if needs_vae:
         if vae is None:
             if vae_path is None:
-                raise BinnInputError(None, "method 'binn' needs a VAE (--vae VAE.pt)")
+                raise BinnInputError(None, f"method {cfg.method!r} needs a VAE (--vae VAE.pt)")
             from binn.learn.score import load_vae
 
             check_vae_spacing(vae_path, train, train_subjects)
@@ -301,7 +279,7 @@ def train_registration(
         train.size,
         100 * coverage,
     )
-    if cfg.method == "binn" and coverage == 0:
+    if needs_vae and coverage == 0:
         raise BinnInputError(None, "the ED myocardium mask is empty in every training slice")
 
     net = RegistrationNet(cfg.width, train.size).to(device)
@@ -317,7 +295,7 @@ def train_registration(
         "setting": cfg.setting(),
         "train_config": dataclasses.asdict(cfg),
     }
-    if cfg.method == "binn" and vae_path is not None:
+    if needs_vae and vae_path is not None:
         # relative to the model's folder, so a moved results folder keeps its models usable
         meta["vae"] = os.path.relpath(Path(vae_path).resolve(), Path(out).resolve().parent)
     if resume.is_file():

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from binn.errors import BinnInputError
-from binn.register.data.split import SPLITS, add_commands, make_split, split_table
+from binn.register.data.cli import add_data_commands
+from binn.register.data.split import SPLITS, make_split, split_table
 from tests.workflow_helpers import write_acdc_dataset, write_acdc_subject
 
 
@@ -37,15 +38,18 @@ def test_unusable_subjects_are_excluded_with_reasons(tmp_path: Path) -> None:
     write_acdc_subject(root, "patient100", "NOR", seed=100, es_labels=False)
     write_acdc_subject(root, "patient101", "HCM", seed=101)  # a group of one
     write_acdc_subject(root, "patient102", "DCM", seed=0)  # the same ED image as patient000
+    write_acdc_subject(root, "patient103", "NOR", seed=103)
+    (root / "patient103" / "Info.cfg").write_text("ED: 1\nGroup: NOR\n")  # no ES frame
     split = make_split(root, "acdc", seed=0)
     excluded = split["excluded"]
-    assert set(excluded) == {"patient100", "patient101", "patient102"}
+    assert set(excluded) == {"patient100", "patient101", "patient102", "patient103"}
     assert "patient100_frame02_gt.nii.gz" in excluded["patient100"]
     assert "HCM" in excluded["patient101"]
     assert "patient000" in excluded["patient102"]
+    assert "Info.cfg: no valid 1-based 'ES: N' line" in excluded["patient103"]
     assert not set(excluded) & {n for s in SPLITS for n in split[s]}
     table = split_table(split)
-    assert table.count("excluded") == 3 and table.splitlines()[0].startswith("subject,split")
+    assert table.count("excluded") == 4 and table.splitlines()[0].startswith("subject,split")
 
 
 def test_too_few_subjects_is_an_error(tmp_path: Path) -> None:
@@ -73,7 +77,7 @@ def test_test_directory_sharing_an_image_keeps_the_test_subject(tmp_path: Path) 
 def test_split_command_writes_json_and_nothing_on_error(tmp_path: Path) -> None:
     write_acdc_dataset(tmp_path / "acdc", {"NOR": 3, "RV": 3})
     parser = argparse.ArgumentParser()
-    add_commands(parser.add_subparsers(dest="command"))
+    add_data_commands(parser.add_subparsers(dest="command"))
     out, table = tmp_path / "split.json", tmp_path / "split.csv"
     argv = ["split", "--layout", "acdc", "--data-dir", str(tmp_path / "acdc"), "--out", str(out)]
     args = parser.parse_args([*argv, "--table", str(table), "--seed", "1"])

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from binn.cli import main
+from binn.errors import BinnInputError
 from binn.io import load_npz
 from binn.provenance import provenance
 from binn.register.checkpoint import save_checkpoint
@@ -231,3 +232,46 @@ def test_track_threads_give_the_serial_fields(subject_file, tmp_path) -> None:
         assert main(argv) == 0
         outs.append(load_npz(out)["fields"])
     np.testing.assert_array_equal(outs[0], outs[1])
+
+
+def test_track_library_takes_a_typed_request_and_writes_what_the_command_writes(
+    subject_file, tmp_path
+) -> None:
+    """``track_subjects`` (no argparse) writes the fields ``binn track`` writes."""
+    from binn.register.config import TrackOptions
+    from binn.register.track import TrackRequest, track_subjects
+
+    request = TrackRequest(
+        data=(subject_file,),
+        outs=(tmp_path / "lib.npz",),
+        method="demons",
+        params={"iterations": 10.0},
+        options=TrackOptions(frames="es"),
+    )
+    assert track_subjects(request) == [tmp_path / "lib.npz"]
+    argv = ["track", "--data", str(subject_file), "--method", "demons", "--param"]
+    argv += ["iterations=10", "--frames", "es", "--out", str(tmp_path / "cli.npz")]
+    assert main(argv) == 0
+    lib, cli = load_npz(tmp_path / "lib.npz"), load_npz(tmp_path / "cli.npz")
+    np.testing.assert_array_equal(lib["fields"], cli["fields"])
+    assert str(lib["setting"]) == str(cli["setting"]) == "iterations=10"
+    with pytest.raises(BinnInputError, match="output files"):
+        track_subjects(TrackRequest(data=(subject_file,), outs=(), method="demons"))
+
+
+def test_resolve_method_merges_a_selection_and_fills_the_model_path(tmp_path) -> None:
+    from binn.register.track import MethodChoice, resolve_method
+
+    sel = tmp_path / "select.json"
+    sel.write_text(json.dumps({"method": "ffd", "setting": "grid=8,penalty=0.01"}))
+    choice = resolve_method(params={"penalty": 0.1}, selection=sel)
+    assert choice == MethodChoice("ffd", {"grid": 8.0, "penalty": 0.1}, None)
+    sel.write_text(json.dumps({"method": "binn", "setting": "alpha=0.01,refine=50"}))
+    choice = resolve_method(selection=sel, model=str(tmp_path / "binn_{setting}.pt"))
+    assert choice == MethodChoice("binn", {"refine": 50.0}, tmp_path / "binn_alpha=0.01.pt")
+    with pytest.raises(BinnInputError, match="selects method 'binn'"):
+        resolve_method("l2", selection=sel)
+    with pytest.raises(BinnInputError, match="no selection"):
+        resolve_method("l2", model="m_{setting}.pt")
+    with pytest.raises(BinnInputError, match="give a method"):
+        resolve_method()

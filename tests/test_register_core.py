@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from binn.analysis.metrics import jacobian_determinant
+from binn.analysis.measures.metrics import jacobian_determinant
 from binn.errors import BinnInputError
 from binn.register.checkpoint import load_checkpoint, save_checkpoint
 from binn.register.losses import freeze, l2_gradient_penalty, mse

@@ -12,9 +12,16 @@ import pytest
 
 from binn.errors import BinnInputError
 from binn.nifti import save_volume
-from binn.register.data.cli import add_commands
+from binn.register.data.cli import add_data_commands
 from binn.register.data.crop import crop_subject, lv_centre
-from binn.register.data.loaders import detect_convention, load_acdc, load_pair, load_ukbb
+from binn.register.data.loaders import (
+    detect_convention,
+    load_acdc,
+    load_pair,
+    load_subject_folder,
+    load_ukbb,
+    to_acdc_labels,
+)
 from binn.register.data.phantom import make_phantom
 from binn.register.data.subject import load_subject
 
@@ -99,6 +106,35 @@ def test_ukbb_labels_mapped_to_acdc_and_frames_matched(tmp_path, phantom, ed):
     assert s.meta["label_convention"] == "ukbb"
 
 
+def test_subject_folder_loads_by_layout_and_reads_labels_by_convention(tmp_path, phantom):
+    """The folder layout says where the files are, the label convention what their values
+    mean (the layout's own unless given); a wrong convention swaps the cavities."""
+    folder = write_ukbb(tmp_path / "7654321", phantom)
+    own = load_subject_folder(folder, "ukbb")
+    assert own.meta["label_convention"] == "ukbb"
+    assert np.array_equal(own.labels_ed, load_ukbb(folder).labels_ed)
+    assert np.array_equal(own.labels_ed, phantom.labels_ed)
+    detected = load_subject_folder(folder, "ukbb", "auto")
+    assert detected.meta["label_convention"] == "ukbb"
+    assert np.array_equal(detected.labels_ed, phantom.labels_ed)
+    wrong = load_subject_folder(folder, "ukbb", "acdc")
+    assert np.array_equal(wrong.labels_ed == 1, phantom.labels_ed == 3)  # LV read as RV
+    acdc = load_subject_folder(write_acdc(tmp_path / "patient005", phantom, 1), "acdc")
+    assert np.array_equal(acdc.labels_ed, phantom.labels_ed)
+    with pytest.raises(BinnInputError, match="unknown layout"):
+        load_subject_folder(folder, "nifti")
+
+
+def test_label_conventions_map_to_the_stored_values(phantom):
+    ukbb = ACDC_TO_UKBB[phantom.labels_ed]
+    assert np.array_equal(to_acdc_labels(ukbb, "ukbb", "x"), phantom.labels_ed)
+    assert np.array_equal(to_acdc_labels(phantom.labels_ed, "acdc", "x"), phantom.labels_ed)
+    assert to_acdc_labels(ukbb, "ukbb", "x").dtype == np.uint8
+    assert detect_convention(ukbb) == "ukbb" and detect_convention(phantom.labels_ed) == "acdc"
+    with pytest.raises(BinnInputError, match=r"label values \[5\]"):
+        to_acdc_labels(np.full((1, 2, 2), 5, np.uint8), "acdc", "x")
+
+
 def test_pair_detects_label_convention(tmp_path, phantom):
     folder = write_ukbb(tmp_path / "u", phantom)
     s = load_pair(
@@ -136,7 +172,7 @@ def test_slices_without_myocardium_are_kept(tmp_path, phantom):
         folder / "ed_gt.nii.gz",
         folder / "es.nii.gz",
         folder / "es_gt.nii.gz",
-        layout="acdc",
+        label_convention="acdc",
     )
     assert s.slices == 2 and s.meta["slices_without_myocardium"] == [1]
     assert not np.any(s.labels_ed[1])
@@ -152,7 +188,9 @@ def pair_files(tmp_path: Path, phantom) -> dict[str, Path]:
 
 
 def load(paths: dict[str, Path]):
-    return load_pair(paths["ed"], paths["ed_gt"], paths["es"], paths["es_gt"], layout="acdc")
+    return load_pair(
+        paths["ed"], paths["ed_gt"], paths["es"], paths["es_gt"], label_convention="acdc"
+    )
 
 
 @pytest.mark.parametrize(
@@ -240,10 +278,10 @@ def test_crop_pads_a_small_image(phantom):
 def test_cli_import_cine_writes_a_cropped_subject(tmp_path, phantom):
     folder = write_acdc(tmp_path / "patient004", phantom, 2)
     parser = argparse.ArgumentParser()
-    add_commands(parser.add_subparsers())
+    add_data_commands(parser.add_subparsers())
     out = tmp_path / "p4.npz"
     args = parser.parse_args(
-        ["import-cine", "--dir", str(folder), "--layout", "acdc", "--out", str(out), "--crop", "32"]
+        ["import-cine", "--dir", str(folder), "--layout", "acdc", "--out", str(out), "--size", "32"]
     )
     assert args.func(args) == 0
     s = load_subject(out)

@@ -10,7 +10,7 @@ from scipy import ndimage
 
 from binn.errors import BinnInputError
 from binn.register.data import phantom_motion as pm
-from binn.register.data.cli import add_commands
+from binn.register.data.cli import add_data_commands
 from binn.register.data.phantom import activation_curve, make_phantom
 from binn.register.data.subject import load_subject
 from binn.resample import DEFAULT_SPACING_MM
@@ -159,7 +159,7 @@ def test_activation_curve_zero_at_ed_one_at_es():
 
 def test_cli_phantom_writes_a_loadable_subject(tmp_path):
     parser = argparse.ArgumentParser()
-    add_commands(parser.add_subparsers())
+    add_data_commands(parser.add_subparsers())
     out = tmp_path / "s.npz"
     args = parser.parse_args(
         [

@@ -11,7 +11,7 @@ import pytest
 
 from binn.errors import BinnInputError
 from binn.nifti import save_volume
-from binn.register.data.cli import add_commands
+from binn.register.data.cli import add_data_commands
 from binn.register.data.loaders import load_acdc, load_pair
 from binn.register.data.orientation import base_first, cavity_area_slope
 from binn.register.data.phantom import make_phantom
@@ -128,7 +128,7 @@ def test_mixed_inplane_spacings_are_an_error_naming_the_file_and_nothing_is_writ
     with pytest.raises(BinnInputError, match=rf"{es_gt}.*spacing"):
         load_acdc(folder, spacing_mm=2.0)
     parser = argparse.ArgumentParser()
-    add_commands(parser.add_subparsers())
+    add_data_commands(parser.add_subparsers())
     out = tmp_path / "p2.npz"
     args = parser.parse_args(
         ["import-cine", "--dir", str(folder), "--layout", "acdc", "--out", str(out)]

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from binn.analysis.evaluate_pair import evaluate_pair, score_pair_stack, warp_labels
+from binn.analysis.measures.pair import evaluate_pair, score_pair_stack, warp_labels
 from binn.register.track import Registrar
 
 H = 48

@@ -2,7 +2,8 @@
 
 Public names (imported lazily, so that ``binn --help`` stays fast):
 ``CineSubject``, ``save_subject``, ``load_subject`` (:mod:`register.data.subject`),
-``load_acdc``, ``load_ukbb``, ``load_pair`` (:mod:`register.data.loaders`),
+``load_acdc``, ``load_ukbb``, ``load_subject_folder``, ``load_pair``
+(:mod:`register.data.loaders`),
 ``crop_subject`` (:mod:`register.data.crop`), ``make_phantom`` (:mod:`register.data.phantom`).
 """
 
@@ -18,6 +19,7 @@ _EXPORTS = {
     "load_acdc": "binn.register.data.loaders",
     "load_ukbb": "binn.register.data.loaders",
     "load_pair": "binn.register.data.loaders",
+    "load_subject_folder": "binn.register.data.loaders",
     "crop_subject": "binn.register.data.crop",
     "make_phantom": "binn.register.data.phantom",
 }

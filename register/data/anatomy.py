@@ -24,7 +24,8 @@ from typing import Any
 import numpy as np
 from scipy import ndimage
 
-from binn.register.data.subject import LV_CAVITY, MYOCARDIUM
+from binn.register.config import PHANTOM_FAMILIES, AnatomyBenchConfig
+from binn.vocabulary import LV_CAVITY, MYOCARDIUM
 
 log = logging.getLogger(__name__)
 
@@ -167,35 +168,31 @@ def acdc_rows(folder: Path, spacing_mm: float | None = None) -> dict[str, Any]:
     return rows
 
 
-def bench_anatomy(
-    *,
-    spacing_mm: float,
-    size: int,
-    n_synthetic: int = 50,
-    synthetic_seed: int = 1000,
-    n_phantoms: int = 10,
-    phantom_slices: int = 3,
-    cases: Iterable[Path] = (),
-    acdc: Path | None = None,
-) -> dict[str, Any]:
+def bench_anatomy(config: AnatomyBenchConfig) -> dict[str, Any]:
     """The side-by-side table: ``{source: {"ED": summary, "ES": summary}}`` plus settings."""
     result: dict[str, Any] = {
-        "grid": {"spacing_mm": spacing_mm, "size": size},
+        "grid": {"spacing_mm": config.spacing_mm, "size": config.size},
         "measure": "equivalent-circle radii of the cavity and cavity+myocardium areas; "
         "wall = r_epi - r_cav; slices with a closed ring",
     }
     sources: dict[str, dict] = {
-        "synthetic": synthetic_rows(n_synthetic, synthetic_seed, size, spacing_mm)
-    }
-    cases = list(cases)
-    if cases:
-        sources["simulated"] = simulated_rows(cases)
-    for family in ("A", "B"):
-        sources[f"phantom_{family}"] = phantom_rows(
-            n_phantoms, family, size, spacing_mm, phantom_slices, frames=20
+        "synthetic": synthetic_rows(
+            config.n_synthetic, config.synthetic_seed, config.size, config.spacing_mm
         )
-    if acdc is not None:
-        sources["acdc"] = acdc_rows(acdc)
+    }
+    if config.cases:
+        sources["simulated"] = simulated_rows(config.cases)
+    for family in PHANTOM_FAMILIES:
+        sources[f"phantom_{family}"] = phantom_rows(
+            config.n_phantoms,
+            family,
+            config.size,
+            config.spacing_mm,
+            config.phantom_slices,
+            config.phantom_frames,
+        )
+    if config.acdc is not None:
+        sources["acdc"] = acdc_rows(config.acdc)
     for name, rows in sources.items():
         entry = {phase: summarise(rows[phase]) for phase in ("ED", "ES")}
         if name == "acdc":

@@ -1,8 +1,10 @@
-"""Command line of the cine data: ``binn phantom``, ``binn import-cine``, ``binn bench anatomy``.
+"""Command line of the cine data: ``binn phantom``, ``binn import-cine``, ``binn split`` and
+``binn bench anatomy``.
 
-Kept light: numpy, scipy and nibabel are imported inside the handlers. The defaults are
-those of the workflow's embedded configuration (``config/config.yaml``: ``grid`` and
-``phantom``), so a command run by hand makes the same data as the default run.
+:mod:`binn.register.cli` registers these commands beside its own (it is the stage's one entry
+for :mod:`binn.cli`). Kept light: numpy, scipy and nibabel are imported inside the handlers;
+the defaults are :mod:`binn.register.config`'s (the workflow's, so a command run by hand
+makes the same data as the default run).
 """
 
 from __future__ import annotations
@@ -12,42 +14,72 @@ import json
 import logging
 from pathlib import Path
 
+from binn.register.config import (
+    PHANTOM_FAMILIES,
+    AnatomyBenchConfig,
+    PhantomConfig,
+    SplitConfig,
+)
 from binn.resample import DEFAULT_SIZE_PX, DEFAULT_SPACING_MM
+from binn.vocabulary import AUTO_CONVENTION, DATA_LAYOUTS, LABEL_CONVENTIONS
 
 log = logging.getLogger(__name__)
 
-DEFAULT_FRAMES = 20
-DEFAULT_SLICES = 3
-DEFAULT_SNR_DB = 20.0
+PHANTOM = PhantomConfig()
+SPLIT = SplitConfig()
+ANATOMY = AnatomyBenchConfig()
+LABEL_CONVENTION_CHOICES = (AUTO_CONVENTION, *LABEL_CONVENTIONS)
 
 
-def add_commands(subparsers: argparse._SubParsersAction) -> None:
-    """Register ``binn phantom`` and ``binn import-cine``."""
+def add_data_commands(subparsers: argparse._SubParsersAction) -> None:
+    """Register ``binn phantom``, ``binn import-cine`` and ``binn split``."""
+    _add_phantom(subparsers)
+    _add_import_cine(subparsers)
+    _add_split(subparsers)
+
+
+def _add_phantom(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "phantom", help="synthetic cine subject with ground-truth motion (kinematic model)"
     )
     p.add_argument("--seed", type=int, required=True, help="random seed of the subject")
     p.add_argument("--out", type=Path, required=True, help="subject file (.npz)")
-    p.add_argument("--family", choices=["A", "B"], default="A", help="appearance/motion family")
-    p.add_argument("--frames", type=int, default=DEFAULT_FRAMES, help="frames T over one cycle")
     p.add_argument(
-        "--slices", type=int, default=DEFAULT_SLICES, help="short-axis slices Z (base to apex)"
+        "--family",
+        choices=PHANTOM_FAMILIES,
+        default=PHANTOM.family,
+        help="appearance/motion family",
     )
-    p.add_argument("--size", type=int, default=DEFAULT_SIZE_PX, help="image size H = W, px")
-    p.add_argument("--snr", type=float, default=DEFAULT_SNR_DB, metavar="DB", help="SNR in dB")
+    p.add_argument("--frames", type=int, default=PHANTOM.frames, help="frames T over one cycle")
+    p.add_argument(
+        "--slices", type=int, default=PHANTOM.slices, help="short-axis slices Z (base to apex)"
+    )
+    p.add_argument("--size", type=int, default=PHANTOM.size, help="grid size H = W, px")
+    p.add_argument(
+        "--snr",
+        dest="snr_db",
+        type=float,
+        default=PHANTOM.snr_db,
+        metavar="DB",
+        help="SNR of the blood signal over the noise, dB",
+    )
     p.add_argument(
         "--spacing-mm",
         type=float,
-        default=DEFAULT_SPACING_MM,
+        default=PHANTOM.spacing_mm,
         help="in-plane pixel spacing of the grid, mm",
     )
     p.set_defaults(func=_run_phantom)
 
+
+def _add_import_cine(subparsers: argparse._SubParsersAction) -> None:
     q = subparsers.add_parser(
         "import-cine", help="real cine (ACDC or UK Biobank layout) -> cropped subject file"
     )
     q.add_argument("--dir", type=Path, required=True, help="patient / subject folder")
-    q.add_argument("--layout", choices=["acdc", "ukbb"], required=True)
+    q.add_argument(
+        "--layout", choices=DATA_LAYOUTS, required=True, help="folder layout of the subject"
+    )
     q.add_argument("--out", type=Path, required=True, help="subject file (.npz)")
     q.add_argument(
         "--spacing-mm",
@@ -56,18 +88,56 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
         help="in-plane spacing of the grid, mm (images and labels are resampled to it)",
     )
     q.add_argument(
-        "--crop",
+        "--size",
         type=int,
         default=DEFAULT_SIZE_PX,
-        help="crop size centred on the LV, px (on the resampled grid)",
+        help="grid size H = W, px: the crop centred on the LV (on the resampled grid)",
     )
     q.add_argument(
-        "--labels",
-        choices=["auto", "acdc", "ukbb"],
+        "--label-convention",
+        choices=LABEL_CONVENTION_CHOICES,
         default=None,
-        help="label convention of the files (default: the layout's)",
+        help="what the label values of the files mean; none given: the layout's own",
     )
     q.set_defaults(func=_run_import)
+
+
+def _add_split(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "split", help="deterministic subject-level train/val/test split of a real data folder"
+    )
+    p.add_argument(
+        "--layout", choices=DATA_LAYOUTS, required=True, help="folder layout of the subjects"
+    )
+    p.add_argument("--data-dir", type=Path, required=True, help="ACDC / UK Biobank folder")
+    p.add_argument(
+        "--subjects", nargs="*", default=None, help="subject folders to split; none given: all"
+    )
+    p.add_argument(
+        "--test-dir", type=Path, default=None, help="separate test folder (ED/ES frames suffice)"
+    )
+    p.add_argument(
+        "--val-fraction",
+        type=float,
+        default=SPLIT.val_fraction,
+        help="fraction of the usable subjects that validate",
+    )
+    p.add_argument(
+        "--test-fraction",
+        type=float,
+        default=SPLIT.test_fraction,
+        help="fraction of the usable subjects that test (unused with --test-dir)",
+    )
+    p.add_argument("--seed", type=int, default=SPLIT.seed, help="seed of the stratified shuffle")
+    p.add_argument("--out", type=Path, required=True, metavar="SPLIT.json", help="the split")
+    p.add_argument(
+        "--table",
+        type=Path,
+        default=None,
+        metavar="SPLIT.csv",
+        help="also write one row per subject (excluded ones with their reason)",
+    )
+    p.set_defaults(func=_run_split)
 
 
 def _run_phantom(args: argparse.Namespace) -> int:
@@ -81,7 +151,7 @@ def _run_phantom(args: argparse.Namespace) -> int:
         "frames": args.frames,
         "slices": args.slices,
         "size": args.size,
-        "snr_db": args.snr,
+        "snr_db": args.snr_db,
         "spacing_mm": args.spacing_mm,
     }
     subject = make_phantom(
@@ -91,7 +161,7 @@ def _run_phantom(args: argparse.Namespace) -> int:
         slices=args.slices,
         size=args.size,
         spacing_mm=args.spacing_mm,
-        snr_db=args.snr,
+        snr_db=args.snr_db,
     )
     save_subject(args.out, subject, provenance(config, seed=args.seed))
     log.info(
@@ -103,20 +173,19 @@ def _run_phantom(args: argparse.Namespace) -> int:
 def _run_import(args: argparse.Namespace) -> int:
     from binn.provenance import provenance
     from binn.register.data.crop import crop_subject
-    from binn.register.data.loaders import load_acdc, load_ukbb
+    from binn.register.data.loaders import load_subject_folder
     from binn.register.data.subject import save_subject
 
-    loader = load_acdc if args.layout == "acdc" else load_ukbb
-    labels = args.labels or args.layout
-    subject = loader(args.dir, labels=labels, spacing_mm=args.spacing_mm)
-    cropped, origin = crop_subject(subject, args.crop)
+    convention = args.label_convention or args.layout
+    subject = load_subject_folder(args.dir, args.layout, convention, args.spacing_mm)
+    cropped, origin = crop_subject(subject, args.size)
     config = {
         "command": "import-cine",
         "dir": str(args.dir),
         "layout": args.layout,
         "spacing_mm": args.spacing_mm,
-        "crop": args.crop,
-        "labels": labels,
+        "size": args.size,
+        "label_convention": convention,
     }
     save_subject(args.out, cropped, provenance(config, seed=None))
     log.info(
@@ -132,23 +201,84 @@ def _run_import(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_bench(subparsers: argparse._SubParsersAction) -> None:
+def _run_split(args: argparse.Namespace) -> int:
+    from binn.io import write_json, write_text
+    from binn.register.data.split import SPLITS, make_split, split_table
+
+    split = make_split(
+        args.data_dir,
+        args.layout,
+        val_fraction=args.val_fraction,
+        test_fraction=args.test_fraction,
+        seed=args.seed,
+        subjects=args.subjects or None,
+        test_dir=args.test_dir,
+    )
+    write_json(args.out, split)
+    if args.table is not None:
+        write_text(args.table, split_table(split))
+    log.info(
+        "split of %s: %s; %d excluded -> %s",
+        args.data_dir,
+        ", ".join(f"{s} {len(split[s])}" for s in SPLITS),
+        len(split["excluded"]),
+        args.out,
+    )
+    return 0
+
+
+def add_data_bench(subparsers: argparse._SubParsersAction) -> None:
     """Register ``binn bench anatomy``."""
     p = subparsers.add_parser(
         "anatomy",
         help="LV wall thickness and cavity radius (mm) of synthetic rings, phantoms and ACDC",
     )
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.add_argument("--spacing-mm", type=float, default=DEFAULT_SPACING_MM, help="grid, mm")
-    p.add_argument("--size", type=int, default=DEFAULT_SIZE_PX, help="grid size, px")
-    p.add_argument("--synthetic", type=int, default=50, help="number of synthetic rings")
-    p.add_argument("--synthetic-seed", type=int, default=1000, help="first synthetic seed")
-    p.add_argument("--phantoms", type=int, default=10, help="phantoms per family")
-    p.add_argument("--slices", type=int, default=DEFAULT_SLICES, help="slices per phantom")
+    p.add_argument("--spacing-mm", type=float, default=ANATOMY.spacing_mm, help="grid spacing, mm")
+    p.add_argument("--size", type=int, default=ANATOMY.size, help="grid size H = W, px")
     p.add_argument(
-        "--cases", type=Path, nargs="*", default=[], help="simulation records (.npz) to add"
+        "--synthetic",
+        dest="n_synthetic",
+        type=int,
+        metavar="N",
+        default=ANATOMY.n_synthetic,
+        help="number of synthetic rings",
     )
-    p.add_argument("--acdc", type=Path, default=None, help="folder of ACDC patient folders")
+    p.add_argument(
+        "--synthetic-seed", type=int, default=ANATOMY.synthetic_seed, help="first synthetic seed"
+    )
+    p.add_argument(
+        "--phantoms",
+        dest="n_phantoms",
+        type=int,
+        metavar="N",
+        default=ANATOMY.n_phantoms,
+        help="phantoms per family",
+    )
+    p.add_argument(
+        "--slices",
+        dest="phantom_slices",
+        type=int,
+        metavar="N",
+        default=ANATOMY.phantom_slices,
+        help="slices per phantom",
+    )
+    p.add_argument(
+        "--frames",
+        dest="phantom_frames",
+        type=int,
+        metavar="N",
+        default=ANATOMY.phantom_frames,
+        help="frames per phantom (ED and ES are measured)",
+    )
+    p.add_argument(
+        "--cases",
+        type=Path,
+        nargs="*",
+        default=ANATOMY.cases,
+        help="simulation records (.npz) to add",
+    )
+    p.add_argument("--acdc", type=Path, default=ANATOMY.acdc, help="folder of ACDC patient folders")
     p.add_argument("--markdown", type=Path, default=None, help="also write the table here")
     p.set_defaults(func=_run_bench_anatomy)
 
@@ -158,14 +288,17 @@ def _run_bench_anatomy(args: argparse.Namespace) -> int:
     from binn.register.data.anatomy import bench_anatomy, markdown_table
 
     result = bench_anatomy(
-        spacing_mm=args.spacing_mm,
-        size=args.size,
-        n_synthetic=args.synthetic,
-        synthetic_seed=args.synthetic_seed,
-        n_phantoms=args.phantoms,
-        phantom_slices=args.slices,
-        cases=args.cases,
-        acdc=args.acdc,
+        AnatomyBenchConfig(
+            spacing_mm=args.spacing_mm,
+            size=args.size,
+            n_synthetic=args.n_synthetic,
+            synthetic_seed=args.synthetic_seed,
+            n_phantoms=args.n_phantoms,
+            phantom_slices=args.phantom_slices,
+            phantom_frames=args.phantom_frames,
+            cases=tuple(args.cases),
+            acdc=args.acdc,
+        )
     )
     if args.markdown is not None:
         write_text(args.markdown, markdown_table(result))

@@ -8,7 +8,8 @@ import numpy as np
 
 from binn.errors import BinnInputError
 from binn.register.data.intensity import normalise_intensity
-from binn.register.data.subject import LV_CAVITY, MYOCARDIUM, CineSubject, validate_subject
+from binn.register.data.subject import CineSubject, validate_subject
+from binn.vocabulary import LV_CAVITY, MYOCARDIUM
 
 
 def lv_centre(labels_ed: np.ndarray) -> np.ndarray:

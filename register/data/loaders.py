@@ -17,9 +17,11 @@ Two steps at the edge, after the checks (``docs/interfaces.md``):
   label-linear, z unchanged); ``spacing`` is then ``(z, spacing_mm, spacing_mm)`` and
   ``meta["source_spacing_mm"]`` the stored one. Without it, the stored grid is kept.
 
-Layouts:
+Layouts (:data:`binn.vocabulary.DATA_LAYOUTS`, :func:`load_subject_folder`); the label
+values of each dataset are :data:`binn.vocabulary.LABEL_CONVENTIONS`:
 - ACDC ``patientXXX/``: ``patientXXX_4d.nii.gz`` (x, y, z, t), ``Info.cfg`` (``ED``/``ES``
-  1-based frame numbers), ``patientXXX_frameNN.nii.gz`` and ``..._frameNN_gt.nii.gz``.
+  1-based frame numbers, :func:`binn.vocabulary.read_acdc_info`),
+  ``patientXXX_frameNN.nii.gz`` and ``..._frameNN_gt.nii.gz``.
 - UK Biobank ``subject/``: ``sa.nii.gz`` (x, y, z, t), ``sa_ED.nii.gz``, ``sa_ES.nii.gz``,
   ``label_sa_ED.nii.gz``, ``label_sa_ES.nii.gz`` (1 LV cavity, 2 myocardium, 3 RV).
 Without the 4D cine (only ED and ES frames), the subject is a 2-frame sequence (ES = 1).
@@ -28,7 +30,7 @@ Without the 4D cine (only ED and ES frames), the subject is a 2-frame sequence (
 from __future__ import annotations
 
 import logging
-import re
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -40,36 +42,45 @@ from binn.register.data.crop import crop_subject
 from binn.register.data.intensity import normalise_intensity
 from binn.register.data.orientation import orient_subject
 from binn.register.data.resample import resample_subject
-from binn.register.data.subject import (
+from binn.register.data.subject import CineSubject, validate_subject
+from binn.vocabulary import (
+    ACDC,
+    AUTO_CONVENTION,
+    BACKGROUND,
+    DATA_LAYOUTS,
+    LABEL_CONVENTIONS,
     LV_CAVITY,
     MYOCARDIUM,
     RV_CAVITY,
-    CineSubject,
-    validate_subject,
+    STORED_LABELS,
+    UKBB,
+    LabelConvention,
+    read_acdc_info,
 )
 
 log = logging.getLogger(__name__)
 
-CONVENTIONS = ("acdc", "ukbb", "auto")
-UKBB_TO_ACDC = np.array([0, LV_CAVITY, MYOCARDIUM, RV_CAVITY], dtype=np.uint8)
 SPACING_RTOL = 1e-3
 AFFINE_ATOL_MM = 1e-2
 
 
 def load_acdc(
-    patient_dir: str | Path, labels: str = "acdc", spacing_mm: float | None = None
+    patient_dir: str | Path,
+    label_convention: str = ACDC.name,
+    spacing_mm: float | None = None,
 ) -> CineSubject:
     """Load an ACDC patient folder (see the module docstring) as a :class:`CineSubject`.
 
-    ``labels``: label convention of the ``_gt`` files (``acdc``, ``ukbb`` or ``auto``).
-    ``spacing_mm``: in-plane target spacing (mm) of the physical grid; ``None`` keeps the
-    stored grid. z = 0 is basal on return.
+    ``label_convention``: what the values of the ``_gt`` files mean (``acdc``, ``ukbb`` or
+    ``auto``, :data:`binn.vocabulary.LABEL_CONVENTIONS`). ``spacing_mm``: in-plane target
+    spacing (mm) of the physical grid; ``None`` keeps the stored grid. z = 0 is basal on
+    return.
     """
     folder = Path(patient_dir)
     if not folder.is_dir():
         raise BinnInputError(folder, "patient folder does not exist")
-    info = _read_info(folder / "Info.cfg")
-    ed, es = info["ED"], info["ES"]
+    info = read_acdc_info(folder / "Info.cfg")
+    ed, es = info.ed, info.es
     frame_file = _frame_finder(folder)
     ed_image, es_image = frame_file(ed, False), frame_file(es, False)
     subject = _native_pair(
@@ -77,7 +88,7 @@ def load_acdc(
         frame_file(ed, True),
         es_image,
         frame_file(es, True),
-        layout=labels,
+        label_convention,
         name=folder.name,
     )
     cine_files = sorted(folder.glob("*_4d.nii.gz")) + sorted(folder.glob("*_4d.nii"))
@@ -95,9 +106,9 @@ def load_acdc(
         )
     if _matching_frame(cine, ed_vol) != ed - 1:
         log.warning("%s: %s is not frame %d of the cine", folder, ed_image.name, ed)
-    if "NbFrame" in info and info["NbFrame"] != frames:
+    if info.n_frames is not None and info.n_frames != frames:
         log.warning(
-            "%s: Info.cfg NbFrame %d but the cine has %d frames", folder, info["NbFrame"], frames
+            "%s: Info.cfg NbFrame %d but the cine has %d frames", folder, info.n_frames, frames
         )
     sequence = np.roll(cine.data, -(ed - 1), axis=0)
     full = _assemble(
@@ -111,14 +122,16 @@ def load_acdc(
 
 
 def load_ukbb(
-    subject_dir: str | Path, labels: str = "ukbb", spacing_mm: float | None = None
+    subject_dir: str | Path,
+    label_convention: str = UKBB.name,
+    spacing_mm: float | None = None,
 ) -> CineSubject:
     """Load a UK Biobank subject folder (see the module docstring) as a :class:`CineSubject`.
 
     The ED and ES frames of ``sa.nii.gz`` are found by matching ``sa_ED``/``sa_ES`` to its
-    frames. ``labels``: label convention of the ``label_sa_*`` files (default ``ukbb``).
-    ``spacing_mm``: in-plane target spacing (mm); ``None`` keeps the stored grid. z = 0 is
-    basal on return.
+    frames. ``label_convention``: what the values of the ``label_sa_*`` files mean (default
+    ``ukbb``). ``spacing_mm``: in-plane target spacing (mm); ``None`` keeps the stored grid.
+    z = 0 is basal on return.
     """
     folder = Path(subject_dir)
     if not folder.is_dir():
@@ -129,7 +142,7 @@ def load_ukbb(
         names["label_sa_ED"],
         names["sa_ES"],
         names["label_sa_ES"],
-        layout=labels,
+        label_convention,
         name=folder.name,
     )
     try:
@@ -163,24 +176,51 @@ def load_pair(
     ed_labels: str | Path,
     es_image: str | Path,
     es_labels: str | Path,
-    layout: str = "auto",
+    label_convention: str = AUTO_CONVENTION,
     name: str | None = None,
     size: int | None = None,
     spacing_mm: float | None = None,
 ) -> CineSubject:
     """Load ED and ES stacks (3D NIfTI) with their label maps as a 2-frame subject (ES = 1).
 
-    ``layout``: label convention of the label files, ``acdc``, ``ukbb`` or ``auto`` (the
-    label of 1 and 3 that the myocardium (2) encloses is the LV cavity). All four grids must
+    ``label_convention``: what the values of the label files mean, ``acdc``, ``ukbb`` or
+    ``auto`` (:func:`detect_convention`: the label of 1 and 3 that the myocardium (2)
+    encloses is the LV cavity). All four grids must
     match. ``spacing_mm``: in-plane target spacing (mm) of the physical grid, applied
     before the crop; ``None`` keeps the stored grid. ``size``: if given, the subject is
     cropped to ``size x size`` px centred on the LV (:func:`register.data.crop.crop_subject`;
     the origin, on the resampled grid, is in ``meta["crop_origin"]``). z = 0 is basal.
     """
     subject = _on_grid(
-        _native_pair(ed_image, ed_labels, es_image, es_labels, layout, name), spacing_mm
+        _native_pair(ed_image, ed_labels, es_image, es_labels, label_convention, name),
+        spacing_mm,
     )
     return subject if size is None else crop_subject(subject, size)[0]
+
+
+LAYOUT_LOADERS: dict[str, Callable[..., CineSubject]] = {
+    ACDC.name: load_acdc,
+    UKBB.name: load_ukbb,
+}
+
+
+def load_subject_folder(
+    folder: str | Path,
+    layout: str,
+    label_convention: str | None = None,
+    spacing_mm: float | None = None,
+) -> CineSubject:
+    """Load a subject folder of ``layout`` (:data:`binn.vocabulary.DATA_LAYOUTS`: ``acdc``
+    or ``ukbb``, where the files are) with :func:`load_acdc` or :func:`load_ukbb`.
+
+    ``label_convention`` (``acdc``, ``ukbb``, ``auto``): what the label values mean; ``None``
+    takes the layout's own. ``spacing_mm``: in-plane target spacing (mm); ``None`` keeps
+    the stored grid.
+    """
+    if layout not in DATA_LAYOUTS:
+        raise BinnInputError(folder, f"unknown layout {layout!r} (known: {DATA_LAYOUTS})")
+    loader = LAYOUT_LOADERS[layout]
+    return loader(folder, label_convention or layout, spacing_mm)
 
 
 def _native_pair(
@@ -188,12 +228,13 @@ def _native_pair(
     ed_labels: str | Path,
     es_image: str | Path,
     es_labels: str | Path,
-    layout: str,
+    label_convention: str,
     name: str | None,
 ) -> CineSubject:
     """The checked 2-frame subject on the stored grid, in the stored slice order."""
-    if layout not in CONVENTIONS:
-        raise ValueError(f"unknown label convention {layout!r} (known: {CONVENTIONS})")
+    known = (*LABEL_CONVENTIONS, AUTO_CONVENTION)
+    if label_convention not in known:
+        raise ValueError(f"unknown label convention {label_convention!r} (known: {known})")
     vols = [
         load_volume(ed_image),
         load_label_map(ed_labels),
@@ -205,11 +246,15 @@ def _native_pair(
     for vol in (vols[0], vols[2]):
         if not np.all(np.isfinite(vol.data)):
             raise BinnInputError(vol.path, "image contains NaN or Inf")
-    convention = detect_convention(vols[1].data, vols[1].path) if layout == "auto" else layout
+    convention = (
+        detect_convention(vols[1].data, vols[1].path)
+        if label_convention == AUTO_CONVENTION
+        else label_convention
+    )
     lab_ed = to_acdc_labels(vols[1].data, convention, vols[1].path)
     lab_es = to_acdc_labels(vols[3].data, convention, vols[3].path)
     if not np.any(lab_ed == MYOCARDIUM):
-        raise BinnInputError(vols[1].path, "no myocardium (label 2) on any slice")
+        raise BinnInputError(vols[1].path, f"no myocardium (label {MYOCARDIUM}) on any slice")
     empty = [z for z in range(lab_ed.shape[0]) if not np.any(lab_ed[z] == MYOCARDIUM)]
     if empty:
         log.info("%s: slices %s have no ED myocardium (kept)", vols[1].path, empty)
@@ -238,35 +283,46 @@ def _on_grid(subject: CineSubject, spacing_mm: float | None) -> CineSubject:
 
 
 def detect_convention(labels: np.ndarray, source: str | Path | None = None) -> str:
-    """Return ``acdc`` or ``ukbb``: which of labels 1 and 3 the myocardium (2) encloses.
+    """Return ``acdc`` or ``ukbb``: which of labels 1 and 3 the myocardium (2) encloses
+    (the LV cavity's value of each convention of :data:`binn.vocabulary.LABEL_CONVENTIONS`).
 
     For each candidate, the fraction of its outer 4-neighbours labelled 2 is measured; the LV
     cavity scores near 1, the RV far less. Ambiguous maps raise :class:`BinnInputError`.
     """
+    by_cavity = {c.lv_cavity: c.name for c in LABEL_CONVENTIONS.values()}
     score = {}
-    for value in (RV_CAVITY, LV_CAVITY):
+    for value in by_cavity:
         mask = labels == value
         ring = ndimage.binary_dilation(mask, structure=_in_plane_cross()) & ~mask
         score[value] = (labels[ring] == MYOCARDIUM).mean() if ring.any() else 0.0
-    best = max(score, key=score.get)
-    other = RV_CAVITY if best == LV_CAVITY else LV_CAVITY
+    best, other = sorted(score, key=score.get, reverse=True)[:2]
     if score[best] < 0.5 or score[best] - score[other] < 0.2:
+        described = ", or ".join(f"{v} as in {n}" for v, n in by_cavity.items())
         raise BinnInputError(
             source,
-            "cannot tell the label convention (LV cavity 3 as in ACDC, "
-            f"or 1 as in UK Biobank): enclosure scores {score}",
+            f"cannot tell the label convention (LV cavity {described}): enclosure scores {score}",
         )
-    return "acdc" if best == LV_CAVITY else "ukbb"
+    return by_cavity[best]
 
 
 def to_acdc_labels(labels: np.ndarray, convention: str, source: str | Path) -> np.ndarray:
-    """Map a label map of ``convention`` (``acdc``/``ukbb``) to ACDC values, uint8."""
-    bad = np.setdiff1d(np.unique(labels), [0, 1, 2, 3])
+    """Map a label map of ``convention`` (``acdc``/``ukbb``) to binn's (ACDC) values, uint8."""
+    bad = np.setdiff1d(np.unique(labels), STORED_LABELS)
     if bad.size:
-        raise BinnInputError(source, f"label values {bad.tolist()} are not cardiac labels 0-3")
-    if convention == "ukbb":
-        return UKBB_TO_ACDC[labels]
-    return labels.astype(np.uint8)
+        raise BinnInputError(
+            source, f"label values {bad.tolist()} are not cardiac labels {STORED_LABELS}"
+        )
+    return _to_stored(LABEL_CONVENTIONS[convention])[labels]
+
+
+def _to_stored(convention: LabelConvention) -> np.ndarray:
+    """Look-up table ``(4,)`` uint8: a value of ``convention`` -> binn's (ACDC) value."""
+    table = np.zeros(max(STORED_LABELS) + 1, dtype=np.uint8)
+    table[BACKGROUND] = BACKGROUND
+    table[convention.rv_cavity] = RV_CAVITY
+    table[convention.myocardium] = MYOCARDIUM
+    table[convention.lv_cavity] = LV_CAVITY
+    return table
 
 
 def _in_plane_cross() -> np.ndarray:
@@ -330,21 +386,6 @@ def _matching_frame(cine: Volume, frame: Volume) -> int:
             err[best],
         )
     return best
-
-
-def _read_info(path: Path) -> dict[str, int]:
-    """Parse ACDC ``Info.cfg`` (``key: value`` lines); ED and ES are required integers."""
-    if not path.is_file():
-        raise BinnInputError(path, "file does not exist (ACDC layout needs ED/ES frames)")
-    info: dict[str, int] = {}
-    for line in path.read_text().splitlines():
-        match = re.match(r"^\s*(\w+)\s*:\s*([-+]?\d+(?:\.0*)?)\s*$", line)
-        if match:
-            info[match.group(1)] = int(float(match.group(2)))
-    for key in ("ED", "ES"):
-        if key not in info or info[key] < 1:
-            raise BinnInputError(path, f"no valid 1-based '{key}: N' line")
-    return info
 
 
 def _frame_finder(folder: Path):

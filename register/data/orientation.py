@@ -15,7 +15,8 @@ import logging
 
 import numpy as np
 
-from binn.register.data.subject import LV_CAVITY, MYOCARDIUM, CineSubject, validate_subject
+from binn.register.data.subject import CineSubject, validate_subject
+from binn.vocabulary import LV_CAVITY, MYOCARDIUM
 
 log = logging.getLogger(__name__)
 

@@ -25,15 +25,19 @@ import numpy as np
 from scipy import ndimage
 
 from binn.errors import BinnInputError
+from binn.register.config import PhantomConfig
 from binn.register.data import phantom_anatomy as pa
 from binn.register.data import phantom_motion as pm
 from binn.register.data.intensity import robust_window
 from binn.register.data.subject import CineSubject, validate_subject
-from binn.resample import DEFAULT_SPACING_MM
+from binn.vocabulary import LV_CAVITY
 
 log = logging.getLogger(__name__)
 
 Range = tuple[float, float]
+
+
+PHANTOM_DEFAULTS = PhantomConfig()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -251,11 +255,11 @@ def bias_field(rng: np.random.Generator, slices: int, size: int, amplitude: floa
 
 def make_phantom(
     seed: int,
-    family: str = "A",
-    frames: int = 25,
-    slices: int = 3,
-    size: int = 64,
-    spacing_mm: float = DEFAULT_SPACING_MM,
+    family: str = PHANTOM_DEFAULTS.family,
+    frames: int = PHANTOM_DEFAULTS.frames,
+    slices: int = PHANTOM_DEFAULTS.slices,
+    size: int = PHANTOM_DEFAULTS.size,
+    spacing_mm: float = PHANTOM_DEFAULTS.spacing_mm,
     snr_db: float | None = None,
 ) -> CineSubject:
     """Generate one synthetic cine subject with ground-truth motion and labels per frame.
@@ -265,7 +269,7 @@ def make_phantom(
     Z, H, W)``, ES at 35-40 % of the cycle. ``spacing_mm``: in-plane pixel spacing of the
     grid (the anatomy is drawn in mm, so a finer grid holds the same heart in more pixels);
     ``snr_db`` (dB of the blood signal over the noise sigma; ``inf`` for no noise) defaults
-    to the family's.
+    to the family's own (``binn phantom`` passes :attr:`PhantomConfig.snr_db`).
     ``meta`` records the parameters and ``noise_sigma`` (noise std in normalised units).
     Same arguments -> bit-identical output.
     """
@@ -301,7 +305,7 @@ def make_phantom(
     images = np.clip((noisy - lo) / (hi - lo), 0.0, 1.0).astype(np.float32)
     motion = pm.displacement(kin, anat, frames, slices, size)
 
-    cavity = (labels == 3).sum(axis=(2, 3)).astype(np.float64)
+    cavity = (labels == LV_CAVITY).sum(axis=(2, 3)).astype(np.float64)
     subject = CineSubject(
         name=f"phantom{family}_{seed:04d}",
         images=images,

@@ -17,7 +17,7 @@ import dataclasses
 import numpy as np
 from scipy import ndimage
 
-from binn.register.data.subject import LV_CAVITY, MYOCARDIUM, RV_CAVITY
+from binn.vocabulary import LV_CAVITY, MYOCARDIUM, RV_CAVITY
 
 TEXTURE_PAD_PX = 24
 

@@ -1,8 +1,8 @@
 """Deterministic subject-level split of a real cine directory into train / val / test.
 
-``binn split --layout acdc --data-dir DIR [--test-dir DIR] --out split.json`` and the
-workflow (:class:`binn.workflow.Layout`) call the same :func:`make_split`, so the DAG and
-the written ``split.json`` always agree.
+``binn split --layout acdc --data-dir DIR [--test-dir DIR] --out split.json``
+(:mod:`register.data.cli`) and the workflow call the same :func:`make_split`, so the DAG
+and the written ``split.json`` always agree.
 
 The split is stratified by pathology group where the layout has one (ACDC ``Info.cfg``
 ``Group``), seeded, and independent of directory listing order. Subjects that cannot be
@@ -29,25 +29,24 @@ reason}}``; ``split.csv`` holds one row per subject (excluded ones with their re
 
 from __future__ import annotations
 
-import argparse
 import csv
 import hashlib
 import io
 import logging
 import random
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from binn.errors import BinnInputError
+from binn.register.config import SplitConfig
+from binn.vocabulary import ACDC, DATA_LAYOUTS, LABEL_CONVENTIONS, UKBB, read_acdc_info
 
 log = logging.getLogger(__name__)
 
 SPLITS = ("train", "val", "test")
-LAYOUTS = ("acdc", "ukbb")
-MYOCARDIUM_LABEL = 2  # ACDC and UK Biobank both label the LV myocardium 2
 NO_GROUP = "none"
+SPLIT_DEFAULTS = SplitConfig()
 
 
 @dataclass(frozen=True)
@@ -66,7 +65,7 @@ def subject_files(folder: Path, layout: str) -> tuple[dict[str, Path], str]:
 
     Raises :class:`BinnInputError` naming the missing file or the bad ``Info.cfg``.
     """
-    if layout == "ukbb":
+    if layout == UKBB.name:
         files = {
             "ed_image": folder / "sa_ED.nii.gz",
             "ed_labels": folder / "label_sa_ED.nii.gz",
@@ -74,32 +73,18 @@ def subject_files(folder: Path, layout: str) -> tuple[dict[str, Path], str]:
             "es_labels": folder / "label_sa_ES.nii.gz",
         }
         group = NO_GROUP
-    elif layout == "acdc":
-        info_path = folder / "Info.cfg"
-        if not info_path.is_file():
-            raise BinnInputError(info_path, "file does not exist (ACDC layout needs ED/ES)")
-        info = dict(
-            (key.strip(), value.strip())
-            for key, _, value in (
-                line.partition(":") for line in info_path.read_text().splitlines()
-            )
-            if value
-        )
-        frames: dict[str, int] = {}
-        for phase in ("ED", "ES"):
-            if not re.fullmatch(r"\d+", info.get(phase, "")):
-                raise BinnInputError(info_path, f"no integer '{phase}: N' line")
-            frames[phase] = int(info[phase])
-        stem = {p: f"{folder.name}_frame{n:02d}" for p, n in frames.items()}
+    elif layout == ACDC.name:
+        info = read_acdc_info(folder / "Info.cfg")
+        stem = {p: f"{folder.name}_frame{n:02d}" for p, n in (("ED", info.ed), ("ES", info.es))}
         files = {
             "ed_image": folder / f"{stem['ED']}.nii.gz",
             "ed_labels": folder / f"{stem['ED']}_gt.nii.gz",
             "es_image": folder / f"{stem['ES']}.nii.gz",
             "es_labels": folder / f"{stem['ES']}_gt.nii.gz",
         }
-        group = info.get("Group") or NO_GROUP
+        group = info.group or NO_GROUP
     else:
-        raise BinnInputError(folder, f"unknown layout {layout!r} ({', '.join(LAYOUTS)})")
+        raise BinnInputError(folder, f"unknown layout {layout!r} ({', '.join(DATA_LAYOUTS)})")
     for path in files.values():
         if not path.is_file():
             raise BinnInputError(path, "file does not exist")
@@ -113,10 +98,11 @@ def inspect_subject(folder: Path, layout: str) -> SubjectRecord:
     from binn.nifti import load_label_map, load_volume
 
     files, group = subject_files(folder, layout)
+    myocardium = LABEL_CONVENTIONS[layout].myocardium  # in the layout's own label values
     ed = load_volume(files["ed_image"])
     for key in ("ed_labels", "es_labels"):
         labels = load_label_map(files[key])
-        if not np.any(labels.data == MYOCARDIUM_LABEL):
+        if not np.any(labels.data == myocardium):
             raise BinnInputError(files[key], "labels hold no myocardium")
     load_volume(files["es_image"])
     voxels = np.ascontiguousarray(ed.data, dtype=np.float32)
@@ -165,9 +151,9 @@ def make_split(
     data_dir: str | Path,
     layout: str,
     *,
-    val_fraction: float = 0.2,
-    test_fraction: float = 0.2,
-    seed: int = 0,
+    val_fraction: float = SPLIT_DEFAULTS.val_fraction,
+    test_fraction: float = SPLIT_DEFAULTS.test_fraction,
+    seed: int = SPLIT_DEFAULTS.seed,
     subjects: list[str] | None = None,
     test_dir: str | Path | None = None,
     test_subjects: list[str] | None = None,
@@ -312,47 +298,3 @@ def split_table(split: dict[str, Any]) -> str:
     for name, reason in split["excluded"].items():
         writer.writerow([name, "excluded", "", "", reason])
     return buffer.getvalue()
-
-
-def add_commands(subparsers: argparse._SubParsersAction) -> None:
-    """Register ``binn split``."""
-    p = subparsers.add_parser(
-        "split", help="deterministic subject-level train/val/test split of a real data folder"
-    )
-    p.add_argument("--layout", choices=LAYOUTS, required=True)
-    p.add_argument("--data-dir", type=Path, required=True, help="ACDC / UK Biobank folder")
-    p.add_argument("--subjects", nargs="*", default=None, help="subject folders (default: all)")
-    p.add_argument(
-        "--test-dir", type=Path, default=None, help="separate test folder (ED/ES frames suffice)"
-    )
-    p.add_argument("--val-fraction", type=float, default=0.2)
-    p.add_argument("--test-fraction", type=float, default=0.2, help="unused with --test-dir")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", type=Path, required=True, metavar="SPLIT.json")
-    p.add_argument("--table", type=Path, default=None, metavar="SPLIT.csv")
-    p.set_defaults(func=_run_split)
-
-
-def _run_split(args: argparse.Namespace) -> int:
-    from binn.io import write_json, write_text
-
-    split = make_split(
-        args.data_dir,
-        args.layout,
-        val_fraction=args.val_fraction,
-        test_fraction=args.test_fraction,
-        seed=args.seed,
-        subjects=args.subjects or None,
-        test_dir=args.test_dir,
-    )
-    write_json(args.out, split)
-    if args.table is not None:
-        write_text(args.table, split_table(split))
-    log.info(
-        "split of %s: %s; %d excluded -> %s",
-        args.data_dir,
-        ", ".join(f"{s} {len(split[s])}" for s in SPLITS),
-        len(split["excluded"]),
-        args.out,
-    )
-    return 0

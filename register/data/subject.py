@@ -4,7 +4,8 @@ Arrays follow ``docs/interfaces.md``: ``images (T, Z, H, W)`` float32 in [0, 1] 
 = ED; ``labels_ed``/``labels_es`` ``(Z, H, W)`` uint8 ACDC values (0 background, 1 RV
 cavity, 2 LV myocardium, 3 LV cavity); ``es_index``; ``spacing (3,)`` mm ``(z, y, x)``;
 optionally ``motion (T, Z, 2, H, W)`` float32 px (ground truth in the registration
-convention, ``I_t(x + u_t(x)) = I_ED(x)``) and ``labels (T, Z, H, W)`` uint8.
+convention, ``I_t(x + u_t(x)) = I_ED(x)``) and ``labels (T, Z, H, W)`` uint8. The label
+values are :data:`binn.vocabulary.STORED_LABELS`.
 """
 
 from __future__ import annotations
@@ -18,9 +19,8 @@ import numpy as np
 
 from binn.errors import BinnInputError
 from binn.io import load_npz, save_npz
+from binn.vocabulary import STORED_LABELS
 
-ACDC_LABELS = (0, 1, 2, 3)
-RV_CAVITY, MYOCARDIUM, LV_CAVITY = 1, 2, 3
 META_KEY = "subject_meta"
 
 
@@ -113,9 +113,9 @@ def _check_labels(labels: np.ndarray, shape: tuple[int, ...], key: str, fail: An
         raise fail(f"{key} have shape {labels.shape}, expected {shape}")
     if labels.dtype != np.uint8:
         raise fail(f"{key} have dtype {labels.dtype}, expected uint8")
-    bad = np.setdiff1d(np.unique(labels), ACDC_LABELS)
+    bad = np.setdiff1d(np.unique(labels), STORED_LABELS)
     if bad.size:
-        raise fail(f"{key} hold values {bad.tolist()} outside the ACDC labels {ACDC_LABELS}")
+        raise fail(f"{key} hold values {bad.tolist()} outside the ACDC labels {STORED_LABELS}")
 
 
 def save_subject(path: str | Path, subject: CineSubject, provenance: Mapping[str, Any]) -> None:
