@@ -1,9 +1,10 @@
-"""``binn bench register`` (:mod:`analysis.bench_register`) and ``binn bench workflow``
-(:mod:`analysis.bench_workflow`): their command lines.
+"""``binn bench register``, ``bench strain`` and ``bench workflow``: their options, and their
+conversion into :class:`~binn.analysis.config.BenchConfig` and
+:class:`~binn.analysis.config.StrainBenchConfig`.
 
-Kept light: the bench module (numpy, pandas, torch) is imported inside the handler. The
-defaults are the default run's (``config/config.yaml``), so the bench measures what the
-workflow would choose and report at bench scale.
+Kept light: the bench modules (numpy, pandas, torch) are imported inside the handlers. The
+defaults are the dataclasses' (``bench register``: the default run's, so the bench measures
+what the workflow would choose and report at bench scale).
 """
 
 from __future__ import annotations
@@ -12,76 +13,20 @@ import argparse
 import json
 from pathlib import Path
 
-from binn.analysis import bench_register as B
+from binn.analysis.config import BenchConfig, StrainBenchConfig
+from binn.errors import BinnInputError
+from binn.register.config import DEVICES, PHANTOM_FAMILIES
+from binn.vocabulary import classical_methods, method_names, network_methods
+
+SPLITS = ("train", "val", "test")
+REGISTER = BenchConfig()
+STRAIN = StrainBenchConfig()
 
 
 def add_bench(bench_subparsers: argparse._SubParsersAction) -> None:
-    """Register ``binn bench register`` and ``binn bench workflow``."""
-    p = bench_subparsers.add_parser(
-        "register",
-        help="all four methods on held-out phantoms, each at its setting chosen on validation",
-        description=B.__doc__.split("\n\n")[0],
-    )
-    p.add_argument("--json", action="store_true", help="print the JSON object on one line")
-    p.add_argument(
-        "--methods", nargs="+", choices=B.METHODS, default=list(B.METHODS), help="methods to run"
-    )
-    for method in B.METHODS:
-        p.add_argument(
-            f"--{method}",
-            nargs="+",
-            default=list(B.DEFAULT_SETTINGS[method]),
-            metavar="SETTING",
-            help=f"{method} settings to choose among on validation (default: the workflow's)",
-        )
-    p.add_argument(
-        "--target",
-        type=float,
-        default=B.DEFAULT_TARGET,
-        help="selection rule: mean |det J - 1| on validation nearest this (binn select)",
-    )
-    p.add_argument(
-        "--vae",
-        type=Path,
-        default=None,
-        help="VAE of binn (binn train-vae, same grid); without it a small one is trained here",
-    )
-    p.add_argument(
-        "--vae-cases", type=int, default=B.DEFAULT_VAE_CASES, help="simulations for that VAE"
-    )
-    p.add_argument(
-        "--vae-epochs", type=int, default=None, help="epochs of that VAE (train-vae's default)"
-    )
-    p.add_argument("--size", type=int, default=B.DEFAULT_SIZE, help="phantom image size, px")
-    p.add_argument("--spacing-mm", type=float, default=B.DEFAULT_SPACING_MM, help="pixel, mm")
-    p.add_argument("--frames", type=int, default=B.DEFAULT_FRAMES, help="phantom frames")
-    p.add_argument("--slices", type=int, default=B.DEFAULT_SLICES, help="phantom slices")
-    p.add_argument("--snr", type=float, default=B.DEFAULT_SNR_DB, metavar="DB", help="SNR, dB")
-    for split in ("train", "val", "test"):
-        p.add_argument(
-            f"--{split}-subjects",
-            type=int,
-            default=B.DEFAULT_SUBJECTS[split],
-            help=f"{split} phantoms",
-        )
-    p.add_argument("--steps", type=int, default=B.DEFAULT_STEPS, help="steps per network")
-    p.add_argument("--lr", type=float, default=B.DEFAULT_LR, help="Adam learning rate")
-    p.add_argument("--width", type=float, default=B.DEFAULT_WIDTH, help="network width")
-    p.add_argument("--batch-size", type=int, default=B.DEFAULT_BATCH_SIZE)
-    p.add_argument("--val-every", type=int, default=B.DEFAULT_VAL_EVERY, help="steps")
-    p.add_argument(
-        "--threads",
-        type=int,
-        default=B.DEFAULT_THREADS,
-        help="torch threads, and classical pairs registered in parallel",
-    )
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    p.add_argument(
-        "--work-dir", type=Path, default=None, help="keep (and reuse) simulations, VAE, networks"
-    )
-    p.set_defaults(func=_run)
-
+    """Register ``binn bench register``, ``bench strain`` and ``bench workflow``."""
+    _add_register(bench_subparsers)
+    _add_strain(bench_subparsers)
     w = bench_subparsers.add_parser(
         "workflow",
         help="where a finished workflow run spent its time (from its benchmark files)",
@@ -91,16 +36,145 @@ def add_bench(bench_subparsers: argparse._SubParsersAction) -> None:
     w.set_defaults(func=_run_workflow)
 
 
-def _run_workflow(args: argparse.Namespace) -> int:
-    from binn.analysis.bench_workflow import workflow_time
+def _add_register(bench_subparsers: argparse._SubParsersAction) -> None:
+    p = bench_subparsers.add_parser(
+        "register",
+        help="every method on held-out phantoms, each at its setting chosen on validation",
+    )
+    p.add_argument("--json", action="store_true", help="print the JSON object on one line")
+    methods = method_names()
+    p.add_argument(
+        "--methods",
+        nargs="+",
+        choices=methods,
+        default=[m for m in methods if m in REGISTER.settings],
+        help="methods to run",
+    )
+    for method in methods:
+        p.add_argument(
+            f"--{method}",
+            nargs="+",
+            default=list(REGISTER.settings.get(method, ())),
+            metavar="SETTING",
+            help=f"{method} settings to choose among on validation",
+        )
+    p.add_argument(
+        "--target",
+        type=float,
+        default=REGISTER.target,
+        help="selection rule: mean |det J - 1| on validation nearest this",
+    )
+    p.add_argument(
+        "--vae",
+        type=Path,
+        default=REGISTER.vae,
+        help="VAE of binn (binn train-vae, same grid); unset: a small one is trained here",
+    )
+    p.add_argument(
+        "--vae-cases", type=int, default=REGISTER.vae_cases, help="simulations for that VAE"
+    )
+    p.add_argument(
+        "--vae-epochs",
+        type=int,
+        default=REGISTER.vae_epochs,
+        help="epochs of that VAE (unset: train-vae's default)",
+    )
+    p.add_argument("--size", type=int, default=REGISTER.size, help="phantom image size, px")
+    p.add_argument(
+        "--spacing-mm", type=float, default=REGISTER.spacing_mm, help="phantom pixel spacing, mm"
+    )
+    p.add_argument("--frames", type=int, default=REGISTER.frames, help="phantom frames")
+    p.add_argument("--slices", type=int, default=REGISTER.slices, help="phantom slices")
+    p.add_argument(
+        "--snr", type=float, default=REGISTER.snr_db, metavar="DB", help="phantom SNR, dB"
+    )
+    for split in SPLITS:
+        p.add_argument(
+            f"--{split}-subjects",
+            type=int,
+            default=REGISTER.subjects[split],
+            help=f"{split} phantoms",
+        )
+    p.add_argument("--steps", type=int, default=REGISTER.steps, help="steps per network")
+    p.add_argument("--lr", type=float, default=REGISTER.lr, help="Adam learning rate")
+    p.add_argument("--width", type=float, default=REGISTER.width, help="network width")
+    p.add_argument(
+        "--batch-size", type=int, default=REGISTER.batch_size, help="pairs per training step"
+    )
+    p.add_argument(
+        "--val-every",
+        type=int,
+        default=REGISTER.val_every,
+        help="training steps between validations",
+    )
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=REGISTER.threads,
+        help="torch threads, and classical pairs registered in parallel",
+    )
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=REGISTER.seed,
+        help="phantom seeds (the workflow's) and training seed",
+    )
+    p.add_argument("--device", choices=DEVICES, default=REGISTER.device, help="torch device")
+    p.add_argument(
+        "--work-dir",
+        type=Path,
+        default=REGISTER.work_dir,
+        help="keep (and reuse) simulations, VAE, networks",
+    )
+    p.set_defaults(func=_run_register)
 
-    print(json.dumps(workflow_time(args.results), indent=None if args.json else 2))
-    return 0
+
+def _add_strain(bench_subparsers: argparse._SubParsersAction) -> None:
+    p = bench_subparsers.add_parser(
+        "strain",
+        help="phantoms: per-segment peak strain error per method and hypokinesis detection",
+    )
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--subjects", type=int, default=STRAIN.subjects, help="held-out phantoms")
+    p.add_argument(
+        "--family", choices=PHANTOM_FAMILIES, default=STRAIN.family, help="phantom family"
+    )
+    p.add_argument("--frames", type=int, default=STRAIN.frames, help="phantom frames")
+    p.add_argument("--slices", type=int, default=STRAIN.slices, help="phantom slices")
+    p.add_argument(
+        "--size",
+        type=int,
+        default=STRAIN.size,
+        help="phantom image size, px (a network's size wins)",
+    )
+    p.add_argument(
+        "--methods",
+        type=_comma_list,
+        default=",".join(STRAIN.methods),
+        help=f"classical methods, comma-separated (of {','.join(classical_methods())})",
+    )
+    p.add_argument(
+        "--model",
+        action="append",
+        default=[],
+        metavar="METHOD=PATH",
+        help="a network to include, e.g. binn=model.pt (repeatable; of "
+        f"{','.join(network_methods())})",
+    )
+    p.add_argument("--seed", type=int, default=STRAIN.seed, help="first phantom seed offset")
+    p.add_argument(
+        "--device", choices=DEVICES, default=STRAIN.device, help="torch device of the networks"
+    )
+    p.set_defaults(func=_run_strain)
 
 
-def config_from_args(args: argparse.Namespace) -> B.BenchConfig:
-    """The :class:`analysis.bench_register.BenchConfig` of parsed ``binn bench register``."""
-    return B.BenchConfig(
+def _comma_list(text: str) -> tuple[str, ...]:
+    return tuple(m for m in text.split(",") if m)
+
+
+def register_config(args: argparse.Namespace) -> BenchConfig:
+    """The :class:`BenchConfig` of parsed ``binn bench register`` options."""
+    return BenchConfig(
         settings={m: tuple(getattr(args, m)) for m in args.methods},
         target=args.target,
         size=args.size,
@@ -108,7 +182,7 @@ def config_from_args(args: argparse.Namespace) -> B.BenchConfig:
         frames=args.frames,
         slices=args.slices,
         snr_db=args.snr,
-        subjects={s: getattr(args, f"{s}_subjects") for s in ("train", "val", "test")},
+        subjects={s: getattr(args, f"{s}_subjects") for s in SPLITS},
         steps=args.steps,
         lr=args.lr,
         width=args.width,
@@ -124,7 +198,45 @@ def config_from_args(args: argparse.Namespace) -> B.BenchConfig:
     )
 
 
-def _run(args: argparse.Namespace) -> int:
-    result = B.bench_register(config_from_args(args))
+def strain_config(args: argparse.Namespace) -> StrainBenchConfig:
+    """The :class:`StrainBenchConfig` of parsed ``binn bench strain`` options."""
+    models = {}
+    for item in args.model:
+        method, sep, path = item.partition("=")
+        if not sep:
+            raise BinnInputError(None, f"--model {item!r}: expected METHOD=PATH")
+        models[method] = Path(path)
+    return StrainBenchConfig(
+        subjects=args.subjects,
+        family=args.family,
+        frames=args.frames,
+        slices=args.slices,
+        size=args.size,
+        methods=tuple(args.methods),
+        models=models,
+        seed=args.seed,
+        device=args.device,
+    )
+
+
+def _run_register(args: argparse.Namespace) -> int:
+    from binn.analysis.commands.bench_register import bench_register
+
+    result = bench_register(register_config(args))
     print(json.dumps(result, indent=None if args.json else 2))
+    return 0
+
+
+def _run_strain(args: argparse.Namespace) -> int:
+    from binn.analysis.commands.bench_strain import bench_strain
+
+    result = bench_strain(strain_config(args))
+    print(json.dumps(result, indent=2 if not args.json else None))
+    return 0
+
+
+def _run_workflow(args: argparse.Namespace) -> int:
+    from binn.analysis.commands.bench_workflow import workflow_time
+
+    print(json.dumps(workflow_time(args.results), indent=None if args.json else 2))
     return 0

@@ -1,20 +1,42 @@
-"""Command line of the analysis stage: ``binn evaluate``, ``binn track-evaluate``,
-``binn select``, ``binn report``, ``binn strain`` and ``binn bench strain``.
+"""Command line of the analysis stage, the one module :mod:`binn.cli` reads for it:
+``binn evaluate``, ``track-evaluate``, ``select``, ``report``, ``publish``,
+``evaluate-pair``, ``strain`` (:mod:`binn.analysis.strain_cli`) and ``binn bench register``,
+``bench strain``, ``bench workflow`` (:mod:`binn.analysis.bench_cli`).
 
-Kept light: numpy, pandas, torch and matplotlib are imported inside the handlers, so
-``binn --help`` is fast.
+Each handler turns the parsed options into typed calls of :mod:`binn.analysis.commands`,
+:mod:`binn.analysis.tables` or :mod:`binn.analysis.rendering`. Kept light: numpy, pandas,
+torch and matplotlib are imported inside the handlers, so ``binn --help`` is fast.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
-DEFAULT_TARGET = 0.1
+from binn.analysis import bench_cli, strain_cli
+from binn.analysis.config import PairRequest, SelectionRule
+from binn.register.cli import add_registrar_options, add_track_arguments
+from binn.vocabulary import method_names
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
-    """Register ``binn evaluate``, ``binn select``, ``binn report`` and ``binn strain``."""
+    """Register the analysis stage's commands (see the module docstring)."""
+    _add_evaluate(subparsers)
+    _add_track_evaluate(subparsers)
+    _add_select(subparsers)
+    _add_report(subparsers)
+    _add_publish(subparsers)
+    _add_evaluate_pair(subparsers)
+    strain_cli.add_commands(subparsers)
+
+
+def add_bench(bench_subparsers: argparse._SubParsersAction) -> None:
+    """Register ``binn bench register``, ``bench strain`` and ``bench workflow``."""
+    bench_cli.add_bench(bench_subparsers)
+
+
+def _add_evaluate(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "evaluate",
         help="metrics per subject x slice (and curves per frame) of tracking outputs",
@@ -36,7 +58,13 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
         help="tracking outputs, paired with the subjects by subject name",
     )
     p.add_argument("--experiment", required=True, help="experiment name written in every row")
-    p.add_argument("--out", type=Path, required=True, metavar="METRICS.csv")
+    p.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        metavar="METRICS.csv",
+        help="the metrics table: one row per subject x slice",
+    )
     p.add_argument(
         "--curves",
         type=Path,
@@ -46,8 +74,8 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     )
     p.set_defaults(func=_run_evaluate)
 
-    from binn.register.cli import add_track_arguments
 
+def _add_track_evaluate(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "track-evaluate",
         help="track every subject with one method setting and evaluate the fields, in one "
@@ -55,35 +83,85 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     )
     add_track_arguments(p)
     p.add_argument("--experiment", required=True, help="experiment name written in every row")
-    p.add_argument("--out-dir", type=Path, required=True, metavar="DIR",
-                   help="one fields file per subject, DIR/<subject file name>")  # fmt: skip
-    p.add_argument("--metrics", type=Path, required=True, metavar="METRICS.csv")
-    p.add_argument("--curves", type=Path, default=None, metavar="CURVES.csv",
-                   help="also write per-frame curves")  # fmt: skip
-    p.set_defaults(func=_run_track_evaluate, out=None)
+    p.add_argument(
+        "--out-dir",
+        type=Path,
+        required=True,
+        metavar="DIR",
+        help="one fields file per subject, DIR/<subject file name>",
+    )
+    p.add_argument(
+        "--metrics",
+        type=Path,
+        required=True,
+        metavar="METRICS.csv",
+        help="the metrics table: one row per subject x slice",
+    )
+    p.add_argument(
+        "--curves",
+        type=Path,
+        default=None,
+        metavar="CURVES.csv",
+        help="also write per-frame curves",
+    )
+    p.set_defaults(func=_run_track_evaluate)
 
+
+def _add_select(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "select",
         help="hyperparameter choice: the setting whose mean |det J - 1| is nearest the target",
     )
-    p.add_argument("--metrics", type=Path, nargs="+", required=True, metavar="M.csv")
+    p.add_argument(
+        "--metrics",
+        type=Path,
+        nargs="+",
+        required=True,
+        metavar="M.csv",
+        help="validation metrics tables (binn evaluate) of every setting",
+    )
     p.add_argument(
         "--target",
         type=float,
-        default=DEFAULT_TARGET,
-        help="target mean |det J - 1| over the myocardium (default 0.1)",
+        default=SelectionRule.target,
+        help="target mean |det J - 1| over the myocardium",
     )
     p.add_argument(
-        "--method", default=None, help="method to select for (needed when the metrics hold several)"
+        "--method",
+        choices=method_names(),
+        default=None,
+        help="method to select for (needed when the metrics hold several)",
     )
-    p.add_argument("--out", type=Path, required=True, metavar="SELECT.json")
+    p.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        metavar="SELECT.json",
+        help="the chosen setting and every candidate",
+    )
     p.set_defaults(func=_run_select)
 
+
+def _add_report(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "report", help="tables (CSV, Markdown), figures (PNG) and summary.md of the experiments"
     )
-    p.add_argument("--metrics", type=Path, nargs="+", required=True, metavar="M.csv")
-    p.add_argument("--curves", type=Path, nargs="*", default=[], metavar="C.csv")
+    p.add_argument(
+        "--metrics",
+        type=Path,
+        nargs="+",
+        required=True,
+        metavar="M.csv",
+        help="metrics tables (binn evaluate) of every experiment",
+    )
+    p.add_argument(
+        "--curves",
+        type=Path,
+        nargs="*",
+        default=[],
+        metavar="C.csv",
+        help="per-frame curves tables (binn evaluate --curves)",
+    )
     p.add_argument(
         "--failed",
         type=Path,
@@ -92,14 +170,27 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
         metavar="FAILED.csv",
         help="failed simulation cases table(s)",
     )
-    p.add_argument("--selections", type=Path, nargs="*", default=[], metavar="S.json")
-    p.add_argument("--out-dir", type=Path, required=True, metavar="DIR")
+    p.add_argument(
+        "--selections",
+        type=Path,
+        nargs="*",
+        default=[],
+        metavar="S.json",
+        help="hyperparameter choices (binn select)",
+    )
+    p.add_argument(
+        "--out-dir",
+        type=Path,
+        required=True,
+        metavar="DIR",
+        help="folder of the tables and figures",
+    )
     p.add_argument(
         "--summary",
         type=Path,
         default=None,
         metavar="SUMMARY.md",
-        help="where summary.md goes (default: DIR/summary.md)",
+        help="where summary.md goes (unset: DIR/summary.md)",
     )
     p.add_argument(
         "--regularity",
@@ -107,7 +198,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
         default=None,
         metavar="EXPERIMENT",
         help="experiments of the accuracy-vs-|det J - 1| figure and tables, in panel order "
-        "(default: every experiment where a method has two settings or more, validation first)",
+        "(unset: every experiment where a method has two settings or more, validation first)",
     )
     p.add_argument(
         "--split",
@@ -134,72 +225,123 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     )
     p.set_defaults(func=_run_report)
 
-    from binn.analysis.strain_command import add_strain_arguments
 
+def _add_publish(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
-        "strain",
-        help="AHA segmental radial/circumferential strain of one subject: CSV, JSON, "
-        "curves, bull's-eye, contour GIFs, HTML",
-    )
-    add_strain_arguments(p)
-    p.set_defaults(func=_run_strain)
-
-
-def add_bench(bench_subparsers: argparse._SubParsersAction) -> None:
-    """Register ``binn bench strain``."""
-    p = bench_subparsers.add_parser(
-        "strain",
-        help="phantoms: per-segment peak strain error per method and hypokinesis detection",
-    )
-    p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.add_argument("--subjects", type=int, default=8, help="held-out phantoms")
-    p.add_argument("--family", choices=["A", "B"], default="A")
-    p.add_argument("--frames", type=int, default=10)
-    p.add_argument("--slices", type=int, default=3)
-    p.add_argument("--size", type=int, default=64, help="px (a network's size wins)")
-    p.add_argument(
-        "--methods",
-        type=lambda s: [m for m in s.split(",") if m],
-        default=["demons", "ffd"],
-        help="classical methods, comma-separated (default demons,ffd)",
+        "publish",
+        help="a results page (and the README's current-results table) from a finished run's "
+        "summary.md",
     )
     p.add_argument(
-        "--model",
+        "--results",
+        type=Path,
+        required=True,
+        metavar="DIR",
+        help="the run's results folder (summary.md, config.yaml)",
+    )
+    p.add_argument(
+        "--page", type=Path, required=True, metavar="PAGE.md", help="the results page to write"
+    )
+    p.add_argument(
+        "--readme",
+        type=Path,
+        default=None,
+        metavar="README.md",
+        help="also replace the table between its results:start/end markers",
+    )
+    p.set_defaults(func=_run_publish)
+
+
+def _add_evaluate_pair(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "evaluate-pair", help="register an ES stack to its ED stack slice by slice and score it"
+    )
+    p.add_argument(
+        "--fixed-image",
+        type=Path,
+        required=True,
+        metavar="ED.nii.gz",
+        help="ED image stack (3D NIfTI)",
+    )
+    p.add_argument(
+        "--fixed-labels",
+        type=Path,
+        required=True,
+        metavar="ED_gt.nii.gz",
+        help="ED label map, on the ED image's grid",
+    )
+    p.add_argument(
+        "--moving-image",
+        type=Path,
+        required=True,
+        metavar="ES.nii.gz",
+        help="ES image stack (3D NIfTI)",
+    )
+    p.add_argument(
+        "--moving-labels",
+        type=Path,
+        required=True,
+        metavar="ES_gt.nii.gz",
+        help="ES label map, on the ES image's grid",
+    )
+    p.add_argument("--method", choices=method_names(), required=True, help="tracking method")
+    p.add_argument("--model", type=Path, default=None, help="network checkpoint (network methods)")
+    p.add_argument(
+        "--param",
         action="append",
         default=[],
-        metavar="METHOD=PATH",
-        help="a network to include, e.g. binn=model.pt (repeatable)",
+        metavar="NAME=VALUE",
+        help="method parameters; for networks refine=N[,refine_lr=..,refine_grid=..]",
     )
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="auto")
-    p.set_defaults(func=_run_bench_strain)
+    p.add_argument(
+        "--label-convention",
+        choices=strain_cli.LABEL_CONVENTION_CHOICES,
+        default=PairRequest.label_convention,
+        help="what the label values of the files mean",
+    )
+    p.add_argument(
+        "--size",
+        type=int,
+        default=None,
+        help="crop size, px (unset: the network's, else the default grid's)",
+    )
+    p.add_argument(
+        "--spacing-mm",
+        type=float,
+        default=PairRequest.spacing_mm,
+        help="in-plane spacing of the grid the images and labels are resampled to, mm",
+    )
+    add_registrar_options(p)
+    p.add_argument("--json", action="store_true", help="print one JSON object on one line")
+    p.set_defaults(func=_run_evaluate_pair)
 
 
 def _run_evaluate(args: argparse.Namespace) -> int:
-    from binn.analysis.evaluate import evaluate_files
+    from binn.analysis.commands.evaluate import evaluate_files
 
     evaluate_files(args.data, args.fields, args.experiment, args.out, args.curves)
     return 0
 
 
 def _run_track_evaluate(args: argparse.Namespace) -> int:
-    from binn.analysis.evaluate import evaluate_files
-    from binn.register.track import track_command
+    from binn.analysis.commands.evaluate import evaluate_files
+    from binn.register.cli import track_request
+    from binn.register.track import track_subjects
 
-    fields = track_command(args)
+    fields = track_subjects(track_request(args))
     evaluate_files(args.data, fields, args.experiment, args.metrics, args.curves)
     return 0
 
 
 def _run_select(args: argparse.Namespace) -> int:
-    from binn.analysis.select import select_files
+    from binn.analysis.tables.select import select_files
 
     select_files(args.metrics, args.target, args.out, method=args.method)
     return 0
 
 
 def _run_report(args: argparse.Namespace) -> int:
-    from binn.analysis.report import build_report
+    from binn.analysis.rendering.report import build_report
 
     written = build_report(
         args.metrics,
@@ -218,19 +360,31 @@ def _run_report(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_strain(args: argparse.Namespace) -> int:
-    from binn.analysis.strain_command import strain_command
+def _run_publish(args: argparse.Namespace) -> int:
+    from binn.analysis.rendering.results_page import publish
 
-    for path in strain_command(args):
+    for path in publish(args.results, args.page, args.readme):
         print(path)
     return 0
 
 
-def _run_bench_strain(args: argparse.Namespace) -> int:
-    import json
+def _run_evaluate_pair(args: argparse.Namespace) -> int:
+    from binn.analysis.commands.pair import evaluate_pair_files
+    from binn.register.cli import track_options
+    from binn.vocabulary import parse_params
 
-    from binn.analysis.strain_bench import bench_strain
-
-    result = bench_strain(args)
-    print(json.dumps(result, indent=2 if not args.json else None))
+    request = PairRequest(
+        fixed_image=args.fixed_image,
+        fixed_labels=args.fixed_labels,
+        moving_image=args.moving_image,
+        moving_labels=args.moving_labels,
+        method=args.method,
+        params=parse_params(args.param),
+        model=args.model,
+        size=args.size,
+        spacing_mm=args.spacing_mm,
+        label_convention=args.label_convention,
+        options=track_options(args),
+    )
+    print(json.dumps(evaluate_pair_files(request), indent=None if args.json else 2))
     return 0

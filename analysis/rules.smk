@@ -6,15 +6,16 @@ rule track_evaluate:
     """Every subject of one experiment tracked with one setting of one method, and scored
     (one process: the model, torch and ITK load once)."""
     input:
-        unpack(L.track_inputs),
+        unpack(L.track_models),
+        data=L.track_data,
     output:
-        fields=directory(L.track_dir("{experiment}", "{method}", "{setting}")),
-        metrics=L.metrics("{experiment}", "{method}", "{setting}"),
-        curves=L.curves("{experiment}", "{method}", "{setting}"),
+        fields=directory(P.track_dir("{experiment}", "{method}", "{setting}")),
+        metrics=P.metrics("{experiment}", "{method}", "{setting}"),
+        curves=P.curves("{experiment}", "{method}", "{setting}"),
     log:
-        L.path("logs", "track", "{experiment}", "{method}", "{setting}.log"),
+        P.log("track", "{experiment}", "{method}", "{setting}"),
     benchmark:
-        L.path("benchmarks", "track", "{experiment}", "{method}", "{setting}.tsv")
+        P.benchmark("track", "{experiment}", "{method}", "{setting}")
     priority: L.track_priority
     conda:
         "../environment.yml"
@@ -37,9 +38,9 @@ rule select_setting:
     input:
         lambda wc: L.selection_metrics(wc.experiment, wc.method),
     output:
-        L.selection("{experiment}", "{method}"),
+        P.selection("{experiment}", "{method}"),
     log:
-        L.path("logs", "select", "{experiment}", "{method}.log"),
+        P.log("select", "{experiment}", "{method}"),
     conda:
         "../environment.yml"
     resources:
@@ -54,14 +55,16 @@ rule select_setting:
 rule strain:
     """Strain of every test subject under the selected setting of one method (Table 2)."""
     input:
-        unpack(L.strain_inputs),
+        data=L.strain_data,
+        fields=P.track_dir("comparison", "{method}", SELECTED),
+        vae=P.vae(),
     output:
-        directory(L.method_strain_dir("{method}")),
+        directory(P.strain_dir("{method}")),
     log:
-        L.path("logs", "strain", "{method}.log"),
+        P.log("strain", "{method}"),
     benchmark:
-        L.path("benchmarks", "strain", "{method}.tsv")
-    priority: 1  # the report waits for it
+        P.benchmark("strain", "{method}")
+    priority: TOWARDS_REPORT  # the report waits for it
     conda:
         "../environment.yml"
     resources:
@@ -77,9 +80,9 @@ rule strain:
 rule run_config:
     """The run's effective configuration: config files, --config overrides, schema defaults."""
     output:
-        L.run_config(),
+        P.run_config(),
     log:
-        L.path("logs", "run_config.log"),
+        P.log("run_config"),
     localrule: True
     params:
         text=L.config_text(),
@@ -92,27 +95,27 @@ rule run_config:
 
 rule report:
     input:
-        config=L.run_config(),
-        metrics=[f for e in L.REPORT_EXPERIMENTS for f in L.experiment_metrics(e)],
-        curves=[f for e in L.REPORT_EXPERIMENTS for f in L.experiment_curves(e)],
-        failed=L.path("learn", "failed_cases.csv"),
+        config=P.run_config(),
+        metrics=L.report_metrics(),
+        curves=L.report_curves(),
+        failed=P.failed_cases(),
         selections=L.report_selections(),
         strain=L.all_strain_dirs(),
-        split=[L.split_json()] if L.real else [],
+        split=L.report_split(),
     output:
         summary=report(
-            L.summary(),
+            P.summary(),
             caption="report/summary.rst",
             category="Summary",
         ),
         tables=report(
-            directory(L.report_dir()),
+            directory(P.report_dir()),
             patterns=["{name}.png"],
             caption="report/figures.rst",
             category="Figures and tables",
         ),
     log:
-        L.path("logs", "report.log"),
+        P.log("report"),
     conda:
         "../environment.yml"
     resources:
@@ -120,7 +123,7 @@ rule report:
         runtime=10,
     params:
         split=lambda wc, input: f"--split {input.split}" if input.split else "",
-        regularity=" ".join(L.REGULARITY_EXPERIMENTS),
+        regularity=" ".join(REGULARITY_EXPERIMENTS),
     shell:
         "binn --log-file {log} report --metrics {input.metrics} --curves {input.curves}"
         " --failed {input.failed} --selections {input.selections}"

@@ -1,11 +1,11 @@
-"""Known-answer tests of the AHA segment assignment (analysis.aha)."""
+"""Known-answer tests of the AHA segment assignment (binn.analysis.measures.aha)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from binn.analysis.aha import (
+from binn.analysis.measures.aha import (
     AHA_NAMES,
     assign_aha,
     rv_insertion_angles,

@@ -1,57 +1,20 @@
-"""``binn bench register``: defaults are the workflow's; settings are chosen on validation
-phantoms by ``binn select``'s rule and the test phantoms see only the chosen settings."""
+"""``binn bench register``: settings are chosen on validation phantoms by ``binn select``'s
+rule and the test phantoms see only the chosen settings. (Its defaults: test_analysis_config.)"""
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import pytest
-import yaml
 
-import binn.analysis.select
+import binn.analysis.tables.select
 import binn.register.track
-from binn.analysis import bench_register as B
-from binn.analysis.bench_cli import add_bench, config_from_args
+from binn.analysis.commands import bench_register as B
+from binn.analysis.config import BenchConfig
 from binn.errors import BinnInputError
 from binn.vocabulary import canonical_setting
 
-ROOT = Path(__file__).resolve().parents[1]
 SIZE, SPACING = 32, 4.0  # the default grid's 128 mm field of view at a quarter of the pixels
-
-
-def _parse(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser()
-    add_bench(parser.add_subparsers())
-    return parser.parse_args(["register", *argv])
-
-
-def test_defaults_are_the_workflows() -> None:
-    config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
-    reg, phantom = config["register"], config["phantom"]
-    for method in B.METHODS:
-        assert [canonical_setting(s) for s in reg[method]] == [
-            canonical_setting(s) for s in B.DEFAULT_SETTINGS[method]
-        ]
-    assert B.DEFAULT_TARGET == reg["target_abs_det_j_minus_1"]
-    assert (B.DEFAULT_STEPS, B.DEFAULT_LR, B.DEFAULT_WIDTH, B.DEFAULT_BATCH_SIZE) == (
-        reg["steps"], reg["lr"], reg["width"], reg["batch_size"]
-    )  # fmt: skip
-    assert (B.DEFAULT_SIZE, B.DEFAULT_SPACING_MM) == (
-        config["grid"]["size"], config["grid"]["spacing_mm"]
-    )  # fmt: skip
-    assert (B.DEFAULT_FRAMES, B.DEFAULT_SLICES, B.DEFAULT_SNR_DB) == (
-        phantom["frames"], phantom["slices"], phantom["snr_db"]
-    )  # fmt: skip
-    assert B.DEFAULT_SUBJECTS == {s: phantom[f"n_{s}"] for s in ("train", "val", "test")}
-    sim = config["simulate"]
-    assert (B.DEFAULT_VAE_CASES, B.VAE_SEED) == (sim["source"]["n_cases"], sim["source"]["seed"])
-    assert (B.SIM_FRAMES, B.SIM_MESH_MM, B.SIM_MU_KPA) == (
-        sim["frames"], sim["mesh_size_mm"], sim["mu_kpa"]
-    )  # fmt: skip
-    # the command line without options runs every method at those defaults
-    assert config_from_args(_parse([])) == B.BenchConfig()
-    assert set(B.BenchConfig().settings) == set(B.METHODS)
 
 
 def _tiny_vae(path: Path) -> Path:
@@ -73,15 +36,15 @@ def test_settings_chosen_on_validation_and_test_sees_only_the_choice(tmp_path, m
         calls.append((name, registrar.method, registrar.setting, frames))
         return track(images, registrar, frames, es_index, myo, name)
 
-    select = binn.analysis.select.select_setting
+    select = binn.analysis.tables.select.select_setting
 
     def recording_select(table, target, method):
         tables.append(table)
         return select(table, target, method)
 
     monkeypatch.setattr(binn.register.track, "track_sequence", recording_track)
-    monkeypatch.setattr(binn.analysis.select, "select_setting", recording_select)
-    cfg = B.BenchConfig(
+    monkeypatch.setattr(binn.analysis.tables.select, "select_setting", recording_select)
+    cfg = BenchConfig(
         settings={
             "binn": ("alpha=0.001", "alpha=1"),
             "l2": ("lam=0.001", "lam=10"),
@@ -136,8 +99,8 @@ def test_settings_chosen_on_validation_and_test_sees_only_the_choice(tmp_path, m
 
 def test_bad_settings_are_refused() -> None:
     with pytest.raises(BinnInputError, match="methods must be among"):
-        B.bench_register(B.BenchConfig(settings={"optical-flow": ("a=1",)}))
+        B.bench_register(BenchConfig(settings={"optical-flow": ("a=1",)}))
     with pytest.raises(BinnInputError, match="at least one setting"):
-        B.bench_register(B.BenchConfig(settings={"l2": ()}))
+        B.bench_register(BenchConfig(settings={"l2": ()}))
     with pytest.raises(BinnInputError, match="at least one val subject"):
-        B.bench_register(B.BenchConfig(subjects={"train": 1, "val": 0, "test": 1}))
+        B.bench_register(BenchConfig(subjects={"train": 1, "val": 0, "test": 1}))

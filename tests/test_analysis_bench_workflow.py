@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from binn.analysis.bench_workflow import group_of, workflow_time
+from binn.analysis.commands.bench_workflow import group_of, workflow_time
 from binn.cli import main
 from binn.errors import BinnInputError
 

@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from binn.analysis.evaluate import CURVE_COLUMNS, METRIC_COLUMNS, evaluate_files
+from binn.analysis.commands.evaluate import evaluate_files
+from binn.analysis.measures.evaluate import CURVE_COLUMNS, METRIC_COLUMNS
 from binn.errors import BinnInputError
 from binn.io import save_npz
 from binn.register.data.subject import CineSubject, save_subject

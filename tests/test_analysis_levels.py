@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from binn.analysis.levels import slice_levels
+from binn.analysis.measures.levels import slice_levels
 from binn.errors import BinnInputError
 
 

@@ -1,4 +1,4 @@
-"""Known-answer tests of analysis.metrics and analysis.levels."""
+"""Known-answer tests of binn.analysis.measures.metrics and .levels."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from binn.analysis.levels import slice_levels
-from binn.analysis.metrics import (
+from binn.analysis.measures.levels import slice_levels
+from binn.analysis.measures.metrics import (
     area_change,
     centroid,
     contour_distances,

@@ -1,4 +1,5 @@
-"""Accuracy at equal regularity (analysis.regularity) on metrics with known curves."""
+"""Accuracy at equal regularity (binn.analysis.tables.regularity) on metrics with known
+curves, and how settings are read as curve families (binn.analysis.tables.labels)."""
 
 from __future__ import annotations
 
@@ -6,12 +7,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from binn.analysis.regularity import (
+from binn.analysis.tables.labels import same_setting, setting_info
+from binn.analysis.tables.regularity import (
     compare_at_equal_regularity,
     describe_pair,
     regularity_table,
-    same_setting,
-    setting_info,
 )
 from binn.errors import BinnInputError
 

@@ -9,9 +9,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from binn.analysis.evaluate import CURVE_COLUMNS, METRIC_COLUMNS
-from binn.analysis.report import build_report
-from binn.analysis.tables import PAPER_REFERENCE_STRAIN_PCT, REFERENCE_LABEL, aggregate
+from binn.analysis.measures.evaluate import CURVE_COLUMNS, METRIC_COLUMNS
+from binn.analysis.rendering.report import build_report
+from binn.analysis.tables.report_tables import (
+    PAPER_REFERENCE_STRAIN_PCT,
+    REFERENCE_LABEL,
+    aggregate,
+)
 from binn.errors import BinnInputError
 
 LEVELS = ["basal", "basal", "mid", "mid", "apical", "apical", None]
@@ -167,7 +171,7 @@ def test_report_with_missing_experiments_and_values(inputs):
 
 
 def test_regularity_panels_default_to_experiments_with_several_settings():
-    from binn.analysis.report import regularity_experiments
+    from binn.analysis.rendering.report import regularity_experiments
 
     rows = pd.DataFrame({
         "experiment": ["comparison", "test_sweep", "test_sweep", "validation", "validation"],
@@ -189,7 +193,7 @@ def test_aggregate_is_mean_over_subjects_of_slice_means():
 
 
 def test_figures_accept_settings_without_alpha(tmp_path):
-    from binn.analysis.figures import alpha_sweep_figure, pick_detj_subject
+    from binn.analysis.rendering.figures import alpha_sweep_figure, pick_detj_subject
 
     rows = pd.DataFrame(_curve_rows("alpha_sweep", "binn", "default", 0.2)
                         + _curve_rows("alpha_sweep", "binn", "alpha=0.1", 0.1))  # fmt: skip
@@ -200,7 +204,7 @@ def test_figures_accept_settings_without_alpha(tmp_path):
 
 
 def test_markdown_and_csv_keep_missing_values_missing(tmp_path):
-    from binn.analysis.tables_io import read_csvs, to_markdown, write_table
+    from binn.analysis.tables.io import read_csvs, to_markdown, write_table
 
     table = pd.DataFrame({"|det J - 1|": [0.1, np.nan], "method": ["a|b", None]})
     md = to_markdown(table)
@@ -320,3 +324,82 @@ def test_report_regularity_split_strain_and_provenance(inputs, tmp_path):
     assert "binn+refine50 is more accurate than binn: Dice favours binn+refine50" in summary
     assert "MCD: binn+refine50 better" in summary
     assert (out / "fig_regularity.png").stat().st_size > 10_000
+
+
+# --- binn publish: the results page and the README block, from the report's summary.md ----
+
+README_TEXT = """# binn
+
+Intro.
+
+<!-- results:start -->
+an old table
+<!-- results:end -->
+
+## More
+"""
+
+
+@pytest.fixture()
+def run(inputs):
+    """A results folder as the workflow leaves it: summary.md from the report, config.yaml."""
+    results = inputs / "results"
+    results.mkdir()
+    (results / "config.yaml").write_text("seed: 0\ngrid: {spacing_mm: 2.0, size: 64}\n")
+    build_report([inputs / "m.csv"], [inputs / "c.csv"], [inputs / "failed.csv"],
+                 [inputs / "sel.json"], results / "report", results / "summary.md",
+                 configs=[results / "config.yaml"])  # fmt: skip
+    return results
+
+
+def test_publish_writes_the_page_and_one_compact_readme_table(run, tmp_path):
+    from binn.analysis.rendering.results_page import END, START, markdown_table, publish
+    from binn.analysis.tables.labels import method_label
+    from binn.vocabulary import table_order
+
+    page, readme = tmp_path / "docs" / "results.md", tmp_path / "README.md"
+    readme.write_text(README_TEXT)
+    assert publish(run, page, readme) == [page, readme]
+    summary = (run / "summary.md").read_text()
+    commit = summary.split("git commit `", 1)[1].split("`", 1)[0]
+    text = page.read_text()
+    for title in ("## Table 1 style", "## Table 2 style", "## Table 3 style"):
+        assert title in text
+    assert f"commit `{commit}`" in text and "grid 64 px × 2 mm" in text
+    assert "config hash `" in text and "size: 64}" in text  # the configuration itself
+
+    after = readme.read_text()
+    before, block = after.split(START + "\n")
+    block, rest = block.split(END)
+    assert before + START + "\n" == README_TEXT.split("an old table")[0]  # untouched around
+    assert rest == README_TEXT.split(END)[1]
+    assert "an old table" not in block and f"commit `{commit}`" in block
+    assert "(docs/results.md)" in block and "grid 64 px × 2 mm" in block
+    table = markdown_table(block, "README")
+    assert list(table.columns) == ["Method", "Dice", "MCD (mm)", "|det J - 1|", "n (subjects)"]
+    expected = [method_label(m, SETTING.get(m)) for m in table_order()]
+    assert list(table["Method"]) == expected  # the selected setting of every method, in order
+    binn = table.iloc[-1]
+    # level all: per subject 0.75 + 0.1 i over its six slices; mean and std over 3 subjects
+    assert (binn["Dice"], binn["MCD (mm)"], binn["n (subjects)"]) == (
+        "0.850 ± 0.100", "1.250 ± 0.000", "3"
+    )  # fmt: skip
+    assert publish(run, page, readme) and readme.read_text() == after  # same run, same text
+
+
+def test_publish_refuses_a_readme_without_markers_or_a_summary_without_table1(run, inputs):
+    from binn.analysis.rendering.results_page import publish
+
+    readme = inputs / "README.md"
+    readme.write_text("# binn\n\nno markers here\n")
+    page = inputs / "results.md"
+    with pytest.raises(BinnInputError, match=r"README\.md: needs one"):
+        publish(run, page, readme)
+    assert not page.exists() and readme.read_text() == "# binn\n\nno markers here\n"
+
+    metrics = pd.read_csv(inputs / "m.csv")
+    metrics[metrics.experiment != "comparison"].to_csv(inputs / "m.csv", index=False)
+    build_report([inputs / "m.csv"], [], [], [], run / "report", run / "summary.md")
+    with pytest.raises(BinnInputError, match=r"summary\.md: section 'Table 1 style.*no Markdown"):
+        publish(run, page)
+    assert not page.exists()

@@ -6,7 +6,12 @@ import json
 
 import pytest
 
-from binn.analysis.report_inputs import find_strain_folders, read_configs, read_split, split_tables
+from binn.analysis.tables.report_inputs import (
+    find_strain_folders,
+    read_configs,
+    read_split,
+    split_tables,
+)
 from binn.errors import BinnInputError
 
 

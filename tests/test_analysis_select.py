@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from binn.analysis.select import select_files
+from binn.analysis.tables.select import select_files
 from binn.errors import BinnInputError
 from binn.register.selection import load_selection
 

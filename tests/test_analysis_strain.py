@@ -1,4 +1,5 @@
-"""Segmental strain (analysis.strain), its outputs and ``binn strain``: known answers, bad input."""
+"""Segmental strain (binn.analysis.measures.strain), its outputs and ``binn strain``: known
+answers, bad input."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from binn.analysis.aha import AHA_NAMES, assign_aha
-from binn.analysis.strain import analyse_strain, peak
+from binn.analysis.measures.aha import AHA_NAMES, assign_aha
+from binn.analysis.measures.strain import analyse_strain, peak
 from binn.cli import main
 from binn.io import save_npz
 
@@ -105,7 +106,7 @@ def test_peak_handles_missing_rows():
 
 
 def test_hypokinetic_sector_is_the_weakest_segment():
-    from binn.analysis.strain_bench import covered_segments, weakest_segment
+    from binn.analysis.commands.bench_strain import covered_segments, weakest_segment
 
     # contraction u = -s(theta) (x - c) about the LV centre, 60 % weaker around 300 deg
     x = _grid() - C[:, None, None]
@@ -268,7 +269,7 @@ def test_fields_that_do_not_fit_the_subject_are_refused(phantom_files, tmp_path)
 
 
 def test_a_failure_while_writing_leaves_nothing(phantom_files, tmp_path, monkeypatch):
-    import binn.analysis.strain_outputs as so
+    import binn.analysis.rendering.strain_pages as so
 
     _, data, fields = phantom_files
 
@@ -299,13 +300,16 @@ def test_cine_mode_tracks_and_checks_the_grid(phantom_files, tmp_path):
     subject, _, _ = phantom_files
     cine, labels = _write_cine(subject, tmp_path)
     out = tmp_path / "out"
+    # frames are 1-based on the command line (Info.cfg's convention), 0-based inside
     args = ["strain", "--cine", str(cine), "--ed-labels", str(labels), "--method", "demons",
-            "--param", "iterations=20", "--crop", "64",
-            "--es-frame", str(subject.es_index)]  # fmt: skip
+            "--param", "iterations=20", "--size", "64",
+            "--es-frame", str(subject.es_index + 1)]  # fmt: skip
     assert main([*args, "--out", str(out)]) == 0
     obj = json.loads((out / "strain.json").read_text())
     assert obj["method"] == "demons" and obj["setting"] == "iterations=20"
     assert obj["es_index"] == subject.es_index and obj["ground_truth"] is False
+    assert (obj["inputs"]["ed_frame"], obj["inputs"]["es_frame"]) == (1, subject.es_index + 1)
+    assert obj["inputs"]["crop_px"] == 64
     assert obj["inputs"]["mode"] == "cine" and obj["aha"]["anchor_source"] == ["rv"] * 3
     # radial thickening and circumferential shortening at systole, as the phantom moves
     assert obj["global"]["peak_radial_strain"] > 0 > obj["global"]["peak_circ_strain"]
@@ -314,14 +318,15 @@ def test_cine_mode_tracks_and_checks_the_grid(phantom_files, tmp_path):
     cine, labels = _write_cine(subject, bad_dir, labels_shape_cut=3)
     assert main([*args[:1], "--cine", str(cine), "--ed-labels", str(labels), "--method",
                  "demons", "--out", str(tmp_path / "o")]) == 2  # fmt: skip
-    assert main([*args, "--ed-frame", str(T), "--out", str(tmp_path / "o")]) == 2
+    assert main([*args, "--ed-frame", str(T + 1), "--out", str(tmp_path / "o")]) == 2
+    assert main([*args, "--ed-frame", "0", "--out", str(tmp_path / "o")]) == 2
     assert not (tmp_path / "o").exists()
 
 
 def test_r_vae_per_frame_is_the_vae_score_of_each_field(phantom_files, tiny_vae):
     import torch
 
-    from binn.analysis.strain_outputs import curves_table
+    from binn.analysis.rendering.strain_pages import curves_table
     from binn.learn.score import load_vae, r_vae
 
     subject = phantom_files[0]
@@ -345,7 +350,7 @@ def test_contour_gif_draws_the_contours_where_the_field_moves_them(tmp_path):
     that many image pixels (zoomed), the zero field leaves them on the mask's boundary."""
     from PIL import Image, ImageSequence
 
-    from binn.analysis.strain_outputs import GIF_ZOOM, contour_gif
+    from binn.analysis.rendering.strain_pages import GIF_ZOOM, contour_gif
 
     h = w = 32
     yy, xx = np.mgrid[:h, :w]

@@ -2,10 +2,10 @@
 
 Strain is the Green-Lagrange strain with ED as reference, projected on the radial and
 circumferential directions about each slice's ED LV cavity centroid
-(:func:`analysis.metrics.radial_circumferential_strain_maps`, the definition binn's
-evaluation uses). A segment's strain in a frame is the mean over all its ED myocardium
-pixels, pooled over the slices of its level; the global strain is the mean over every
-pixel that has a segment (all levelled slices). Peaks over the tracked frames: radial the
+(:func:`binn.analysis.measures.metrics.radial_circumferential_strain_maps`, the
+definition binn's evaluation uses). A segment's strain in a frame is the mean over all its
+ED myocardium pixels, pooled over the slices of its level; the global strain is the mean
+over every pixel that has a segment (all levelled slices). Peaks over the tracked frames: radial the
 maximum, circumferential the minimum (most negative); the time-to-peak is the frame of the
 peak (0 = ED) and its phase ``frame / T`` in the cycle. Missing values are NaN.
 """
@@ -16,12 +16,12 @@ import dataclasses
 
 import numpy as np
 
-from binn.analysis.aha import AHA_NAMES, SEGMENT_LEVEL, AhaAssignment
-from binn.analysis.metrics import radial_circumferential_strain_maps
+from binn.analysis.measures.aha import AHA_NAMES, SEGMENT_LEVEL, AhaAssignment
+from binn.analysis.measures.metrics import radial_circumferential_strain_maps
 from binn.errors import BinnInputError
+from binn.vocabulary import MYOCARDIUM
 
 N_ROWS = 17  # row 0 = global, rows 1..16 = AHA segments
-MYO = 2
 
 
 def row_name(row: int) -> str:
@@ -96,7 +96,7 @@ def peak(curves: np.ndarray, frames: np.ndarray, kind: str) -> tuple[np.ndarray,
 
 
 def r_vae_per_slice(vae, fields: np.ndarray, labels_ed: np.ndarray) -> np.ndarray:
-    """R_VAE (:func:`learn.score.r_vae`) of every tracked field: ``(T', Z)``, NaN on slices
+    """R_VAE (:func:`binn.learn.score.r_vae`) of every tracked field: ``(T', Z)``, NaN on slices
     without ED myocardium. ``fields``: ``(T', Z, 2, H, W)`` px; ``labels_ed``: ``(Z, H, W)``."""
     import torch
 
@@ -107,7 +107,7 @@ def r_vae_per_slice(vae, fields: np.ndarray, labels_ed: np.ndarray) -> np.ndarra
     device = next(vae.parameters()).device
     with torch.no_grad():
         for z in range(z_n):
-            myo = np.asarray(labels_ed[z]) == MYO
+            myo = np.asarray(labels_ed[z]) == MYOCARDIUM
             if not myo.any():
                 continue
             field = torch.from_numpy(np.ascontiguousarray(fields[:, z], np.float32)).to(device)
@@ -199,7 +199,7 @@ def analyse_strain(
     """Strain analysis of one tracking: ``fields (T', Z, 2, H, W)`` px over ``frames (T',)``
     of a ``n_frames``-frame cycle, on the grid of ``labels_ed (Z, H, W)`` (ACDC values),
     ``spacing (3,)`` mm. ``motion (T, Z, 2, H, W)`` px is the ground truth (optional);
-    ``vae`` a loaded :func:`learn.score.load_vae` model (optional)."""
+    ``vae`` a loaded :func:`binn.learn.score.load_vae` model (optional)."""
     labels_ed = np.asarray(labels_ed)
     frames = np.asarray(frames, np.int64)
     if len(frames) != fields.shape[0] or frames.min() < 0 or frames.max() >= n_frames:
@@ -214,7 +214,7 @@ def analyse_strain(
     if motion is not None:
         truth = segment_strain_curves(np.asarray(motion)[frames], frames, aha, sp[1:])
     scores = None if vae is None else r_vae_per_slice(vae, fields, labels_ed)
-    empty = [z for z in range(labels_ed.shape[0]) if not (labels_ed[z] == MYO).any()]
+    empty = [z for z in range(labels_ed.shape[0]) if not (labels_ed[z] == MYOCARDIUM).any()]
     return StrainAnalysis(
         subject=subject,
         method=method,

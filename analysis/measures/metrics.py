@@ -7,7 +7,7 @@ in-plane pixel spacing ``(2,)`` in mm (row, col). In the registration convention
 ``F = I + grad u_t`` is the deformation gradient from ED (reference) to frame ``t`` and
 ``E = (F^T F - I) / 2`` is the Lagrangian (Green) strain with ED as reference.
 
-Every spatial derivative goes through :func:`learn.gradients.displacement_gradient`, the one
+Every spatial derivative goes through :func:`binn.learn.gradients.displacement_gradient`, the one
 gradient operator of binn. A metric over an empty mask is NaN (missing), never 0.
 """
 
@@ -99,7 +99,7 @@ def deformation_gradient(
 
     ``disp``: ``(..., 2, H, W)`` px; ``spacing``: ``(2,)`` mm. Returns ``(..., 2, 2, H, W)``
     float64 (dimensionless), ``F[..., k, l, :, :] = delta_kl + (s_k / s_l) du_k/dx_l`` with
-    the pixel gradient from :func:`learn.gradients.displacement_gradient` (for isotropic
+    the pixel gradient from :func:`binn.learn.gradients.displacement_gradient` (for isotropic
     spacing this is the pixel gradient itself).
     """
     disp = _check_field(disp)

@@ -2,7 +2,8 @@
 
 For one method, among the settings evaluated on validation data, pick the one whose mean
 ``|det J - 1|`` over the myocardium (mean over all evaluable subject x slice rows) is
-nearest the common target (0.1 by default). Ties go to the setting listed first.
+nearest the common target (:class:`binn.analysis.config.SelectionRule`). Ties go to the
+setting listed first.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from binn.analysis.tables_io import read_csvs
+from binn.analysis.tables.io import read_csvs
 from binn.errors import BinnInputError
 from binn.io import write_json
 from binn.provenance import provenance

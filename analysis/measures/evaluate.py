@@ -1,11 +1,12 @@
-"""``binn evaluate``: metrics per subject x slice and curves per frame of tracking outputs.
+"""The metric rows of one tracked subject: per slice, and per slice x frame (curves).
 
 For every tracking output (``fields (T', Z, 2, H, W)`` px on the ED grid, ``frames (T',)``)
 and its subject (ED/ES labels, spacing, optional ground-truth ``motion`` and per-frame
-``labels``) one row per slice is written:
+``labels``) :func:`evaluate_subject` makes one row per slice (``binn evaluate`` writes them,
+:mod:`binn.analysis.commands.evaluate`):
 
 - ES -> ED accuracy: the ES myocardium (label 2) is warped to ED with the ES field (nearest
-  neighbour, :func:`register.transform.warp`) and compared with the ED myocardium (Dice,
+  neighbour, :func:`binn.register.transform.warp`) and compared with the ED myocardium (Dice,
   mean contour distance, Hausdorff); ``*_before`` compares the unwarped ES myocardium.
 - volume preservation of the ES field over the ED myocardium: mean ``|det J - 1|`` and the
   fraction of folded pixels (``det J <= 0``).
@@ -20,17 +21,14 @@ rows); every missing value is NaN (an empty cell in the CSV), never 0.
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
-from binn.analysis.levels import slice_levels
-from binn.analysis.metrics import (
+from binn.analysis.measures.levels import slice_levels
+from binn.analysis.measures.metrics import (
     area_change,
     centroid,
     contour_distances,
@@ -41,16 +39,12 @@ from binn.analysis.metrics import (
     mean_det_j,
     radial_circumferential_strain,
 )
-from binn.analysis.tables_io import write_csv
 from binn.errors import BinnInputError
 from binn.io import load_npz
+from binn.vocabulary import LV_CAVITY, MYOCARDIUM
 
 if TYPE_CHECKING:
     from binn.register.data.subject import CineSubject
-
-log = logging.getLogger(__name__)
-
-MYO, CAVITY = 2, 3
 
 METRIC_COLUMNS = (
     "experiment", "subject", "z", "level", "method", "setting",
@@ -151,8 +145,8 @@ def evaluate_subject(
     if track.frames.min() < 0 or track.frames.max() >= n_frames:
         raise BinnInputError(track.path, f"frames {track.frames} outside 0..{n_frames - 1}")
     spacing = np.asarray(subject.spacing, dtype=np.float64)[1:]
-    myo_ed = labels_ed == MYO
-    myo_es = np.asarray(subject.labels_es) == MYO
+    myo_ed = labels_ed == MYOCARDIUM
+    myo_es = np.asarray(subject.labels_es) == MYOCARDIUM
     levels = slice_levels(myo_ed)
     es_index = int(subject.es_index)
     es_pos = np.flatnonzero(track.frames == es_index)
@@ -189,7 +183,7 @@ def evaluate_subject(
         else:
             notes.append(f"ES frame {es_index} not tracked")
         # strain over the tracked frames
-        centre = centroid(labels_ed[z] == CAVITY)
+        centre = centroid(labels_ed[z] == LV_CAVITY)
         if np.isnan(centre).any():
             centre = centroid(myo_ed[z])
             notes.append("no LV cavity at ED: strain directions from the myocardium centroid")
@@ -214,7 +208,7 @@ def evaluate_subject(
         dice_t = np.full(len(track.frames), np.nan)
         for i, t in enumerate(track.frames):
             if frame_labels is not None:
-                lab = np.asarray(frame_labels)[t, z] == MYO
+                lab = np.asarray(frame_labels)[t, z] == MYOCARDIUM
             elif t == es_index:
                 lab = myo_es[z]
             elif t == 0:
@@ -235,47 +229,3 @@ def evaluate_subject(
                 "circ_strain_gt": ecc_gt[i],
             })  # fmt: skip
     return rows, curves
-
-
-def evaluate_files(
-    data: Sequence[str | Path],
-    fields: Sequence[str | Path],
-    experiment: str,
-    out: str | Path,
-    curves_out: str | Path | None = None,
-) -> pd.DataFrame:
-    """Evaluate every tracking output against its subject; write METRICS.csv (and CURVES.csv).
-
-    Subjects are read with :func:`register.data.subject.load_subject` and paired with the
-    tracking outputs by subject name (``CineSubject.name`` = the tracking output's
-    ``subject``). Returns the metrics table.
-    """
-    from binn.register.data.subject import load_subject
-
-    subjects = {}
-    for path in data:
-        subject = load_subject(path)
-        if subject.name in subjects:
-            raise BinnInputError(path, f"subject name '{subject.name}' given twice in --data")
-        subjects[subject.name] = subject
-    all_rows: list[dict] = []
-    all_curves: list[dict] = []
-    evaluated: set[str] = set()
-    for path in fields:
-        track = load_tracking(path)
-        if track.subject not in subjects:
-            raise BinnInputError(path, f"no subject '{track.subject}' among --data")
-        rows, curves = evaluate_subject(subjects[track.subject], track, experiment)
-        log.info("%s: %s %s %s, %d slices", experiment, track.subject, track.method,
-                 track.setting, len(rows))  # fmt: skip
-        all_rows += rows
-        all_curves += curves
-        evaluated.add(track.subject)
-    unused = sorted(set(subjects) - evaluated)
-    if unused:
-        log.warning("subjects without tracking output (not evaluated): %s", unused)
-    table = pd.DataFrame(all_rows, columns=list(METRIC_COLUMNS))
-    write_csv(out, table)
-    if curves_out is not None:
-        write_csv(curves_out, pd.DataFrame(all_curves, columns=list(CURVE_COLUMNS)))
-    return table

@@ -1,6 +1,6 @@
 """``binn bench strain``: AHA segmental strain of tracked phantoms against their ground truth.
 
-Held-out phantoms (:func:`register.data.phantom.make_phantom`, seeds from
+Held-out phantoms (:func:`binn.register.data.phantom.make_phantom`, seeds from
 ``TEST_SEED_OFFSET``) are tracked with each method (demons and FFD at their defaults, and
 every network given with ``--model METHOD=PATH``); the ground-truth motion is analysed the
 same way as the reference. Reported per method:
@@ -22,7 +22,6 @@ the subject records (ES frame, per-slice depth) and stops with an error if they 
 
 from __future__ import annotations
 
-import argparse
 import logging
 import math
 import time
@@ -31,19 +30,21 @@ from typing import Any
 
 import numpy as np
 
-from binn.analysis.aha import AHA_NAMES, SEGMENT_LEVEL, assign_aha, segment_of_angle
-from binn.analysis.strain import StrainAnalysis, analyse_strain
+from binn.analysis.config import StrainBenchConfig
+from binn.analysis.measures.aha import AHA_NAMES, SEGMENT_LEVEL, assign_aha, segment_of_angle
+from binn.analysis.measures.strain import StrainAnalysis, analyse_strain
 from binn.errors import BinnInputError
 
 log = logging.getLogger(__name__)
 
 TEST_SEED_OFFSET = 200_000
 SEGMENT_TYPES = ("basal", "mid", "apical", "all")
+NETWORK_BATCH_SIZE = 32  # frames per network batch (speed only)
 
 
 def hypokinetic_sector(subject: Any) -> tuple[float, float, np.ndarray]:
     """``(centre screen angle deg, von Mises concentration, depth (Z,))`` of a phantom,
-    from what :func:`register.data.phantom.make_phantom` records in the subject's meta."""
+    from what :func:`binn.register.data.phantom.make_phantom` records in the subject's meta."""
     meta = subject.meta
     try:
         angle = float(meta["hypokinetic_angle_rad"])
@@ -89,31 +90,30 @@ def _stats(values: list[float]) -> dict[str, float | int | None]:
     return {"mean": float(v.mean()), "std": float(v.std()), "n": int(v.size)}
 
 
-def _registrars(args: argparse.Namespace) -> dict[str, Any]:
+def _registrars(cfg: StrainBenchConfig) -> dict[str, Any]:
     from binn.register.track import Registrar
 
     out: dict[str, Any] = {}
-    for method in args.methods:
+    for method in cfg.methods:
         out[method] = Registrar(method)
-    for item in args.model:
-        method, sep, path = item.partition("=")
-        if not sep:
-            raise BinnInputError(None, f"--model {item!r}: expected METHOD=PATH")
-        out[method] = Registrar(method, model=Path(path), batch_size=32, device=args.device)
+    for method, path in cfg.models.items():
+        out[method] = Registrar(
+            method, model=Path(path), batch_size=NETWORK_BATCH_SIZE, device=cfg.device
+        )
     return out
 
 
-def bench_strain(args: argparse.Namespace) -> dict[str, Any]:
+def bench_strain(cfg: StrainBenchConfig) -> dict[str, Any]:
     """Run the benchmark described in the module docstring; returns the JSON object."""
     from binn.register.data.phantom import make_phantom
     from binn.register.track import track_sequence
 
-    registrars = _registrars(args)
+    registrars = _registrars(cfg)
     sizes = {r.net.image_size for r in registrars.values() if r.net is not None}
     if len(sizes) > 1:
         raise BinnInputError(None, f"networks of different sizes {sorted(sizes)}")
-    size = sizes.pop() if sizes else args.size
-    seeds = [TEST_SEED_OFFSET + args.seed + i for i in range(args.subjects)]
+    size = sizes.pop() if sizes else cfg.size
+    seeds = [TEST_SEED_OFFSET + cfg.seed + i for i in range(cfg.subjects)]
     names = ["ground_truth", *registrars]
     errors = {m: {f"{q}_{t}": [] for q in ("radial", "circ") for t in (*SEGMENT_TYPES, "global")}
               for m in names}  # fmt: skip
@@ -122,7 +122,7 @@ def bench_strain(args: argparse.Namespace) -> dict[str, Any]:
     per_subject = []
     start = time.perf_counter()
     for seed in seeds:
-        subject = make_phantom(seed, args.family, args.frames, args.slices, size)
+        subject = make_phantom(seed, cfg.family, cfg.frames, cfg.slices, size)
         aha = assign_aha(subject.labels_ed, subject.spacing[1:], source=subject.name)
         centre, kappa, depth = hypokinetic_sector(subject)
         record: dict[str, Any] = {
@@ -169,10 +169,10 @@ def bench_strain(args: argparse.Namespace) -> dict[str, Any]:
     n = len(with_sector)
     return {
         "phantoms": {
-            "family": args.family,
+            "family": cfg.family,
             "seeds": seeds,
-            "frames": args.frames,
-            "slices": args.slices,
+            "frames": cfg.frames,
+            "slices": cfg.slices,
             "size": size,
             "with_hypokinetic_sector": n,
         },

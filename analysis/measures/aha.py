@@ -38,10 +38,10 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 
-from binn.analysis.levels import slice_levels
+from binn.analysis.measures.levels import slice_levels
 from binn.errors import BinnInputError
+from binn.vocabulary import LV_CAVITY, MYOCARDIUM, RV_CAVITY
 
-RV, MYO, CAVITY = 1, 2, 3
 AHA_NAMES: dict[int, str] = {
     1: "basal anterior",
     2: "basal anteroseptal",
@@ -90,7 +90,7 @@ class AhaAssignment:
 def aha_levels(myo: np.ndarray) -> list[str | None]:
     """Basal/mid/apical level per slice of a ``(Z, H, W)`` ED myocardium stack (base first).
 
-    The one call of :func:`analysis.levels.slice_levels` in the strain analysis.
+    The one call of :func:`binn.analysis.measures.levels.slice_levels` in the strain analysis.
     """
     return slice_levels(myo)
 
@@ -110,7 +110,7 @@ def screen_angle_deg(
 def lv_centre(labels: np.ndarray) -> np.ndarray:
     """ED LV cavity centroid ``(2,)`` px of one ``(H, W)`` slice; the myocardium's if there is
     no cavity; NaN when there is neither."""
-    for value in (CAVITY, MYO):
+    for value in (LV_CAVITY, MYOCARDIUM):
         idx = np.argwhere(labels == value)
         if idx.size:
             return idx.mean(axis=0)
@@ -128,7 +128,7 @@ def rv_insertion_angles(
     the arc's counter-clockwise start (after the largest angular gap). ``None`` when the RV
     is absent or touches fewer than ``MIN_CONTACT_PIXELS`` myocardium pixels.
     """
-    rv, myo = labels == RV, labels == MYO
+    rv, myo = labels == RV_CAVITY, labels == MYOCARDIUM
     if not rv.any() or not myo.any():
         return None
     contact = np.zeros_like(myo)
@@ -194,7 +194,7 @@ def assign_aha(
     if labels_ed.ndim != 3:
         raise BinnInputError(source, f"labels must be (Z, H, W), got {labels_ed.shape}")
     spacing = np.asarray(spacing, dtype=np.float64)
-    myo = labels_ed == MYO
+    myo = labels_ed == MYOCARDIUM
     levels = aha_levels(myo)
     z_n = labels_ed.shape[0]
     centres = np.stack([lv_centre(labels_ed[z]) for z in range(z_n)])

@@ -1,4 +1,4 @@
-"""``binn bench register``: all four methods on held-out phantoms, settings chosen on validation.
+"""``binn bench register``: every method on held-out phantoms, settings chosen on validation.
 
 The workflow's protocol at bench scale, in one process:
 
@@ -7,12 +7,14 @@ The workflow's protocol at bench scale, in one process:
    sees the default run's phantoms;
 2. the VAE prior of ``binn``: ``--vae``, or (logged as such) a small one trained here with
    ``binn train-vae``'s defaults on synthetic ``binn simulate`` cases of the same grid;
-3. one network per setting of ``binn`` and ``l2`` (``register.train``, validated on ``val``);
+3. one network per setting of each network method (``binn``, ``l2``;
+   :mod:`binn.register.train`, validated on ``val``);
 4. every setting of every method tracks the validation subjects (ES -> ED, as the
-   workflow's ``validation`` experiment), and :func:`analysis.select.select_setting` picks
-   per method the setting whose mean ``|det J - 1|`` is nearest the target;
+   workflow's ``validation`` experiment), and
+   :func:`binn.analysis.tables.select.select_setting` picks per method the setting whose
+   mean ``|det J - 1|`` is nearest the target;
 5. only the selected setting of each method tracks the test subjects (every frame), scored
-   by :func:`analysis.evaluate.evaluate_subject` as ``binn evaluate`` does.
+   by :func:`binn.analysis.measures.evaluate.evaluate_subject` as ``binn evaluate`` does.
 
 Test subjects take no part in training or selection. Reported per method: the selected
 setting, every validation candidate, test Dice / MCD (mm) / ``|det J - 1|`` / EPE (mm) as
@@ -24,7 +26,6 @@ registered pairs, and wall ms per pair (classical methods run ``threads`` pairs 
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import hashlib
 import json
@@ -34,73 +35,27 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from binn.analysis.config import BenchConfig
 from binn.errors import BinnInputError
-from binn.resample import DEFAULT_SIZE_PX, DEFAULT_SPACING_MM
+from binn.register.config import PhantomConfig, TrainConfig
+from binn.vocabulary import MYOCARDIUM, NO_REGISTRATION, get_method, method_names
 
 if TYPE_CHECKING:  # imported where used: the command line imports this module for its defaults
     import pandas as pd
 
-    from binn.analysis.evaluate import Tracking
+    from binn.analysis.measures.evaluate import Tracking
 
 log = logging.getLogger(__name__)
 
-METHODS = ("binn", "l2", "demons", "ffd")
-NETWORK_METHODS = ("binn", "l2")
 TEST_METRICS = ("dice", "mcd_mm", "abs_det_j_minus_1", "epe_mm")
+SPLITS = ("train", "val", "test")
 
-# The default run's values (config/config.yaml; tests/test_analysis_bench_register.py
-# checks that they agree).
-DEFAULT_SETTINGS = {
-    "binn": ("alpha=0.0025", "alpha=0.01", "alpha=0.025", "alpha=0.1", "alpha=0.01,refine=50"),
-    "l2": ("lam=0.001", "lam=0.01", "lam=0.1", "lam=0.1,refine=50"),
-    "demons": ("sigma=1", "sigma=1.5", "sigma=2"),
-    "ffd": ("grid=8,penalty=0.01", "grid=8,penalty=0.1"),
-}
-DEFAULT_TARGET = 0.1  # register.target_abs_det_j_minus_1
-DEFAULT_SIZE = DEFAULT_SIZE_PX  # grid.size, px
-DEFAULT_FRAMES = 20  # phantom.frames
-DEFAULT_SLICES = 3  # phantom.slices
-DEFAULT_SNR_DB = 20.0  # phantom.snr_db
-DEFAULT_SUBJECTS = {"train": 8, "val": 3, "test": 4}  # phantom.n_train / n_val / n_test
-DEFAULT_STEPS = 300  # register.steps
-DEFAULT_LR = 1e-3  # register.lr
-DEFAULT_WIDTH = 0.25  # register.width
-DEFAULT_BATCH_SIZE = 16  # register.batch_size
-DEFAULT_VAL_EVERY = 100  # binn train-reg --val-every (the workflow does not set it)
-DEFAULT_THREADS = 2  # classical pairs in parallel (speed only: the fields do not depend on it)
-DEFAULT_VAE_CASES = 12  # simulate.source.n_cases
+# The default run's simulations of a VAE trained here (config/config.yaml's ``simulate``;
+# tests/test_analysis_bench_register.py checks that they agree).
 VAE_SEED = 1000  # simulate.source.seed
 SIM_FRAMES = 25  # simulate.frames
 SIM_MESH_MM = 1.5  # simulate.mesh_size_mm
 SIM_MU_KPA = 36.75  # simulate.mu_kpa
-
-
-@dataclasses.dataclass(frozen=True)
-class BenchConfig:
-    """One bench run (see the module docstring); sizes px, spacing mm."""
-
-    settings: dict[str, tuple[str, ...]] = dataclasses.field(
-        default_factory=lambda: dict(DEFAULT_SETTINGS)
-    )
-    target: float = DEFAULT_TARGET
-    size: int = DEFAULT_SIZE
-    spacing_mm: float = DEFAULT_SPACING_MM
-    frames: int = DEFAULT_FRAMES
-    slices: int = DEFAULT_SLICES
-    snr_db: float = DEFAULT_SNR_DB
-    subjects: dict[str, int] = dataclasses.field(default_factory=lambda: dict(DEFAULT_SUBJECTS))
-    steps: int = DEFAULT_STEPS
-    lr: float = DEFAULT_LR
-    width: float = DEFAULT_WIDTH
-    batch_size: int = DEFAULT_BATCH_SIZE
-    val_every: int = DEFAULT_VAL_EVERY
-    threads: int = DEFAULT_THREADS
-    vae: Path | None = None
-    vae_cases: int = DEFAULT_VAE_CASES
-    vae_epochs: int | None = None  # None: binn train-vae's default
-    seed: int = 0
-    device: str = "auto"
-    work_dir: Path | None = None
 
 
 def phantom_seeds(seed: int, split: str, n: int) -> list[int]:
@@ -111,13 +66,13 @@ def phantom_seeds(seed: int, split: str, n: int) -> list[int]:
 
 
 def make_split(cfg: BenchConfig, split: str) -> list[Any]:
-    """The phantom subjects (:class:`register.data.CineSubject`) of one split."""
+    """The phantom subjects (:class:`binn.register.data.CineSubject`) of one split."""
     from binn.register.data.phantom import make_phantom
 
     return [
         make_phantom(
             s,
-            "A",
+            PhantomConfig.family,
             frames=cfg.frames,
             slices=cfg.slices,
             size=cfg.size,
@@ -146,22 +101,22 @@ def bench_register(cfg: BenchConfig) -> dict[str, Any]:
 
 def _bench(cfg: BenchConfig) -> dict[str, Any]:
     """:func:`bench_register` with torch's thread count set."""
-    unknown = set(cfg.settings) - set(METHODS)
-    if unknown or not cfg.settings:
-        raise BinnInputError(None, f"methods must be among {METHODS}, got {sorted(cfg.settings)}")
+    known = method_names()
+    if set(cfg.settings) - set(known) or not cfg.settings:
+        raise BinnInputError(None, f"methods must be among {known}, got {sorted(cfg.settings)}")
     if any(not s for s in cfg.settings.values()):
         raise BinnInputError(None, "every method needs at least one setting")
-    for split in ("train", "val", "test"):
+    for split in SPLITS:
         if cfg.subjects.get(split, 0) < 1:
             raise BinnInputError(None, f"need at least one {split} subject")
     from binn.register.checkpoint import resolve_device
 
-    split = {name: make_split(cfg, name) for name in ("train", "val", "test")}
+    split = {name: make_split(cfg, name) for name in SPLITS}
     with tempfile.TemporaryDirectory(prefix="binn-bench-register-") as tmp:
         work = Path(cfg.work_dir) if cfg.work_dir is not None else Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
         vae_info = None
-        if "binn" in cfg.settings:
+        if any(get_method(m).needs_vae for m in cfg.settings):
             vae_info = _vae(cfg, work)
         out: dict[str, Any] = {"methods": {}}
         training: dict[str, Any] = {}
@@ -180,8 +135,8 @@ def _bench(cfg: BenchConfig) -> dict[str, Any]:
         for subject in split["test"]
         for row in _rows(subject, _zero_tracking(subject), "bench_test")
     ]
-    out["none"] = _summary(pd.DataFrame(zero_rows), TEST_METRICS)
-    out["none"]["subjects"] = len(split["test"])
+    out[NO_REGISTRATION] = _summary(pd.DataFrame(zero_rows), TEST_METRICS)
+    out[NO_REGISTRATION]["subjects"] = len(split["test"])
     out.update(
         target=cfg.target,
         phantom={
@@ -208,7 +163,7 @@ def _select_and_test(
     val_rows = []
     import pandas as pd
 
-    from binn.analysis.select import select_setting
+    from binn.analysis.tables.select import select_setting
 
     for registrar in registrars.values():
         for subject in split["val"]:
@@ -228,7 +183,7 @@ def _select_and_test(
         "subjects": len(split["test"]),
         "pairs": pairs,
         "ms_per_pair": 1000.0 * seconds / pairs,
-        "threads": cfg.threads if method not in NETWORK_METHODS else None,
+        "threads": None if get_method(method).is_network else cfg.threads,
     }
     log.info(
         "%s: selected %s on validation; test %s, %.1f ms per pair",
@@ -242,12 +197,11 @@ def _select_and_test(
 
 def _track(subject: Any, registrar: Any, frames: str) -> tuple[Tracking, float, int]:
     """Track ``subject`` (``frames`` "es" or "all"); returns the tracking, seconds, pairs."""
-    from binn.analysis.evaluate import Tracking
+    from binn.analysis.measures.evaluate import Tracking
     from binn.register.track import track_sequence
 
-    r = track_sequence(
-        subject.images, registrar, frames, subject.es_index, subject.labels_ed == 2, subject.name
-    )
+    myo = subject.labels_ed == MYOCARDIUM
+    r = track_sequence(subject.images, registrar, frames, subject.es_index, myo, subject.name)
     pairs = int((r["frames"] != 0).sum()) * subject.slices
     tracking = Tracking(
         subject=subject.name,
@@ -262,7 +216,7 @@ def _track(subject: Any, registrar: Any, frames: str) -> tuple[Tracking, float, 
 
 
 def _rows(subject: Any, tracking: Tracking, experiment: str) -> list[dict]:
-    from binn.analysis.evaluate import evaluate_subject
+    from binn.analysis.measures.evaluate import evaluate_subject
 
     return evaluate_subject(subject, tracking, experiment)[0]
 
@@ -271,13 +225,13 @@ def _zero_tracking(subject: Any) -> Tracking:
     """No registration: zero fields on every frame."""
     import numpy as np
 
-    from binn.analysis.evaluate import Tracking
+    from binn.analysis.measures.evaluate import Tracking
 
     t, z, h, w = subject.images.shape
     return Tracking(
         subject.name,
-        "none",
-        "none",
+        NO_REGISTRATION,
+        NO_REGISTRATION,
         np.zeros((t, z, 2, h, w), np.float32),
         np.arange(t),
         float("nan"),
@@ -321,12 +275,13 @@ def _registrar(
 
     setting = canonical_setting(setting, f"bench setting of {method}")
     params = parse_setting(setting)
-    if method not in NETWORK_METHODS:
+    kind = get_method(method)
+    if not kind.is_network:
         return Registrar(method, params, threads=cfg.threads), None
-    from binn.register.train import TrainConfig, train_registration
+    from binn.register.train import train_registration
 
     base, refine = split_refine(params)
-    name = "alpha" if method == "binn" else "lam"
+    name = str(kind.weight)
     if set(base) != {name}:
         raise BinnInputError(None, f"{method} setting {setting!r} must name {name} (only)")
     tc = TrainConfig(
@@ -340,7 +295,7 @@ def _registrar(
         seed=cfg.seed,
         device=cfg.device,
     )
-    vae = Path(vae_info["path"]) if method == "binn" and vae_info else None
+    vae = Path(vae_info["path"]) if kind.needs_vae and vae_info else None
     key = {"train": dataclasses.asdict(tc), "data": _data_key(cfg), "vae": vae_info}
     out = work / "models" / f"{method}_{tc.setting()}_{_digest(key)}.pt"
     start = time.perf_counter()
@@ -366,22 +321,15 @@ def _data_key(cfg: BenchConfig) -> dict[str, Any]:
     }
 
 
-def _stage_args(module: Any, argv: list[str]) -> argparse.Namespace:
-    """``argv`` parsed by a stage's own command line (so its defaults are the workflow's)."""
-    parser = argparse.ArgumentParser()
-    module.add_commands(parser.add_subparsers())
-    return parser.parse_args(argv)
-
-
 def _vae(cfg: BenchConfig, work: Path) -> dict[str, Any]:
     """The VAE of ``binn``: ``cfg.vae``, or one trained here on synthetic simulations."""
     if cfg.vae is not None:
         return {"path": str(cfg.vae), "trained_here": False}
-    import binn.learn.cli
-    import binn.simulate.cli
-    from binn.learn.train import train_from_cli
+    from binn.learn.config import TrainConfig as VaeTrainConfig
+    from binn.learn.train import train_vae
     from binn.simulate.cases import enumerate_cases
-    from binn.simulate.pipeline import run_cli_case
+    from binn.simulate.config import SimulationSettings
+    from binn.simulate.pipeline import run_simulation
 
     source = {"kind": "synthetic", "n_cases": cfg.vae_cases, "seed": VAE_SEED}
     grid = {"size": cfg.size, "spacing_mm": cfg.spacing_mm}
@@ -402,22 +350,17 @@ def _vae(cfg: BenchConfig, work: Path) -> dict[str, Any]:
         path,
     )
     start = time.perf_counter()
+    settings = SimulationSettings(mu_kpa=SIM_MU_KPA, frames=SIM_FRAMES, mesh_size_mm=SIM_MESH_MM)
     cases = []
     for spec in enumerate_cases(source, cfg.spacing_mm, cfg.size):
         out = folder / "cases" / f"{spec.name}.npz"
         if not out.is_file():
-            argv = ["simulate", *spec.cli_args(), "--mu", str(SIM_MU_KPA)]
-            argv += ["--frames", str(SIM_FRAMES), "--mesh-size", str(SIM_MESH_MM)]
-            run_cli_case(
-                _stage_args(binn.simulate.cli, [*argv, "--record-failure", "--out", str(out)])
-            )
-        cases.append(str(out))
+            run_simulation(spec.request(out, settings, record_failure=True))
+        cases.append(out)
     info["simulate_seconds"] = time.perf_counter() - start
-    argv = ["train-vae", *cases, "--out", str(path), "--image-size", str(cfg.size)]
-    argv += ["--seed", str(cfg.seed), "--device", cfg.device]
-    if cfg.vae_epochs is not None:
-        argv += ["--epochs", str(cfg.vae_epochs)]
+    epochs = {} if cfg.vae_epochs is None else {"epochs": cfg.vae_epochs}
+    training = dataclasses.replace(VaeTrainConfig(), image_size=cfg.size, seed=cfg.seed, **epochs)
     start = time.perf_counter()
-    train_from_cli(_stage_args(binn.learn.cli, argv))
+    train_vae(cases, path, training, cfg.device)
     info["train_seconds"] = time.perf_counter() - start
     return info

@@ -30,11 +30,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from binn.analysis.aha import AHA_NAMES, SEGMENT_LEVEL
-from binn.analysis.strain import N_ROWS, StrainAnalysis, row_level, row_name
-from binn.analysis.tables_io import write_csv
+from binn.analysis.measures.aha import AHA_NAMES, SEGMENT_LEVEL
+from binn.analysis.measures.strain import N_ROWS, StrainAnalysis, row_level, row_name
+from binn.analysis.tables.io import write_csv
 from binn.errors import BinnInputError
 from binn.io import write_json, write_text
+from binn.vocabulary import MYOCARDIUM
 
 ORIENTATION = (
     "slices shown with row 0 at the top; AHA numbering assumes the standard short-axis "
@@ -506,7 +507,7 @@ def write_strain_outputs(
         gifs = []
         frames = a.tracked.frames
         for z in range(labels_ed.shape[0]):
-            myo = labels_ed[z] == 2
+            myo = labels_ed[z] == MYOCARDIUM
             if myo.any():
                 gifs.append(tmp / f"contours_z{z}.gif")
                 level = a.aha.levels[z]

@@ -12,22 +12,15 @@ quoted from the paper's Table 2 ("Reference [11]") and labelled as such.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 
+from binn.analysis.tables.labels import mean_std, method_label
+from binn.vocabulary import NO_REGISTRATION, table_order
+
 LEVEL_ORDER = ("apical", "mid", "basal", "all")
-METHOD_ORDER = ("none", "ffd", "demons", "l2", "binn")
-METHOD_NAMES = {
-    "none": "no registration",
-    "ffd": "FFD",
-    "demons": "demons",
-    "l2": "DL+L2 (l2)",
-    "binn": "BINN (binn)",
-}
-NO_REGISTRATION = "none"
 GROUND_TRUTH = "ground truth"
 REFERENCE_LABEL = "Reference [11] (tagged MRI, quoted from Qin et al. 2020 Table 2)"
 # Peak strain (%) on tagged MRI of a UK Biobank cohort, as printed in the paper's Table 2,
@@ -40,24 +33,11 @@ PAPER_REFERENCE_STRAIN_PCT = {
 ACCURACY_COLUMNS = ("mcd_mm", "dice", "hd_mm", "abs_det_j_minus_1", "fold_fraction", "epe_mm")
 
 
-def method_label(method: str, setting: str | float | None = None) -> str:
-    """Display name of a method, with its setting in brackets when it has one.
-
-    A refined setting (``alpha=0.01,refine=50``) names its own family:
-    ``BINN (binn+refine50) [alpha=0.01]`` (:func:`analysis.regularity.setting_info`).
-    """
-    has_setting = isinstance(setting, str) and setting not in ("", "nan")
-    if not has_setting:
-        return METHOD_NAMES.get(method, method)
-    from binn.analysis.regularity import setting_info
-
-    return setting_info(method, setting).label
-
-
 def _method_rank(method: str) -> tuple[int, str]:
-    return (
-        (METHOD_ORDER.index(method), "") if method in METHOD_ORDER else (len(METHOD_ORDER), method)
-    )
+    """Sort key of a method in the tables: :func:`binn.vocabulary.table_order`, then others
+    by name."""
+    order = table_order()
+    return (order.index(method), "") if method in order else (len(order), method)
 
 
 def no_registration_rows(metrics: pd.DataFrame) -> pd.DataFrame:
@@ -98,15 +78,6 @@ def aggregate(metrics: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
     out = out.sort_values(["_level", "_method", "setting"]).drop(columns=["_level", "_method"])
     ordered = [c for col in columns for c in (f"{col}_mean", f"{col}_std")]
     return out[[*keys, "n_subjects", "n_slices", *ordered]].reset_index(drop=True)
-
-
-def mean_std(mean: float, std: float, digits: int = 3) -> str | float:
-    """``"1.234 ± 0.056"``; NaN (missing) when the mean is missing, ``± —`` for a missing std
-    (a single subject)."""
-    if mean is None or not math.isfinite(mean):
-        return np.nan
-    spread = f"{std:.{digits}f}" if std is not None and math.isfinite(std) else "—"
-    return f"{mean:.{digits}f} ± {spread}"
 
 
 def _display(agg: pd.DataFrame, spec: Sequence[tuple[str, str, float, int]]) -> pd.DataFrame:

@@ -1,8 +1,11 @@
-"""``binn evaluate-pair``: register an ES stack to its ED stack slice by slice and score it.
+"""One ED/ES pair: register the ES stack to its ED stack slice by slice and score it.
+
+(``binn evaluate-pair`` reads the pair from NIfTI files: :mod:`binn.analysis.commands.pair`.)
 
 Per slice: Dice, mean contour distance and Hausdorff distance (mm) between the ES myocardium
 warped to ED and the ED myocardium, mean |det J - 1| over the ED myocardium; per level
-(basal / mid / apical, :func:`analysis.levels.slice_levels` of the ED myocardium) the means;
+(basal / mid / apical, :func:`binn.analysis.measures.levels.slice_levels` of the ED
+myocardium) the means;
 ``dice_before`` (ES vs ED myocardium without registration) per level. Slices without
 myocardium in ED or ES are listed with ``"evaluable": false`` and a reason, never dropped.
 A network's refinement (``--param refine=N``) that stopped on a slice is reported there as
@@ -11,7 +14,6 @@ A network's refinement (``--param refine=N``) that stopped on a slice is reporte
 
 from __future__ import annotations
 
-import argparse
 import math
 import time
 from typing import Any
@@ -19,14 +21,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from binn.analysis.levels import LEVELS, slice_levels
-from binn.analysis.metrics import contour_distances, dice, mean_abs_det_j_minus_1
-from binn.errors import BinnInputError
+from binn.analysis.measures.levels import LEVELS, slice_levels
+from binn.analysis.measures.metrics import contour_distances, dice, mean_abs_det_j_minus_1
 from binn.register.track import Registrar
 from binn.register.transform import warp
-from binn.resample import DEFAULT_SIZE_PX
+from binn.vocabulary import MYOCARDIUM
 
-MYO = 2
 METRICS = ("dice", "mcd_mm", "hd_mm", "abs_det_j_minus_1")
 
 
@@ -48,9 +48,9 @@ def score_pair_stack(
     ``fields (Z, 2, H, W)`` px (registration convention, target ED), labels ``(Z, H, W)``
     ACDC values, ``spacing_yx (2,)`` mm. Non-finite means (no evaluable slice) become None.
     """
-    myo_ed, myo_es = labels_ed == MYO, labels_es == MYO
+    myo_ed, myo_es = labels_ed == MYOCARDIUM, labels_es == MYOCARDIUM
     levels = slice_levels(myo_ed)
-    warped = warp_labels(labels_es, fields) == MYO
+    warped = warp_labels(labels_es, fields) == MYOCARDIUM
     slices: list[dict[str, Any]] = []
     for z in range(labels_ed.shape[0]):
         rec: dict[str, Any] = {"z": z, "level": levels[z]}
@@ -108,7 +108,7 @@ def evaluate_pair(
     fields = registrar(
         np.asarray(fixed, np.float32),
         np.asarray(moving, np.float32),
-        np.asarray(fixed_labels) == MYO,
+        np.asarray(fixed_labels) == MYOCARDIUM,
         names,
     )
     seconds = time.perf_counter() - start
@@ -127,57 +127,3 @@ def evaluate_pair(
         "dice_before": before,
         "evaluable_slices": sum(r["evaluable"] for r in slices),
     }
-
-
-def evaluate_pair_command(args: argparse.Namespace) -> dict[str, Any]:
-    """``binn evaluate-pair``: load the four NIfTI files, crop around the LV, register, score.
-
-    ``args`` as :func:`analysis.pair_cli.add_commands` defines them.
-    """
-    from binn.register.data import load_pair
-
-    size = args.size
-    if size is None and args.model is not None and args.method in ("binn", "l2"):
-        from binn.register.checkpoint import load_checkpoint
-
-        size = int(load_checkpoint(args.model)[1]["image_size"])
-    size = size or DEFAULT_SIZE_PX
-    pair = load_pair(
-        args.fixed_image,
-        args.fixed_labels,
-        args.moving_image,
-        args.moving_labels,
-        layout=args.layout,
-        size=size,
-        spacing_mm=args.spacing_mm,
-    )
-    if not (pair.labels_ed == MYO).any():
-        raise BinnInputError(args.fixed_labels, "no myocardium (label 2) in any slice")
-    from binn.vocabulary import parse_params
-
-    registrar = Registrar(
-        args.method,
-        parse_params(args.param),
-        args.model,
-        size,
-        args.batch_size,
-        args.device,
-        vae=args.vae,
-        threads=args.threads,
-    )
-    result = evaluate_pair(
-        pair.images[0],
-        pair.labels_ed,
-        pair.images[pair.es_index],
-        pair.labels_es,
-        np.asarray(pair.spacing)[1:],
-        registrar,
-        name=str(pair.name),
-    )
-    result["inputs"] = {
-        k: str(getattr(args, k))
-        for k in ("fixed_image", "fixed_labels", "moving_image", "moving_labels")
-    }
-    result["size"] = size
-    result["spacing_mm"] = [float(v) for v in np.asarray(pair.spacing)[1:]]  # grid of mm metrics
-    return result

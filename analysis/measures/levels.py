@@ -1,6 +1,6 @@
 """Slice levels (basal / mid / apical): the one definition used by every table in binn.
 
-The loaders guarantee z = 0 basal (:mod:`register.data.orientation` flips a stack stored
+The loaders guarantee z = 0 basal (:mod:`binn.register.data.orientation` flips a stack stored
 apex first, decided from the ED cavity-area trend). For a stack of unknown order pass
 ``base_first=None`` and the ED LV cavity masks: the order is then derived the same way (the
 cavity shrinks from base to apex); ``base_first=False`` says the stack is apex first.
@@ -54,7 +54,7 @@ def slice_levels(
 def _base_first_from_cavity(myo: np.ndarray, cavity: np.ndarray | None) -> bool:
     """Slice order of ``myo`` from the ED cavity-area trend (see the module docstring)."""
     from binn.register.data.orientation import base_first
-    from binn.register.data.subject import LV_CAVITY, MYOCARDIUM
+    from binn.vocabulary import LV_CAVITY, MYOCARDIUM
 
     if cavity is None or np.shape(cavity) != myo.shape:
         raise BinnInputError(

@@ -2,7 +2,7 @@
 the strain folders of ``binn strain``; each read, checked and turned into tables.
 
 ``split.json`` is read in either of two forms. The one ``binn split``
-(:mod:`register.data.split`) writes::
+(:mod:`binn.register.data.split`) writes::
 
     {"seed": int, "train": [subject, ...], "val": [...], "test": [...],
      "subjects": {subject: {"split", "group", ...}, ...},
@@ -33,13 +33,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from binn.analysis.tables import (
+from binn.analysis.tables.labels import mean_std, method_label
+from binn.analysis.tables.report_tables import (
     GROUND_TRUTH,
     LEVEL_ORDER,
     PAPER_REFERENCE_STRAIN_PCT,
     REFERENCE_LABEL,
-    mean_std,
-    method_label,
 )
 from binn.errors import BinnInputError
 from binn.provenance import config_hash
@@ -47,7 +46,7 @@ from binn.provenance import config_hash
 UNGROUPED = "—"
 SPLIT_KEYS = ("train", "val", "test")
 STRAIN_JSON, STRAIN_HTML = "strain.json", "index.html"
-# strain.json segment keys (analysis/strain_outputs.py); null (no pixels) reads as NaN
+# strain.json segment keys (binn.analysis.rendering.strain_pages); null (no pixels) reads as NaN
 SEGMENT_PEAKS = ("peak_radial_strain", "peak_circ_strain", "peak_radial_strain_gt",
                  "peak_circ_strain_gt")  # fmt: skip
 

@@ -3,8 +3,9 @@
 Experiments are told apart by the ``experiment`` column: ``comparison`` (Table 1, Table 2,
 Fig. 3), ``alpha_sweep`` (Fig. 2 and its table), ``generalisation`` (Table 3), and any
 experiment that evaluates several settings of a method (``validation``, a test sweep) for
-the equal-regularity comparison (:mod:`analysis.regularity`). Every file below is always
-written (with a line saying so when its input is absent), so the outputs have fixed names:
+the equal-regularity comparison (:mod:`binn.analysis.tables.regularity`). Every file below
+is always written (with a line saying so when its input is absent), so the outputs have
+fixed names:
 
 ``table1_comparison``, ``table2_strain``, ``table3_generalisation``, ``table_alpha_sweep``,
 ``selections``, ``failed_cases``, ``regularity_pairs``, ``split``, ``strain_pages``,
@@ -24,12 +25,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from binn.analysis import figures, regularity, report_inputs, tables
-from binn.analysis.tables_io import read_csvs, to_markdown, write_csv, write_table
+from binn.analysis.rendering import figures
+from binn.analysis.tables import labels, regularity, report_inputs, report_tables
+from binn.analysis.tables.io import read_csvs, to_markdown, write_csv, write_table
 from binn.errors import BinnInputError
 from binn.io import write_text
 from binn.provenance import code_version
 from binn.register.selection import read_selection
+from binn.vocabulary import NO_REGISTRATION, PROPOSED_METHOD
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +96,7 @@ def _runs_overview(metrics: pd.DataFrame) -> pd.DataFrame:
         rows.append({
             "experiment": experiment,
             "methods [setting]": ", ".join(
-                tables.method_label(m, s) for m, s in zip(runs["method"], runs["setting"],
+                labels.method_label(m, s) for m, s in zip(runs["method"], runs["setting"],
                                                           strict=True)
             ),
             "subjects": group["subject"].nunique(),
@@ -124,22 +127,23 @@ def _target(chosen: Sequence[dict]) -> float | None:
 
 
 def _selected_sentences(comparison: pd.DataFrame) -> list[str]:
-    """Comparison sentences at the selected settings (level ``all``), binn vs each other."""
+    """Comparison sentences at the selected settings (level ``all``): the proposed method
+    (:data:`binn.vocabulary.PROPOSED_METHOD`) vs each other."""
     rows = comparison[comparison["level"] == "all"] if len(comparison) else comparison
     stats = {}
     for r in rows.to_dict("records"):
-        if r["method"] == tables.NO_REGISTRATION:
+        if r["method"] == NO_REGISTRATION:
             continue
-        name = regularity.setting_info(r["method"], r["setting"]).family
+        name = labels.setting_info(r["method"], r["setting"]).family
         stats[name] = {
             m: (r[f"{m}_mean"], r[f"{m}_std"], int(r["n_subjects"]))
             for m in (*SELECTED_ACCURACY, regularity.X)
             if f"{m}_mean" in r and pd.notna(r[f"{m}_mean"])
         }
     out = []
-    for a in [f for f in stats if f.split("+")[0] == "binn"]:
+    for a in [f for f in stats if f.split("+")[0] == PROPOSED_METHOD]:
         for b in [f for f in stats if f != a]:
-            if b.split("+")[0] == "binn" and b < a:
+            if b.split("+")[0] == PROPOSED_METHOD and b < a:
                 continue
             accuracy = [m for m in SELECTED_ACCURACY if m in stats[a] and m in stats[b]]
             out.append(regularity.describe_pair(a, stats[a], b, stats[b], accuracy))
@@ -183,7 +187,9 @@ def build_report(
 
     comparison = _experiment(metric_rows, "comparison")
     empty_cmp = "No rows of experiment 'comparison' in the inputs."
-    csv, view = tables.comparison_table(comparison) if len(comparison) else (comparison, comparison)
+    csv, view = (
+        report_tables.comparison_table(comparison) if len(comparison) else (comparison, comparison)
+    )
     title = (
         "# Table 1 style: motion-tracking accuracy and volume preservation (test subjects)\n\n"
         "ES myocardium warped to ED; mean ± std over subjects of per-subject level means; "
@@ -196,11 +202,14 @@ def build_report(
     written += paths
     selected_sentences = _selected_sentences(csv) if len(comparison) else []
 
-    csv, view = tables.strain_table(comparison) if len(comparison) else (comparison, comparison)
+    csv, view = (
+        report_tables.strain_table(comparison) if len(comparison) else (comparison, comparison)
+    )
+    reference = report_tables.REFERENCE_LABEL
     title = (
         "# Table 2 style: peak Lagrangian strain (%) over the tracked frames\n\n"
         "RR: peak radial (max), CC: peak circumferential (min), ED reference, directions "
-        f"from the ED LV cavity centroid. '{tables.REFERENCE_LABEL}' is quoted, not computed; "
+        f"from the ED LV cavity centroid. '{reference}' is quoted, not computed; "
         "'ground truth' is the phantoms' known motion; errors are mean |strain - ground "
         "truth| over the frames after ED. Mean ± std over subjects."
     )
@@ -210,7 +219,7 @@ def build_report(
     written += paths
 
     general = _experiment(metric_rows, "generalisation")
-    csv, view = tables.generalisation_table(general) if len(general) else (general, general)
+    csv, view = report_tables.generalisation_table(general) if len(general) else (general, general)
     subjects = sorted(map(str, general["subject"].unique())) if len(general) else []
     shown = ", ".join(subjects[:6]) + (", ..." if len(subjects) > 6 else "")
     title = (
@@ -226,7 +235,7 @@ def build_report(
     written += paths
 
     sweep = _experiment(metric_rows, "alpha_sweep")
-    csv, view = tables.alpha_sweep_table(sweep) if len(sweep) else (sweep, sweep)
+    csv, view = report_tables.alpha_sweep_table(sweep) if len(sweep) else (sweep, sweep)
     paths, body["alpha"] = _table_section(
         out_dir, TABLE_NAMES["alpha_sweep"],
         "# alpha sweep (binn): all slices, mean ± std over subjects", csv, view,
@@ -249,7 +258,7 @@ def build_report(
     written += reg_paths
     body.update(reg_body)
 
-    sel_csv, sel_view = tables.selections_table(chosen)
+    sel_csv, sel_view = report_tables.selections_table(chosen)
     paths, body["selections"] = _table_section(
         out_dir, TABLE_NAMES["selections"],
         "# Hyperparameters chosen on validation data: mean |det J - 1| nearest the target\n\n"
@@ -302,7 +311,7 @@ def _regularity_section(
     unknown = [e for e in experiments if e not in present]
     if unknown:
         raise BinnInputError(None, f"regularity experiments {unknown} have no metrics rows")
-    selected = [regularity.setting_info(str(s["method"]), s["setting"]) for s in chosen]
+    selected = [labels.setting_info(str(s["method"]), s["setting"]) for s in chosen]
     written: list[Path] = []
     per_exp: dict[str, pd.DataFrame] = {}
     md_parts: list[str] = []
@@ -392,7 +401,7 @@ def _strain_section(
     title = (
         "# Peak segmental strain (%) per level (AHA segments, binn strain)\n\n"
         "Per subject the peaks of a level's segments are averaged; mean ± std over subjects. "
-        f"'{tables.REFERENCE_LABEL}' is quoted, not computed."
+        f"'{report_tables.REFERENCE_LABEL}' is quoted, not computed."
     )
     paths, levels_md = _table_section(
         out_dir, STRAIN_SEGMENTS, title, csv, view, "No strain folders were given."
@@ -468,7 +477,7 @@ def _summary(s: _SummaryInputs) -> str:
     by_name = {p.name: p for p in s.written}
     target = {c.get("target") for c in s.chosen}
     target_text = ", ".join(f"{t:g}" for t in target if isinstance(t, int | float)) or "—"
-    selected = "; ".join(f"{tables.method_label(c['method'])}: {c['setting']}" for c in s.chosen)
+    selected = "; ".join(f"{labels.method_label(c['method'])}: {c['setting']}" for c in s.chosen)
     bullets = lambda items: [f"- {t}" for t in items] + ([""] if items else [])  # noqa: E731
     lines = [
         "# binn: reproduction report",
@@ -531,7 +540,7 @@ def _summary(s: _SummaryInputs) -> str:
         "## Definitions",
         "",
         "- Slice levels: the slices holding ED myocardium, ordered base to apex, cut into "
-        "thirds (basal, mid, apical); `all` pools them (`analysis/levels.py`).",
+        "thirds (basal, mid, apical); `all` pools them (`analysis/measures/levels.py`).",
         "- Mean ± std over subjects of the per-subject mean over the slices of a level "
         "(sample std; `± —` for one subject); Subjects/Slices count what is behind a row.",
         "- Dice, MCD (symmetric mean contour distance), HD (Hausdorff): ES myocardium warped to "

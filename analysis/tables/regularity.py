@@ -6,12 +6,12 @@ one experiment (``validation``, a test sweep), each setting is one point
     x = mean |det J - 1| over the ED myocardium,   y = Dice (or MCD, mm),
 
 both the mean over subjects of the per-subject mean over evaluable slices (the aggregation
-of every report table, :func:`analysis.tables.aggregate`, level ``all``), with the standard
-deviation over subjects and the numbers of subjects and slices.
+of every report table, :func:`binn.analysis.tables.report_tables.aggregate`, level
+``all``), with the standard deviation over subjects and the numbers of subjects and slices.
 
 Curves are **families**: a method, and for network refinement (setting ``refine=N``,
 N > 0) the method with its iteration count, e.g. ``binn+refine50`` across its alphas, so a
-refined method is its own curve (:func:`setting_info`).
+refined method is its own curve (:func:`binn.analysis.tables.labels.setting_info`).
 
 Equal-regularity rule (:func:`compare_at_equal_regularity`), per experiment and pair of
 families A, B, each curve being the piecewise-linear interpolant through its points
@@ -33,96 +33,26 @@ ordered by x:
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from binn.analysis.tables import METHOD_NAMES, NO_REGISTRATION, mean_std
-from binn.errors import BinnInputError
+from binn.analysis.tables.labels import (
+    SettingInfo,
+    family_label,
+    mean_std,
+    same_setting,
+    setting_info,
+)
+from binn.vocabulary import NO_REGISTRATION, PROPOSED_METHOD
 
-REFINE = "refine"
 X = "abs_det_j_minus_1"
 CURVE_METRICS = ("dice", "mcd_mm")
 HIGHER_IS_BETTER = {"dice": True, "mcd_mm": False, "hd_mm": False, "epe_mm": False, X: False}
 METRIC_NAMES = {"dice": "Dice", "mcd_mm": "MCD", "hd_mm": "HD", "epe_mm": "EPE",
                 X: "|det J - 1|"}  # fmt: skip
-_SLUG_SPLIT = re.compile(r"\+(?=[A-Za-z_]\w*=)")
-
-
-@dataclass(frozen=True)
-class SettingInfo:
-    """A ``(method, setting)`` pair read as a curve family and a point on it.
-
-    ``params``: the setting's parameters (``{}`` when it is not ``name=value`` text, e.g.
-    ``default``); ``refine``: refinement iterations (0 = none); ``family``: the curve it
-    belongs to (``binn``, ``binn+refine50``); ``base``: the setting without ``refine`` (the
-    label of the point on its curve).
-    """
-
-    method: str
-    setting: str
-    params: dict[str, float]
-    refine: int
-    family: str
-    base: str
-
-    @property
-    def label(self) -> str:
-        """Display name: ``BINN (binn+refine50) [alpha=0.01]``."""
-        return family_label(self.family, self.base)
-
-
-def _canonical_text(setting: str) -> str:
-    """``alpha=0.01+refine=50`` (a path slug) -> ``alpha=0.01,refine=50``; commas unchanged."""
-    return _SLUG_SPLIT.sub(",", setting)
-
-
-def setting_info(method: str, setting: object) -> SettingInfo:
-    """Parse ``setting`` (``"alpha=0.01,refine=50"``, its slug ``"alpha=0.01+refine=50"``,
-    ``"default"``, ``""``) of ``method`` with :func:`binn.vocabulary.parse_setting`.
-
-    Text that is not ``name=value`` pairs keeps ``params = {}`` and is its own label; a
-    ``refine`` value that is not a non-negative whole number raises :class:`BinnInputError`.
-    """
-    from binn.vocabulary import format_setting, parse_setting
-
-    text = (
-        ""
-        if setting is None or (isinstance(setting, float) and math.isnan(setting))
-        else str(setting)
-    )
-    try:
-        params = parse_setting(_canonical_text(text), f"setting of {method}")
-    except BinnInputError:
-        return SettingInfo(method, text, {}, 0, method, text)
-    refine_value = params.pop(REFINE, 0.0)
-    if refine_value < 0 or refine_value != int(refine_value):
-        raise BinnInputError(f"setting of {method}", f"refine={refine_value:g} is not a count")
-    refine = int(refine_value)
-    family = f"{method}+{REFINE}{refine}" if refine else method
-    return SettingInfo(method, text, params, refine, family, format_setting(params))
-
-
-def family_label(family: str, base: str = "") -> str:
-    """``binn+refine50`` -> ``BINN (binn+refine50)``; with a setting, ``... [alpha=0.01]``."""
-    method, plus, rest = family.partition("+")
-    name = METHOD_NAMES.get(method, method)
-    if plus:
-        suffix = f"({method})"
-        name = name.replace(suffix, f"({family})") if name.endswith(suffix) else f"{name}+{rest}"
-    return f"{name} [{base}]" if base else name
-
-
-def same_setting(a: SettingInfo, b: SettingInfo) -> bool:
-    """Same method and the same parameters (``alpha=1e-3`` equals ``alpha=0.001``)."""
-    if a.method != b.method:
-        return False
-    if a.params or b.params:
-        return a.params == b.params and a.refine == b.refine
-    return a.setting == b.setting
 
 
 # --- per-setting table ------------------------------------------------------------------
@@ -429,8 +359,10 @@ def describe_pair(
     return f"{name_a} vs {name_b}: " + "; ".join(parts) + "."
 
 
-def pair_sentences(pairs: pd.DataFrame, experiment: str, involving: str = "binn") -> list[str]:
-    """Sentences for the compared pairs of families of ``involving`` (e.g. ``binn*``)."""
+def pair_sentences(pairs: pd.DataFrame, experiment: str, involving: str | None = None) -> list[str]:
+    """Sentences for the compared pairs of families of method ``involving`` (default
+    :data:`binn.vocabulary.PROPOSED_METHOD`: ``binn`` and ``binn+refineN``)."""
+    involving = involving or PROPOSED_METHOD
     out = []
     for r in pairs.to_dict("records"):
         fa, fb = r["family_a"], r["family_b"]

@@ -1,11 +1,12 @@
 """The report's figures (PNG, matplotlib Agg), computed from ``binn evaluate`` curves.
 
 - :func:`alpha_sweep_figure` (Fig. 2 style): Dice, myocardial area change, radial and
-  circumferential strain over the cardiac cycle, one line per alpha of ``binn`` (mean over
-  subjects and evaluable slices; the band is +- one standard deviation).
+  circumferential strain over the cardiac cycle, one line per training weight (alpha) of
+  the proposed method ``binn`` (:data:`binn.vocabulary.PROPOSED_METHOD`); mean over
+  subjects and evaluable slices, the band +- one standard deviation.
 - :func:`detj_cycle_figure` (Fig. 3 style): mean det J and mean |det J - 1| over the
-  myocardium across the cycle for ``binn`` vs ``l2`` on one subject (line: mean over its
-  slices; band: range over its slices).
+  myocardium across the cycle for the first two network methods (``binn`` vs ``l2``) on
+  one subject (line: mean over its slices; band: range over its slices).
 
 When there is nothing to plot the figure says so instead of being left out, so the report
 always has the same files.
@@ -18,7 +19,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from binn.analysis.tables.labels import family_label, method_label
+from binn.analysis.tables.regularity import X
+from binn.errors import BinnInputError
 from binn.io import atomic_path
+from binn.vocabulary import (
+    NO_REGISTRATION,
+    PROPOSED_METHOD,
+    get_method,
+    network_methods,
+    parse_setting,
+)
 
 DPI = 120
 
@@ -49,24 +60,30 @@ def _empty_figure(path: str | Path, title: str, reason: str) -> Path:
     return _save(fig, path)
 
 
-def _alpha_of(setting: str) -> float:
-    """alpha of a ``name=value`` setting string; NaN when it names none (or is not one)."""
-    from binn.errors import BinnInputError
-    from binn.vocabulary import parse_setting
-
+def _weight_of(setting: str, weight: str) -> float:
+    """The training ``weight`` (e.g. ``alpha``) of a ``name=value`` setting string; NaN when
+    it names none (or is not one)."""
     try:
-        return parse_setting(str(setting)).get("alpha", np.nan)
+        return parse_setting(str(setting)).get(weight, np.nan)
     except BinnInputError:
         return np.nan
 
 
+def _detj_methods() -> tuple[str, str]:
+    """The two methods of the Fig. 3 style figure: the first two network methods."""
+    first, second = network_methods()[:2]
+    return first, second
+
+
 def alpha_sweep_figure(curves: pd.DataFrame, path: str | Path) -> Path:
-    """Fig. 2 style panels over the cycle for each alpha; ``curves``: ``binn evaluate`` rows."""
-    title = "Effect of the VAE weight alpha (binn)"
+    """Fig. 2 style panels over the cycle for each training weight of the proposed method;
+    ``curves``: ``binn evaluate`` rows."""
+    method = PROPOSED_METHOD
+    weight = get_method(method).weight or ""
+    title = f"Effect of the VAE weight {weight} ({method})"
     rows = curves[curves["level"].notna()] if len(curves) else curves
     if rows.empty:
         return _empty_figure(path, title, "no alpha-sweep curves in the inputs")
-    rows = rows.assign(alpha=rows["setting"].map(_alpha_of))
     panels = [
         ("dice", "Dice (frame t warped to ED)", 1.0),
         ("area_change", "myocardial area change (%)", 100.0),
@@ -76,11 +93,11 @@ def alpha_sweep_figure(curves: pd.DataFrame, path: str | Path) -> Path:
     plt = _pyplot()
     fig, axes = plt.subplots(1, 4, figsize=(16, 3.8))
     cmap = plt.get_cmap("viridis")
-    settings = sorted(rows["setting"].unique(), key=lambda s: (_alpha_of(s), str(s)))
+    settings = sorted(rows["setting"].unique(), key=lambda s: (_weight_of(s, weight), str(s)))
     for i, setting in enumerate(settings):
         sub = rows[rows["setting"] == setting]
-        alpha = _alpha_of(setting)
-        label = f"alpha = {alpha:g}" if np.isfinite(alpha) else str(setting)
+        value = _weight_of(setting, weight)
+        label = f"{weight} = {value:g}" if np.isfinite(value) else str(setting)
         colour = cmap(i / max(len(settings) - 1, 1))
         for ax, (col, _, scale) in zip(axes, panels, strict=True):
             stats = sub.groupby("phase")[col].agg(["mean", "std"]).dropna(subset=["mean"])
@@ -103,10 +120,10 @@ def alpha_sweep_figure(curves: pd.DataFrame, path: str | Path) -> Path:
     return _save(fig, path)
 
 
-def pick_detj_subject(
-    curves: pd.DataFrame, methods: tuple[str, str] = ("binn", "l2")
-) -> str | None:
-    """The first subject (by name) whose curves hold both ``methods``; None if there is none."""
+def pick_detj_subject(curves: pd.DataFrame, methods: tuple[str, str] | None = None) -> str | None:
+    """The first subject (by name) whose curves hold both ``methods`` (default: the first
+    two network methods, ``binn`` and ``l2``); None if there is none."""
+    methods = methods or _detj_methods()
     if curves.empty:
         return None
     have = curves.groupby("subject")["method"].agg(set)
@@ -115,9 +132,11 @@ def pick_detj_subject(
 
 
 def detj_cycle_figure(
-    curves: pd.DataFrame, path: str | Path, methods: tuple[str, str] = ("binn", "l2")
+    curves: pd.DataFrame, path: str | Path, methods: tuple[str, str] | None = None
 ) -> tuple[Path, str | None]:
-    """Fig. 3 style det J across the cycle on one subject; returns ``(path, subject)``."""
+    """Fig. 3 style det J across the cycle on one subject for ``methods`` (default: the first
+    two network methods); returns ``(path, subject)``."""
+    methods = methods or _detj_methods()
     title = "Jacobian determinant across the cardiac cycle"
     subject = pick_detj_subject(curves, methods)
     if subject is None:
@@ -127,8 +146,6 @@ def detj_cycle_figure(
     plt = _pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
     colours = {methods[0]: "tab:red", methods[1]: "tab:blue"}
-    from binn.analysis.tables import method_label
-
     for method in methods:
         sub = rows[rows["method"] == method]
         for ax, col in zip(axes, ("mean_det_j", "abs_det_j_minus_1"), strict=True):
@@ -155,14 +172,12 @@ def regularity_figure(
 ) -> Path:
     """Dice and MCD against mean |det J - 1|, one panel column per experiment.
 
-    ``tables``: experiment -> :func:`analysis.regularity.regularity_table` (ordered panels,
-    e.g. validation then test). One line per family (a refined method is its own family),
-    its settings joined in order of mean |det J - 1|; bars: std over subjects (both axes);
-    the selected setting is ringed; 'no registration' is a dashed horizontal line; the
-    selection target a dotted vertical one.
+    ``tables``: experiment -> :func:`binn.analysis.tables.regularity.regularity_table`
+    (ordered panels, e.g. validation then test). One line per family (a refined method is
+    its own family), its settings joined in order of mean |det J - 1|; bars: std over
+    subjects (both axes); the selected setting is ringed; 'no registration' is a dashed
+    horizontal line; the selection target a dotted vertical one.
     """
-    from binn.analysis.regularity import X, family_label
-
     title = "Accuracy against volume preservation over every setting"
     shown = {e: t for e, t in tables.items() if len(t) and t[f"{X}_mean"].notna().any()}
     if not shown:
@@ -170,14 +185,14 @@ def regularity_figure(
     plt = _pyplot()
     cols = len(shown)
     fig, axes = plt.subplots(2, cols, figsize=(5.5 * cols, 8), squeeze=False)
-    families = sorted({f for t in shown.values() for f in t["family"] if f != "none"})
+    families = sorted({f for t in shown.values() for f in t["family"] if f != NO_REGISTRATION})
     colours = {f: plt.get_cmap("tab10")(i % 10) for i, f in enumerate(families)}
     panels = (("dice", "Dice"), ("mcd_mm", "MCD (mm)"))
     for c, (experiment, table) in enumerate(shown.items()):
         n_subj = int(table["n_subjects"].max())
         for r, (metric, ylabel) in enumerate(panels):
             ax = axes[r, c]
-            none = table[table["family"] == "none"]
+            none = table[table["family"] == NO_REGISTRATION]
             if len(none) and np.isfinite(none[f"{metric}_mean"].iloc[0]):
                 ax.axhline(none[f"{metric}_mean"].iloc[0], color="0.4", linestyle="--",
                            linewidth=1, label="no registration")  # fmt: skip
