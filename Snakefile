@@ -6,7 +6,11 @@ Run `snakemake --cores all` (default: embedded synthetic data, CPU) or pass
 
 from snakemake.utils import min_version, validate
 
+from binn.vocabulary import NETWORK, method_wildcard
 from binn.workflow import Layout, check_config_files
+from binn.workflow.experiments import EXPERIMENT_NAMES, REGULARITY_EXPERIMENTS, SELECTED
+from binn.workflow.scheduling import PREREQUISITE, TOWARDS_REPORT, TRAINING
+from binn.workflow.subjects import DOMAINS, PHANTOM_SPLITS
 
 min_version("9.0")
 
@@ -17,17 +21,19 @@ configfile: "config/config.yaml"
 check_config_files(workflow.configfiles)
 validate(config, "config/schema.yaml")
 
-L = Layout.from_config(config)
+# Real mode reads its subjects from the split job's output once it has run (a checkpoint).
+L = Layout.from_config(config, await_split=lambda: checkpoints.split_subjects.get())
+P = L.paths
 
 
 wildcard_constraints:
     case=r"[A-Za-z0-9_]+",
     subject=r"[A-Za-z0-9_]+",
-    split=r"train|val|test|general",
-    domain=r"phantom|real",
-    method=r"binn|l2|demons|ffd",
+    split="|".join(PHANTOM_SPLITS),
+    domain="|".join(DOMAINS),
+    method=method_wildcard(),
     setting=r"[A-Za-z0-9_.=+\-]+",
-    experiment=r"validation|phantom_validation|comparison|alpha_sweep|test_sweep|generalisation",
+    experiment="|".join(EXPERIMENT_NAMES),
 
 
 include: "simulate/rules.smk"

@@ -21,22 +21,34 @@ from binn.logs import configure_logging
 CLI_MODULES = (
     "binn.simulate.cli",
     "binn.learn.cli",
-    "binn.register.data.cli",
-    "binn.register.data.split",
     "binn.register.cli",
     "binn.analysis.cli",
-    "binn.analysis.pair_cli",
-    "binn.analysis.bench_cli",
 )
 
 
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Every ``--help`` of binn: descriptions as written, and each option's default
+    (``(default: X)``) after its help, unless the default is None."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default is None:
+            return action.help
+        return super()._get_help_string(action)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    """Assemble the parser from the stage packages' ``cli`` modules."""
+    """Assemble the parser from the stage packages' ``cli`` modules; every parser and
+    subparser shows defaults in its help (:class:`HelpFormatter`)."""
     import importlib
 
     parser = argparse.ArgumentParser(prog="binn", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"binn {__version__}")
-    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING"])
+    parser.add_argument(
+        "--log-level",
+        default="INFO",
+        choices=["DEBUG", "INFO", "WARNING"],
+        help="messages of this level and above are logged",
+    )
     parser.add_argument("--log-file", default=None, help="also write the log to this file")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     bench = commands.add_parser("bench", help="benchmarks that print one JSON object")
@@ -51,7 +63,19 @@ def build_parser() -> argparse.ArgumentParser:
             module.add_bench(bench_commands)
         if hasattr(module, "add_verify"):
             module.add_verify(verify_commands)
+    for each in walk_parsers(parser):
+        each.formatter_class = HelpFormatter
     return parser
+
+
+def walk_parsers(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    """``parser`` and every subparser below it, depth first (each once)."""
+    found = [parser]
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in dict.fromkeys(action.choices.values()):  # aliases share a parser
+                found += walk_parsers(sub)
+    return found
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -142,6 +142,10 @@ METHODS: dict[str, Method] = {
 }
 
 
+PROPOSED_METHOD = "binn"
+"""The paper's method: Fig. 2 sweeps its training weight (the workflow's ``alpha_sweep``)."""
+
+
 def method_names(kind: str | None = None) -> tuple[str, ...]:
     """The registered methods (of one ``kind`` when given), in registration order."""
     return tuple(name for name, m in METHODS.items() if kind is None or m.kind == kind)
@@ -178,9 +182,10 @@ def table_order() -> tuple[str, ...]:
     return (NO_REGISTRATION, *reversed(method_names()))
 
 
-def method_wildcard() -> str:
-    """The Snakemake wildcard constraint of ``{method}``: one alternative per method."""
-    return "|".join(re.escape(name) for name in METHODS)
+def method_wildcard(kind: str | None = None) -> str:
+    """The Snakemake wildcard constraint of ``{method}``: one alternative per registered
+    method (of one ``kind`` when given)."""
+    return "|".join(re.escape(name) for name in method_names(kind))
 
 
 # --- settings -----------------------------------------------------------------------------

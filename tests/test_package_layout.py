@@ -106,3 +106,17 @@ def test_each_stage_folder_is_mapped_into_the_namespace(folder):
     setuptools = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
     assert setuptools["package-dir"][f"binn.{folder}"] == folder
     assert f"binn.{folder}" in setuptools["packages"]
+
+
+def test_every_package_folder_is_installed():
+    """pyproject lists every package of the source folders (a folder with ``__init__.py``),
+    so an ordinary (not editable) install holds all of them."""
+    import tomllib
+
+    setuptools = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    found = {
+        installed_name(init)
+        for folder in SOURCE_FOLDERS
+        for init in (ROOT / folder).rglob("__init__.py")
+    }
+    assert sorted(setuptools["packages"]) == sorted(found)

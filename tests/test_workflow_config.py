@@ -6,12 +6,16 @@ import argparse
 import copy
 
 import pytest
+import yaml
 from snakemake.common.configfile import load_configfile
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import update_config, validate
 
 from binn.register.cli import add_commands
-from tests.workflow_helpers import REPO
+from binn.resample import DEFAULT_SIZE_PX, DEFAULT_SPACING_MM
+from binn.vocabulary import METHODS, method_names
+from binn.workflow import Layout
+from tests.workflow_helpers import REPO, TOY_METHOD
 
 SCHEMA = str(REPO / "config" / "schema.yaml")
 
@@ -102,3 +106,45 @@ def test_real_source_needs_a_data_dir() -> None:
     config = {"simulate": {"source": {"kind": "acdc"}}}
     with pytest.raises(WorkflowError, match="data_dir"):
         validate(config, SCHEMA)
+
+
+def _schema() -> dict:
+    return yaml.safe_load((REPO / "config" / "schema.yaml").read_text())
+
+
+def test_the_schema_declares_the_vocabularys_methods() -> None:
+    """The settings lists the schema gives defaults for are exactly the registered methods."""
+    register = _schema()["properties"]["register"]["properties"]
+    lists = [name for name, spec in register.items() if spec.get("type") == "array"]
+    assert lists == list(method_names())
+    assert all(register[m]["default"] for m in method_names())
+
+
+def test_a_method_registered_only_in_the_vocabulary_passes_validation(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    config = _load("test.yaml")
+    config["register"]["toy"] = ["sigma=1e0"]
+    validate(config, SCHEMA)  # any settings list: which names are methods is the vocabulary's
+    monkeypatch.setitem(METHODS, TOY_METHOD.name, TOY_METHOD)
+    layout = Layout.from_config(config)
+    assert layout.settings.slugs("toy") == ["sigma=1"]  # canonical, like every method's
+    assert ("toy", "selected") in layout.experiment("comparison").runs
+
+
+@pytest.mark.parametrize(("value", "message"), [(3, "3 is not of type 'array'"),
+                                                ([], "should be non-empty")])  # fmt: skip
+def test_a_register_key_that_is_not_an_option_must_be_settings(value, message) -> None:
+    config = _load("config.yaml")
+    config["register"]["stpes"] = value
+    with pytest.raises(WorkflowError, match=message):
+        validate(config, SCHEMA)
+
+
+def test_the_grid_defaults_are_binns() -> None:
+    """The schema's grid is the library's default grid (binn.resample), and the embedded
+    config runs on it."""
+    grid = _schema()["properties"]["grid"]["properties"]
+    defaults = {"size": DEFAULT_SIZE_PX, "spacing_mm": DEFAULT_SPACING_MM}
+    assert {k: grid[k]["default"] for k in grid} == defaults
+    assert _load("config.yaml")["grid"] == defaults

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
+import json
 import re
+import shlex
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -10,12 +14,25 @@ import pytest
 from snakemake.common.configfile import load_configfile
 from snakemake.utils import update_config, validate
 
+from binn.cli import build_parser
 from binn.errors import BinnInputError
-from binn.vocabulary import canonical_setting, network_model_setting
-from binn.workflow import METHODS, Layout, check_config_files
+from binn.io import write_json
+from binn.register.data.split import make_split
+from binn.vocabulary import (
+    METHODS,
+    PROPOSED_METHOD,
+    canonical_setting,
+    method_names,
+    network_methods,
+    network_model_setting,
+)
+from binn.workflow import Layout, check_config_files
+from binn.workflow.real_data import split_seed
 from tests.workflow_helpers import (
     REPO,
+    TOY_METHOD,
     run_snakemake,
+    run_snakemake_with_method,
     write_acdc_dataset,
     write_acdc_subject,
 )
@@ -31,28 +48,49 @@ def _job_counts(stdout: str) -> dict[str, int]:
     return counts
 
 
+def _unparsable_commands(stdout: str) -> dict[str, str]:
+    """``{command: argparse's complaint}`` for the ``binn`` command lines of a dry run
+    (``--printshellcmds``) that the ``binn`` parser refuses."""
+    parser = build_parser()
+    refused: dict[str, str] = {}
+    for line in re.findall(r"^Shell command: binn (.*)$", stdout, flags=re.MULTILINE):
+        argv = shlex.split(line)
+        complaint = io.StringIO()
+        try:
+            with contextlib.redirect_stderr(complaint):
+                parser.parse_args(argv)
+        except SystemExit:
+            refused[" ".join(argv[:3])] = complaint.getvalue().strip().splitlines()[-1]
+    return refused
+
+
+def _n_models(register: dict, method: str) -> int:
+    """Distinct training weights of a network method: one model each."""
+    return len({network_model_setting(canonical_setting(s)) for s in register[method]})
+
+
 def _expected_counts(config: dict) -> dict[str, int]:
     """Jobs the design calls for, computed from the config (not from the workflow)."""
     ph, reg = config["phantom"], config["register"]
-    n_settings = {m: len(reg[m]) for m in METHODS}
-    n_models = {m: len({s.split(",")[0] for s in reg[m]}) for m in ("binn", "l2")}
-    n_unrefined = sum("refine" not in s for s in reg["binn"])
+    methods, networks = method_names(), network_methods()
+    n_settings = {m: len(reg[m]) for m in methods}
+    n_unrefined = sum("refine" not in s for s in reg[PROPOSED_METHOD])
     # one tracking job per experiment x method x setting, over all the experiment's subjects
     tracks = (
         sum(n_settings.values())  # validation: every setting of every method
-        + len(METHODS)  # comparison: the selected setting of each method
+        + len(methods)  # comparison: the selected setting of each method
         + n_unrefined  # alpha sweep: the unrefined alphas
         + sum(n_settings.values())  # test sweep: every setting, ES->ED
-        + 2  # generalisation: the two networks
+        + len(networks)  # generalisation: the networks
     )
     return {
         "simulate_case": config["simulate"]["source"]["n_cases"],
         "train_vae": 1,
         "phantom": ph["n_train"] + ph["n_val"] + ph["n_test"] + ph["n_general"],
-        "train_registration": n_models["binn"] + n_models["l2"],
+        "train_registration": sum(_n_models(reg, m) for m in networks),
         "track_evaluate": tracks,
-        "select_setting": len(METHODS),
-        "strain": len(METHODS),  # every test subject, per selected method
+        "select_setting": len(methods),
+        "strain": len(methods),  # every test subject, per selected method
         "run_config": 1,
         "report": 1,
         "all": 1,
@@ -60,31 +98,30 @@ def _expected_counts(config: dict) -> dict[str, int]:
 
 
 def _real_expected_counts(config: dict, split: dict, n_cases: int) -> dict[str, int]:
-    """Real mode: real train/val/test from ``split``, phantom train/val for Table 3."""
+    """Real mode once the split exists: real train/val/test from ``split``, phantom
+    train/val for Table 3."""
     ph, reg = config["phantom"], config["register"]
-    n_settings = {m: len(reg[m]) for m in METHODS}
-    nets = n_settings["binn"] + n_settings["l2"]
-    n_models = {m: len({s.split(",")[0] for s in reg[m]}) for m in ("binn", "l2")}
-    n_unrefined = sum("refine" not in s for s in reg["binn"])
-    n_val, n_test = len(split["val"]), len(split["test"])
+    methods, networks = method_names(), network_methods()
+    n_settings = {m: len(reg[m]) for m in methods}
+    nets = sum(n_settings[m] for m in networks)
+    n_unrefined = sum("refine" not in s for s in reg[PROPOSED_METHOD])
     tracks = (
         sum(n_settings.values())  # validation on the real validation subjects
-        + len(METHODS)  # comparison on the real test subjects
+        + len(methods)  # comparison on the real test subjects
         + n_unrefined  # alpha sweep: the unrefined alphas
         + sum(n_settings.values())  # test sweep: every setting, ES->ED
         + nets  # phantom validation of the phantom-trained networks
-        + 2  # generalisation: phantom-trained networks on the real test subjects
+        + len(networks)  # generalisation: phantom-trained networks on the real test subjects
     )
     return {
-        "split_subjects": 1,
-        "import_real_subject": len(split["train"]) + n_val + n_test,
+        "import_real_subject": len(split["train"]) + len(split["val"]) + len(split["test"]),
         "simulate_case": n_cases,
         "train_vae": 1,
         "phantom": ph["n_train"] + ph["n_val"],
-        "train_registration": 2 * (n_models["binn"] + n_models["l2"]),
+        "train_registration": 2 * sum(_n_models(reg, m) for m in networks),
         "track_evaluate": tracks,
-        "select_setting": len(METHODS) + 2,
-        "strain": len(METHODS),
+        "select_setting": len(methods) + len(networks),
+        "strain": len(methods),
         "run_config": 1,
         "report": 1,
         "all": 1,
@@ -118,9 +155,9 @@ def test_missing_data_dir_is_named(tmp_path: Path) -> None:
 def test_layout_paths_and_splits() -> None:
     config = _test_config()
     layout = Layout.from_config(config)
-    assert len(layout.cases) == config["simulate"]["source"]["n_cases"]
+    assert len(layout.cases()) == config["simulate"]["source"]["n_cases"]
     assert layout.subjects("val") == ["val000"]
-    assert layout.experiment_split("generalisation") == "general"
+    assert layout.experiment("generalisation").split == "general"
     # phantom seeds never collide across splits
     seeds = {
         layout.phantom_seed(s, n)
@@ -129,6 +166,12 @@ def test_layout_paths_and_splits() -> None:
     }
     assert len(seeds) == sum(len(layout.subjects(s)) for s in ("train", "val", "test", "general"))
     assert layout.phantom_family("general") == "B" and layout.phantom_family("test") == "A"
+    assert layout.paths.log("track", "validation", "binn", "alpha=0.001") == (
+        "results/logs/track/validation/binn/alpha=0.001.log"
+    )
+    assert layout.paths.benchmark("simulate", "synth_1000") == (
+        "results/benchmarks/simulate/synth_1000.tsv"
+    )
 
 
 def _test_config() -> dict:
@@ -137,12 +180,28 @@ def _test_config() -> dict:
     return config
 
 
-def _real_config(data_dir: Path, **real: object) -> dict:
+def _real_config(data_dir: Path, results: Path | None = None, **real: object) -> dict:
     config = _test_config()
     config["simulate"]["source"] = {"kind": "real_train"}
     config["real_data"] = {"layout": "acdc", "data_dir": str(data_dir), **real}
+    if results is not None:
+        config["results"] = str(results)
     validate(config, str(REPO / "config" / "schema.yaml"))
     return config
+
+
+def _write_split(config: dict) -> dict:
+    """What the split job writes, where the workflow reads it (``results/split.json``)."""
+    real = config["real_data"]
+    split = make_split(
+        real["data_dir"],
+        real["layout"],
+        val_fraction=real["val_fraction"],
+        test_fraction=real["test_fraction"],
+        seed=split_seed(config),
+    )
+    write_json(Path(config["results"]) / "split.json", split)
+    return split
 
 
 def test_real_data_dir_must_exist(tmp_path: Path) -> None:
@@ -150,14 +209,20 @@ def test_real_data_dir_must_exist(tmp_path: Path) -> None:
         Layout.from_config(_real_config(tmp_path / "absent"))
 
 
-def test_real_mode_splits_by_subject(tmp_path: Path) -> None:
+def test_real_mode_reads_the_subjects_from_the_split_file(tmp_path: Path) -> None:
     names = write_acdc_dataset(tmp_path / "acdc", {"NOR": 3, "DCM": 3})
-    layout = Layout.from_config(_real_config(tmp_path / "acdc"))
+    config = _real_config(tmp_path / "acdc", tmp_path / "results")
+    waited: list[bool] = []
+    layout = Layout.from_config(config, await_split=lambda: waited.append(True))
+    assert not waited  # parsing the workflow neither computes nor reads the split
+    split = _write_split(config)
     real = [layout.subjects(s) for s in ("real_train", "real_val", "real_test")]
-    assert sorted(n for part in real for n in part) == names and all(real)
+    assert real == [split["train"], split["val"], split["test"]] and all(real)
+    assert sorted(n for part in real for n in part) == names and waited
     # the prior simulates the ES masks of the training subjects only
-    simulated = {name.rsplit("_z", 1)[0] for name in layout.cases}
+    simulated = {name.rsplit("_z", 1)[0] for name in layout.cases()}
     assert simulated == set(layout.subjects("real_train"))
+    assert layout.case_prerequisites() == [layout.paths.split_json()]
     test = layout.experiment("comparison")
     assert test.split == "real_test" and test.domain == "real"
     shift = layout.experiment("generalisation")
@@ -166,14 +231,20 @@ def test_real_mode_splits_by_subject(tmp_path: Path) -> None:
         "phantom",
         "phantom_validation",
     )
-    assert layout.subject_npz("real_test", names[0]) == layout.path(
+    assert layout.paths.subject_npz("real_test", names[0]) == layout.paths.path(
         "data", "real", "patient000.npz"
     )
     assert layout.strain_subjects() == layout.subjects("real_test")
+    assert layout.real_subject_dir(layout.paths.split_json(), names[0]) == str(
+        (tmp_path / "acdc" / names[0]).resolve()
+    )
+    # the file, not a recomputation, is what the layout reads
+    edited = {**split, "test": split["test"][:1]}
+    write_json(layout.paths.split_json(), edited)
+    assert layout.subjects("real_test") == split["test"][:1]
     # real networks may train longer than the phantom ones (real_data.train_steps)
     steps = layout.config["register"]["steps"]
     assert layout.train_steps("real") == layout.train_steps("phantom") == steps
-    config = _real_config(tmp_path / "acdc")
     config["real_data"]["train_steps"] = 3 * steps
     longer = Layout.from_config(config)
     assert (longer.train_steps("real"), longer.train_steps("phantom")) == (3 * steps, steps)
@@ -181,16 +252,17 @@ def test_real_mode_splits_by_subject(tmp_path: Path) -> None:
 
 def test_a_simulation_subject_held_out_is_refused_by_name(tmp_path: Path) -> None:
     write_acdc_dataset(tmp_path / "acdc", {"NOR": 3, "DCM": 3})
-    config = _real_config(tmp_path / "acdc")
-    layout = Layout.from_config(config)
-    held_out = layout.subjects("real_test")[0]
+    config = _real_config(tmp_path / "acdc", tmp_path / "results")
+    split = _write_split(config)
+    held_out = split["test"][0]
     config["simulate"]["source"] = {
         "kind": "acdc",
         "data_dir": str(tmp_path / "acdc"),
-        "subjects": [layout.subjects("real_train")[0], held_out],
+        "subjects": [split["train"][0], held_out],
     }
+    layout = Layout.from_config(config)  # the check needs the split: it runs on the cases
     with pytest.raises(BinnInputError, match=f"{held_out} is a test subject"):
-        Layout.from_config(config)
+        layout.cases()
     # the same image under another name, in another folder, is refused too
     seed = int(held_out.removeprefix("patient"))
     write_acdc_subject(tmp_path / "other", "case900", "NOR", seed=seed)
@@ -198,53 +270,64 @@ def test_a_simulation_subject_held_out_is_refused_by_name(tmp_path: Path) -> Non
     with pytest.raises(
         BinnInputError, match=f"case900 has the ED image of test subject {held_out}"
     ):
-        Layout.from_config(config)
+        Layout.from_config(config).cases()
 
 
 def test_real_mode_dry_run_fans_out_as_designed(tmp_path: Path) -> None:
+    """The split is a checkpoint: before it has run the DAG stops at it; once it has, the
+    DAG holds every job of the design, read from split.json."""
     write_acdc_dataset(tmp_path / "acdc", {"NOR": 3, "DCM": 3, "RV": 3})
     configfile = tmp_path / "real.yaml"
     configfile.write_text(
         (REPO / "config" / "test.yaml").read_text()
         + f"real_data: {{layout: acdc, data_dir: {tmp_path / 'acdc'}}}\n"
     )
-    result = run_snakemake(
-        tmp_path, configfile, "--dry-run", "--cores", "2", "--config",
-        "simulate={source: {kind: real_train}}", timeout=600,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr[-3000:]
+    real_train = ("--config", "simulate={source: {kind: real_train}}")
+    before = run_snakemake(tmp_path, configfile, "--dry-run", "--cores", "2", *real_train)
+    assert before.returncode == 0, before.stderr[-3000:]
+    counts = _job_counts(before.stdout)
+    assert counts["split_subjects"] == 1
+    assert "import_real_subject" not in counts and "simulate_case" not in counts
+
+    done = run_snakemake(tmp_path, configfile, "--cores", "1", "results/split.json", *real_train)
+    assert done.returncode == 0, done.stderr[-3000:]
+    after = run_snakemake(tmp_path, configfile, "--dry-run", "--cores", "2", "-p", *real_train)
+    assert after.returncode == 0, after.stderr[-3000:]
+    assert "import-cine" in after.stdout and not _unparsable_commands(after.stdout)
     config = load_configfile(str(configfile))
     config["simulate"]["source"] = {"kind": "real_train"}
     validate(config, str(REPO / "config" / "schema.yaml"))
+    config["results"] = str(tmp_path / "results")
     layout = Layout.from_config(config)
-    expected = _real_expected_counts(config, layout.split, len(layout.cases))
-    assert _job_counts(result.stdout) == expected
+    split = json.loads((tmp_path / "results" / "split.json").read_text())
+    assert _job_counts(after.stdout) == _real_expected_counts(config, split, len(layout.cases()))
 
 
 def test_track_jobs_get_the_model_or_selection_they_need() -> None:
     layout = Layout.from_config(_test_config())
+    paths = layout.paths
 
     def job(experiment: str, method: str, setting: str) -> SimpleNamespace:
         return SimpleNamespace(experiment=experiment, method=method, setting=setting)
 
     val_net = job("validation", "binn", "alpha=0.001")
-    assert layout.track_inputs(val_net)["data"] == layout.split_npz("val")
-    assert layout.track_inputs(val_net)["models"] == [
-        layout.model("phantom", "binn", "alpha=0.001")
-    ]
+    assert layout.track_data(val_net) == layout.split_npz("val")
+    assert layout.track_models(val_net)["models"] == [paths.model("phantom", "binn", "alpha=0.001")]
     assert layout.track_args(val_net).endswith("--frames es")
     selected = job("comparison", "l2", "selected")
-    inputs = layout.track_inputs(selected)
-    assert inputs["selection"] == layout.selection("validation", "l2")
-    assert inputs["models"] == [layout.model("phantom", "l2", s) for s in layout.settings("l2")]
-    pattern = layout.model("phantom", "l2", "{setting}")
-    selection = layout.selection("validation", "l2")
+    inputs = layout.track_models(selected)
+    assert inputs["selection"] == paths.selection("validation", "l2")
+    assert inputs["models"] == [
+        paths.model("phantom", "l2", s) for s in layout.settings.model_settings("l2")
+    ]
+    pattern = paths.model("phantom", "l2", "{setting}")
+    selection = paths.selection("validation", "l2")
     assert f"--model '{pattern}' --selection {selection}" in layout.track_args(selected)
     assert layout.track_args(selected).endswith("--frames all")
     # multi-parameter settings travel as comma-free slugs (SLURM job specs split on commas)
-    assert layout.settings("ffd") == ["grid=8+penalty=0.01"]
+    assert layout.settings.slugs("ffd") == ["grid=8+penalty=0.01"]
     ffd = job("validation", "ffd", "grid=8+penalty=0.01")
-    assert "models" not in layout.track_inputs(ffd)
+    assert layout.track_models(ffd) == {}
     assert "--param grid=8 --param penalty=0.01" in layout.track_args(ffd)
     # classical whole sequences in parallel; ES->ED pairs (a few per subject) on one thread
     layout.config["track_threads"] = 3
@@ -257,30 +340,43 @@ def test_track_jobs_get_the_model_or_selection_they_need() -> None:
     assert layout.track_priority(val_net) == layout.track_priority(selected) == 1
     assert layout.track_priority(job("test_sweep", "binn", "alpha=0.001")) == 0
     assert layout.track_priority(job("alpha_sweep", "binn", "alpha=0.001")) == 0
-    assert layout.train_args("binn", "alpha=0.001") == "--alpha 0.001"
+    training = SimpleNamespace(domain="phantom", method="binn", setting="alpha=0.001")
+    assert layout.train_args(training) == "--alpha 0.001"
+    assert layout.training_prior(training) == [paths.vae()]  # binn needs the prior
+    assert layout.training_prior(SimpleNamespace(**{**vars(training), "method": "l2"})) == []
+    assert layout.training_data(training) == layout.split_npz("train")
+    assert layout.validation_data(training) == layout.split_npz("val")
+    with pytest.raises(ValueError, match="not a configured training weight"):
+        layout.train_args(SimpleNamespace(**{**vars(training), "setting": "alpha=0.5"}))
 
 
 def test_each_tracking_job_writes_the_fields_its_readers_expect() -> None:
     """The one folder a tracking job writes holds a fields file per subject of the
     experiment; strain reads its subject's file there."""
     layout = Layout.from_config(_test_config())
-    for name in layout.experiments():
-        subjects = layout.subjects(layout.experiment_split(name))
-        for method, setting in layout.experiment_runs(name):
+    for name, experiment in layout.experiments.items():
+        subjects = layout.subjects(experiment.split)
+        for method, setting in experiment.runs:
             job = SimpleNamespace(experiment=name, method=method, setting=setting)
-            folder = layout.track_dir(name, method, setting)
+            folder = layout.paths.track_dir(name, method, setting)
             fields = layout.experiment_fields(name, method, setting)
             assert [Path(f).parent for f in fields] == [Path(folder)] * len(subjects)
             assert [Path(f).stem for f in fields] == subjects
-            assert layout.track_inputs(job)["data"] == layout.split_npz(
-                layout.experiment_split(name)
-            )
+            assert layout.track_data(job) == layout.split_npz(experiment.split)
     for method in METHODS:
-        inputs = layout.strain_inputs(SimpleNamespace(method=method))
+        folder = layout.paths.track_dir("comparison", method, "selected")
         fields = layout.strain_fields(method)
-        assert [Path(f).parent for f in fields] == [Path(inputs["fields"])] * len(fields)
+        assert [Path(f).parent for f in fields] == [Path(folder)] * len(fields)
         assert [Path(f).stem for f in fields] == layout.strain_subjects()
-        assert [Path(d).stem for d in inputs["data"]] == layout.strain_subjects()
+        data = layout.strain_data(SimpleNamespace(method=method))
+        assert [Path(d).stem for d in data] == layout.strain_subjects()
+
+
+def test_the_alpha_sweep_is_the_proposed_methods_unrefined_weights() -> None:
+    layout = Layout.from_config(_test_config())
+    sweep = layout.experiment("alpha_sweep").runs
+    assert sweep == tuple((PROPOSED_METHOD, s) for s in layout.settings.unrefined("binn"))
+    assert sweep and all("refine" not in s for _, s in sweep)
 
 
 def test_settings_are_canonical() -> None:
@@ -288,10 +384,10 @@ def test_settings_are_canonical() -> None:
     config = _test_config()
     assert "alpha=1e-3" in config["register"]["binn"]
     layout = Layout.from_config(config)
-    assert layout.settings("binn")[0] == "alpha=0.001"
+    assert layout.settings.slugs("binn")[0] == "alpha=0.001"
     job = SimpleNamespace(experiment="alpha_sweep", method="binn", setting="alpha=0.001")
-    model = layout.model("phantom", "binn", "alpha=0.001")
-    assert layout.track_inputs(job)["models"] == [model]
+    model = layout.paths.model("phantom", "binn", "alpha=0.001")
+    assert layout.track_models(job)["models"] == [model]
     config["register"]["binn"] = ["alpha=1e-3", "alpha=0.001"]
     with pytest.raises(BinnInputError, match="listed twice"):
         Layout.from_config(config)
@@ -307,27 +403,33 @@ def test_dry_run_model_and_tracking_paths_agree(tmp_path: Path) -> None:
     assert direct and direct <= written
     # a selected run fills {setting} with the training weight the selection (checkpoint) holds
     config = _test_config()
-    for method in ("binn", "l2"):
+    for method in network_methods():
         (pattern,) = [p for p in read - direct if f"/{method}/" in p]
         for text in config["register"][method]:
             weight = network_model_setting(canonical_setting(text))
             assert pattern.format(setting=weight) in written, (text, pattern)
     assert any(path.endswith("binn/alpha=0.001.pt") for path in written)
     assert "1e-3" not in result.stdout
+    # every command line of the rules is one the binn command line accepts
+    assert not _unparsable_commands(result.stdout)
 
 
 def test_refined_settings_share_the_model_of_their_weight() -> None:
     config = _test_config()
     config["register"]["binn"] = ["alpha=0.01", "alpha=0.01,refine=50"]
     layout = Layout.from_config(config)
-    assert layout.model_settings("binn") == ["alpha=0.01"]
+    assert layout.settings.model_settings("binn") == ["alpha=0.01"]
     job = SimpleNamespace(experiment="validation", method="binn", setting="alpha=0.01+refine=50")
-    inputs = layout.track_inputs(job)
-    assert inputs["models"] == [layout.model("phantom", "binn", "alpha=0.01")]
-    assert inputs["vae"] == layout.vae()  # refinement under R_VAE reads the prior
+    inputs = layout.track_models(job)
+    assert inputs["models"] == [layout.paths.model("phantom", "binn", "alpha=0.01")]
+    assert inputs["vae"] == layout.paths.vae()  # refinement under R_VAE reads the prior
     args = layout.track_args(job)
     assert "--param refine=50" in args and "alpha=0.01.pt" in args
-    assert ("binn", "alpha=0.01+refine=50") in layout.experiment_runs("validation")
+    assert ("binn", "alpha=0.01+refine=50") in layout.experiment("validation").runs
+    # l2 refines under its own ||grad u||^2: no prior
+    config["register"]["l2"] = ["lam=0.01,refine=50"]
+    l2 = SimpleNamespace(experiment="validation", method="l2", setting="lam=0.01+refine=50")
+    assert "vae" not in Layout.from_config(config).track_models(l2)
 
 
 @pytest.mark.parametrize(
@@ -351,3 +453,37 @@ def test_duplicate_config_keys_are_refused(tmp_path: Path) -> None:
     result = run_snakemake(tmp_path, configfile, "--dry-run", "--cores", "1", timeout=300)
     assert result.returncode != 0
     assert "key 'train_gpus' given twice" in result.stdout + result.stderr
+
+
+def test_register_lists_only_registered_methods(monkeypatch: pytest.MonkeyPatch) -> None:
+    config = _test_config()
+    config["register"]["bogus"] = ["sigma=1"]
+    with pytest.raises(BinnInputError, match=r"register\.bogus: unknown method 'bogus'"):
+        Layout.from_config(config)
+    # a registered method needs settings in the config
+    monkeypatch.setitem(METHODS, TOY_METHOD.name, TOY_METHOD)
+    with pytest.raises(BinnInputError, match=r"register\.toy: no settings listed"):
+        Layout.from_config(_test_config())
+
+
+def test_a_method_declared_only_in_the_vocabulary_runs_through_the_dag(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Registering a method in binn.vocabulary.METHODS is all the workflow needs: the
+    schema accepts its settings, and the DAG tracks, selects and reports it."""
+    configfile = tmp_path / "toy.yaml"
+    configfile.write_text(
+        (REPO / "config" / "test.yaml")
+        .read_text()
+        .replace("register:\n", "register:\n  toy: ['sigma=2', 'sigma=3']\n")
+    )
+    result = run_snakemake_with_method(
+        TOY_METHOD, tmp_path, configfile, "--dry-run", "--cores", "2", "--printshellcmds"
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    monkeypatch.setitem(METHODS, TOY_METHOD.name, TOY_METHOD)
+    config = load_configfile(str(configfile))
+    validate(config, str(REPO / "config" / "schema.yaml"))
+    assert _job_counts(result.stdout) == _expected_counts(config)
+    assert "--method toy --param sigma=2" in result.stdout
+    assert "select/validation/toy.json" in result.stdout and "strain/toy" in result.stdout

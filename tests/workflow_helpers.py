@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from binn.vocabulary import CLASSICAL, Method
+
 REPO = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
 
@@ -39,6 +41,34 @@ def run_snakemake(
     """Run Snakemake to completion; return the finished process (output captured)."""
     return subprocess.run(
         snakemake_cmd(workdir, configfile, *args),
+        env=snakemake_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+TOY_METHOD = Method("toy", CLASSICAL, "Toy (toy)")
+"""A method declared in one place only (registered by the tests that use it): the workflow,
+the command line and the tables must accept it as they accept the shipped methods."""
+
+
+def run_snakemake_with_method(
+    method: Method, workdir: Path, configfile: str | Path, *args: str, timeout: float = 600
+) -> subprocess.CompletedProcess[str]:
+    """:func:`run_snakemake` in a Python process that first registers ``method`` in
+    :data:`binn.vocabulary.METHODS` (the Snakefile reads the vocabulary in that process)."""
+    code = (
+        "import sys\n"
+        "from binn.vocabulary import METHODS, Method\n"
+        f"METHODS[{method.name!r}] = {method!r}\n"
+        "from snakemake.cli import main\n"
+        "sys.argv = sys.argv[1:]\n"
+        "sys.exit(main())\n"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", code, *snakemake_cmd(workdir, configfile, *args)],
         env=snakemake_env(),
         capture_output=True,
         text=True,
