@@ -12,9 +12,6 @@ from typing import Any
 
 from binn.resample import DEFAULT_SIZE_PX, DEFAULT_SPACING_MM
 
-DEVICES = ("auto", "cpu", "cuda")
-"""Torch devices a command accepts (``auto``: CUDA when available, else the CPU)."""
-
 LR_SCHEDULES = ("cosine", "constant")
 """Adam's learning rate over the epochs: annealed to 0 on a half cosine, or constant."""
 
@@ -76,7 +73,7 @@ class VaeBench:
     ``n_cases`` synthetic seeds ``0..n_cases-1`` simulated with ``frames`` frames on
     ``size`` px (the training's ``image_size``) of ``spacing_mm`` mm, unless a folder of
     records is given; ``held_out_fraction`` of the cases set aside (by case) for the AUC;
-    ``threads``: torch CPU threads; ``device``: one of :data:`DEVICES`.
+    ``threads``: torch CPU threads; ``device``: one of ``auto|cpu|cuda``.
     """
 
     n_cases: int = 20

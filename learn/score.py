@@ -16,21 +16,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from binn.device import resolve_device
 from binn.errors import BinnInputError
 from binn.io import load_npz
 from binn.learn.checkpoint import model_from_checkpoint, read_torch_file
 from binn.learn.gradients import displacement_gradient
 from binn.learn.masks import crop_window, dilate_mask, lv_centre
 from binn.learn.model import GRADIENT_UNIT_PX, RECONSTRUCTION, MotionVAE2D, vae_loss
-
-
-def resolve_device(device: str) -> torch.device:
-    """``auto`` -> CUDA when available else CPU; ``cuda`` without a GPU is an input error."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise BinnInputError(None, "device 'cuda' requested but no GPU is available")
-    return torch.device(device)
 
 
 def load_vae(

@@ -3,31 +3,32 @@
 A checkpoint is a ``torch.save`` dict with ``arch``, ``width``, ``image_size``, ``max_disp``,
 ``method`` (a network method of :data:`binn.vocabulary.METHODS`), ``alpha``, ``lam``,
 ``setting``, ``state_dict``, ``step``, ``val_loss`` and ``provenance``; a ``binn``
-checkpoint may also hold ``vae`` (the path of the VAE it was trained with, which test-time
-refinement reuses).
+checkpoint may also hold ``vae`` (the VAE it was trained with, which test-time refinement and
+strain's R_VAE reuse) and ``vae_sha256`` (that file's SHA-256).
+
+Recorded paths resolve against the file that records them: ``vae`` is written relative to
+the checkpoint's folder (:func:`vae_record`), so a results folder moved as a whole keeps its
+models usable, and it is read back by one function (:func:`recorded_vae`) that resolves it
+against the checkpoint's folder, never the current one, and checks the digest: a missing or
+different file is an error, never another file that happens to sit at a relative path.
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
 from pathlib import Path
 from typing import Any
 
 import torch
 
+# the one device resolution (binn.device), re-exported for the register stage's callers
+from binn.device import resolve_device as resolve_device
 from binn.errors import BinnInputError
 from binn.io import atomic_path
 from binn.register.network import RegistrationNet
 
 REQUIRED_KEYS = ("arch", "width", "image_size", "max_disp", "method", "state_dict")
-
-
-def resolve_device(device: str) -> torch.device:
-    """``"auto"`` -> CUDA when available, else CPU; otherwise the named device."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise BinnInputError(None, f"device {device!r} requested but CUDA is not available")
-    return torch.device(device)
 
 
 def save_checkpoint(path: Path, net: RegistrationNet, **meta: Any) -> None:
@@ -72,24 +73,129 @@ def load_checkpoint(
     return net, meta
 
 
-def training_vae(meta: dict[str, Any], source: Path | None, override: Path | None) -> Path:
+VAE_KEY = "vae"
+VAE_DIGEST_KEY = "vae_sha256"
+
+
+def file_sha256(path: str | Path) -> str:
+    """The SHA-256 of a file's bytes, as 64 hex digits (read in 1 MiB chunks)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def vae_record(vae_path: str | Path, model_path: str | Path) -> dict[str, str]:
+    """What a checkpoint written to ``model_path`` records of the VAE ``vae_path``:
+    ``vae`` (the path relative to the model's folder, ``/``-separated) and ``vae_sha256``.
+
+    Both paths may be relative to the current folder; the record does not depend on it.
+    """
+    vae_path = Path(vae_path).resolve()
+    if not vae_path.is_file():
+        raise BinnInputError(vae_path, "the VAE file does not exist")
+    relative = os.path.relpath(vae_path, Path(model_path).resolve().parent)
+    return {VAE_KEY: Path(relative).as_posix(), VAE_DIGEST_KEY: file_sha256(vae_path)}
+
+
+def _recorded_path(meta: dict[str, Any], source: str | Path | None) -> Path | None:
+    """Where the ``vae`` record of checkpoint ``source`` points (not checked), None when
+    there is no record; a relative record resolves against ``source``'s folder."""
+    text = meta.get(VAE_KEY)
+    if not text:
+        return None
+    path = Path(str(text))
+    if path.is_absolute():
+        return path
+    if source is None:
+        raise BinnInputError(
+            None,
+            f"the network records its VAE as {text!r}, relative to its model file, but the "
+            "network was given in memory: pass the VAE itself",
+        )
+    return Path(source).parent / path
+
+
+def _missing(meta: dict[str, Any], path: Path) -> str:
+    """The message for a recorded VAE that is not there."""
+    where = "" if Path(str(meta[VAE_KEY])).is_absolute() else ", relative to the model's folder"
+    return (
+        f"the VAE it records ({meta[VAE_KEY]!r}{where}) is missing: no file {path}; "
+        "pass --vae VAE.pt"
+    )
+
+
+def _check_digest(meta: dict[str, Any], path: Path, source: str | Path | None) -> None:
+    """Refuse a recorded VAE whose bytes are not those the model was trained with."""
+    expected = meta.get(VAE_DIGEST_KEY)
+    if expected and file_sha256(path) != expected:
+        raise BinnInputError(
+            source,
+            f"{path} is not the VAE the model was trained with (its SHA-256 differs from the "
+            "one recorded): retrain the model, or pass --vae VAE.pt",
+        )
+
+
+def recorded_vae(meta: dict[str, Any], source: str | Path | None) -> Path | None:
+    """The VAE the checkpoint ``source`` records (``meta`` is its metadata), or None when it
+    records none.
+
+    A relative record resolves against ``source``'s folder (the current folder is never
+    consulted). Raises :class:`BinnInputError` when the recorded file is missing (naming the
+    model, the record and the path it resolves to), when a relative record comes with no
+    checkpoint file to resolve it against, and when the file's SHA-256 differs from the
+    recorded ``vae_sha256`` (another VAE sits where the model's was).
+    """
+    path = _recorded_path(meta, source)
+    if path is None:
+        return None
+    if not path.is_file():
+        raise BinnInputError(source, _missing(meta, path))
+    _check_digest(meta, path, source)
+    return path
+
+
+def training_vae(
+    meta: dict[str, Any], source: str | Path | None, override: str | Path | None = None
+) -> Path:
     """The VAE a ``binn`` network was trained with: ``override`` (``--vae``) if given, else
-    the path the checkpoint ``source`` records under ``vae`` (relative to the checkpoint's
-    folder); a missing record or file is an error."""
+    the one the checkpoint ``source`` records (:func:`recorded_vae`); a missing record or
+    file is a :class:`BinnInputError`."""
     if override is not None:
         path = Path(override)
-    elif meta.get("vae"):
-        path = Path(str(meta["vae"]))
-        if not path.is_absolute() and source is not None:
-            path = Path(source).parent / path
-    else:
+        if not path.is_file():
+            raise BinnInputError(path, "the VAE file (--vae) is missing")
+        return path
+    path = recorded_vae(meta, source)
+    if path is None:
         raise BinnInputError(
             source, "the checkpoint does not record the VAE it was trained with; pass --vae VAE.pt"
         )
-    if not path.is_file():
-        raise BinnInputError(
-            path,
-            "the VAE file is missing"
-            + ("" if override is not None else " (recorded in the checkpoint); pass --vae VAE.pt"),
-        )
     return path
+
+
+def scoring_vae(
+    meta: dict[str, Any], source: str | Path | None, override: str | Path | None = None
+) -> tuple[Path | None, str]:
+    """The VAE that scores a network's fields (R_VAE), and a note saying which it is or why
+    there is none: ``override`` (``--vae``) if given, else the one the checkpoint records.
+
+    ``(None, note)`` when neither names one or the recorded file is missing (R_VAE is
+    optional: the note states the skip and the path looked at); a recorded file whose
+    digest differs raises :class:`BinnInputError` (it would score with another prior).
+    A missing ``override`` raises too (the person named it).
+    """
+    if override is not None:
+        path = Path(override)
+        if not path.is_file():
+            raise BinnInputError(path, "the VAE file (--vae) is missing")
+        return path, f"VAE {path} (--vae)"
+    path = _recorded_path(meta, source)
+    if path is None:
+        recorded = "" if source is None else " and the model records no VAE"
+        return None, f"R_VAE skipped: no --vae given{recorded}"
+    if not path.is_file():
+        return None, f"R_VAE skipped: {source}: {_missing(meta, path)}"
+    _check_digest(meta, path, source)
+    return path, f"VAE {path} (recorded in the model)"

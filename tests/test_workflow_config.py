@@ -11,17 +11,22 @@ from snakemake.common.configfile import load_configfile
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import update_config, validate
 
+from binn.errors import BinnInputError
 from binn.register.cli import add_commands
 from binn.resample import DEFAULT_SIZE_PX, DEFAULT_SPACING_MM
 from binn.vocabulary import METHODS, method_names
-from binn.workflow import Layout
-from tests.workflow_helpers import REPO, TOY_METHOD
+from binn.workflow import Layout, check_config_files, validate_config
+from tests.workflow_helpers import REPO, TOY_METHOD, run_snakemake
 
 SCHEMA = str(REPO / "config" / "schema.yaml")
 
 
+def _load_path(name: str) -> str:
+    return str(REPO / "config" / name)
+
+
 def _load(name: str) -> dict:
-    return load_configfile(str(REPO / "config" / name))
+    return load_configfile(_load_path(name))
 
 
 @pytest.mark.parametrize("name", ["config.yaml", "test.yaml", "paper.yaml"])
@@ -148,3 +153,123 @@ def test_the_grid_defaults_are_binns() -> None:
     defaults = {"size": DEFAULT_SIZE_PX, "spacing_mm": DEFAULT_SPACING_MM}
     assert {k: grid[k]["default"] for k in grid} == defaults
     assert _load("config.yaml")["grid"] == defaults
+
+
+# Config errors name the file, the line and the key, without the schema (issue 23).
+
+
+def _write(path, text: str):
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        ("vae:\n  epochs: [3\nphantom: {}\n", "line 3, column 8: YAML syntax error: expected ','"),
+        ("vae:\n\tepochs: 3\n", "line 2, column 1: YAML syntax error: found character '\\t'"),
+        ('results: "out\n', "while scanning a quoted scalar that starts on line 1, column 10"),
+    ],
+)
+def test_a_yaml_syntax_error_names_the_file_and_line(tmp_path, text: str, where: str) -> None:
+    path = _write(tmp_path / "mine.yaml", text)
+    with pytest.raises(BinnInputError) as err:
+        check_config_files([path], SCHEMA)
+    assert str(err.value).startswith(f"{path}: ") and where in str(err.value)
+
+
+def test_a_file_that_holds_no_mapping_is_named(tmp_path) -> None:
+    for text, kind in (("", "nothing"), ("- 1\n- 2\n", "a list")):
+        path = _write(tmp_path / "mine.yaml", text)
+        with pytest.raises(BinnInputError, match=f"must hold a mapping of keys, it holds {kind}"):
+            check_config_files([path], SCHEMA)
+    with pytest.raises(BinnInputError, match="cannot read the config file"):
+        check_config_files([tmp_path / "absent.yaml"])
+
+
+def test_an_unknown_key_names_file_line_and_key_not_the_schema(tmp_path) -> None:
+    path = _write(
+        tmp_path / "mine.yaml",
+        "seed: 1\nvae:\n  epochs: 3\n  epoch: 4\nsimulate:\n  source:\n    kind: synthetic\n"
+        "    labels: {myocardium: 2, cavity: 3}\nplot: true\n",
+    )
+    with pytest.raises(BinnInputError) as err:
+        check_config_files([_load_path("config.yaml"), path], SCHEMA)
+    message = str(err.value)
+    assert message.startswith(
+        f"{path}: line 4: unknown key 'vae.epoch' (did you mean 'vae.epochs'?)"
+    )
+    assert "the keys under 'vae' are batch_size, beta, epochs, latent, lr," in message
+    assert "line 8: unknown key 'simulate.source.labels.cavity'" in message
+    assert "the keys under 'simulate.source.labels' are lv_cavity, myocardium" in message
+    assert "line 9: unknown key 'plot'; the keys at the top level are " in message
+    for schema_text in ("additionalProperties", "description", "exclusiveMinimum", "default"):
+        assert schema_text not in message
+
+
+def test_a_methods_settings_list_is_no_unknown_key(tmp_path) -> None:
+    """``register`` takes any key whose value is a settings list (additionalProperties has a
+    schema): which names are methods is the vocabulary's check, not this one."""
+    path = _write(tmp_path / "mine.yaml", "register:\n  toy: [sigma=1]\n  steps: 3\n")
+    check_config_files([path], SCHEMA)
+
+
+def test_the_merged_config_is_checked_with_short_messages() -> None:
+    """Keys and values given with --config reach the merge only: named by key path, with
+    the source given, and neither the schema nor the config printed."""
+    source = "the config merged from a.yaml and --config"
+    config = _load("config.yaml")
+    config["vae"]["bogus"] = 1
+    with pytest.raises(BinnInputError) as err:
+        validate_config(config, SCHEMA, source)
+    assert str(err.value) == (
+        f"{source}: unknown key 'vae.bogus'; the keys under 'vae' are batch_size, beta, "
+        "epochs, latent, lr, lr_schedule, mask_dilation, val_fraction"
+    )
+    for path, value, message in [
+        (("vae", "epochs"), "many", "vae.epochs: 'many' is not of type 'integer'"),
+        (("simulate", "mu_kpa"), -1.0, "simulate.mu_kpa: -1.0 is less than or equal to"),
+        (("device",), "tpu", "device: 'tpu' is not one of ['auto', 'cpu', 'cuda']"),
+        (("register", "stpes"), 3, "register.stpes: 3 is not of type 'array'"),
+    ]:
+        config = copy.deepcopy(_load("config.yaml"))
+        target = config
+        for key in path[:-1]:
+            target = target[key]
+        target[path[-1]] = value
+        with pytest.raises(BinnInputError) as err:
+            validate_config(config, SCHEMA, source)
+        assert str(err.value).startswith(f"{source}: {message}")
+        assert "Failed validating" not in str(err.value) and "On instance" not in str(err.value)
+    config = {"simulate": {"source": {"kind": "acdc"}}}
+    with pytest.raises(
+        BinnInputError, match=r"simulate\.source: 'data_dir' is a required property"
+    ):
+        validate_config(config, SCHEMA, source)
+    config = {"simulate": {"source": {"kind": "synthetic", "n_cases": 3}}}
+    validate_config(config, SCHEMA, source)
+    assert config["vae"]["latent"] == 32  # defaults filled in, as validate does
+
+
+def _said(result) -> str:
+    """What a Snakemake run printed (its errors go to stdout or stderr by version)."""
+    return result.stdout + result.stderr
+
+
+def test_the_workflow_names_config_errors_by_file_and_line(tmp_path) -> None:
+    """Snakemake itself: an unknown key in a --configfile, a syntax error in the default
+    config/config.yaml, and an unknown key given with --config."""
+    mine = _write(tmp_path / "mine.yaml", "vae:\n  epochs: 3\n  epoch: 4\n")
+    result = run_snakemake(tmp_path, mine, "--dry-run", "--cores", "1", timeout=300)
+    assert result.returncode != 0
+    assert f"{mine}: line 3: unknown key 'vae.epoch' (did you mean 'vae.epochs'?)" in _said(result)
+    assert "additionalProperties" not in _said(result)
+    result = run_snakemake(tmp_path, "test.yaml", "--dry-run", "--config", "vae={bogus: 1}")
+    assert result.returncode != 0
+    assert "and --config: unknown key 'vae.bogus'" in _said(result)
+    assert "Failed validating" not in _said(result)
+    (tmp_path / "config").mkdir()
+    _write(tmp_path / "config" / "config.yaml", "vae:\n  epochs: [3\n")  # Snakemake's default
+    result = run_snakemake(tmp_path, "test.yaml", "--dry-run", "--cores", "1", timeout=300)
+    assert result.returncode != 0
+    assert "config/config.yaml: line 3, column 1: YAML syntax error" in _said(result)

@@ -25,7 +25,7 @@ Two modes:
   train the phantom networks whose domain shift Table 3 measures.
 """
 
-from binn.workflow.config import check_config_files
+from binn.workflow.config import check_config_files, validate_config
 from binn.workflow.layout import Layout
 
-__all__ = ["Layout", "check_config_files"]
+__all__ = ["Layout", "check_config_files", "validate_config"]
