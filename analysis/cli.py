@@ -17,6 +17,7 @@ from pathlib import Path
 from binn.analysis import bench_cli, strain_cli
 from binn.analysis.config import PairRequest, SelectionRule
 from binn.register.cli import add_registrar_options, add_track_arguments
+from binn.register.config import validated_settings_text
 from binn.vocabulary import method_names
 
 
@@ -291,7 +292,9 @@ def _add_evaluate_pair(subparsers: argparse._SubParsersAction) -> None:
         action="append",
         default=[],
         metavar="NAME=VALUE",
-        help="method parameters; for networks refine=N[,refine_lr=..,refine_grid=..]",
+        help="method parameters; for networks refine=N[,refine_lr=..,refine_grid=..]; a "
+        "classical method's unnamed ones: the setting validated on the 2.0 mm grid "
+        f"({validated_settings_text()})",
     )
     p.add_argument(
         "--label-convention",

@@ -23,13 +23,16 @@ class Volume:
     """An image or label volume in binn's convention.
 
     ``data``: ``(Z, H, W)`` or ``(T, Z, H, W)``; ``spacing``: ``(3,)`` mm as ``(z, y, x)``;
-    ``affine``: the file's 4x4 voxel-to-world matrix (for checking that grids match).
+    ``affine``: the file's 4x4 voxel-to-world matrix (for checking that grids match);
+    ``frame_time_ms``: the time between frames of a 4D file (header ``pixdim[4]`` in its
+    time unit), None for 3D files or a header without it.
     """
 
     data: np.ndarray
     spacing: np.ndarray
     affine: np.ndarray
     path: Path
+    frame_time_ms: float | None = None
 
 
 def load_volume(path: str | Path, *, dims: tuple[int, ...] = (3,)) -> Volume:
@@ -59,7 +62,31 @@ def load_volume(path: str | Path, *, dims: tuple[int, ...] = (3,)) -> Volume:
         spacing=zooms[::-1].copy(),
         affine=np.asarray(img.affine),
         path=path,
+        frame_time_ms=_frame_time_ms(img.header) if raw.ndim == 4 else None,
     )
+
+
+_TIME_TO_MS = {"sec": 1000.0, "msec": 1.0, "usec": 1e-3}
+
+
+def _frame_time_ms(header: nib.Nifti1Header) -> float | None:
+    """The frame interval of a 4D header in ms (``pixdim[4]`` in its ``xyzt_units`` time
+    unit; seconds, milliseconds or microseconds), None when absent, zero or of another unit.
+
+    A header that names no time unit (``unknown``) is read as milliseconds when the value
+    is a plausible cardiac frame interval (5-200), as scanners write it, else None."""
+    try:
+        value = float(header.get_zooms()[3])
+        unit = header.get_xyzt_units()[1]
+    except (IndexError, AttributeError, ValueError):
+        return None
+    if not np.isfinite(value) or value <= 0.0:
+        return None
+    if unit in _TIME_TO_MS:
+        return value * _TIME_TO_MS[unit]
+    if unit == "unknown" and 5.0 <= value <= 200.0:
+        return value
+    return None
 
 
 def load_label_map(path: str | Path) -> Volume:
@@ -84,5 +111,51 @@ def save_volume(path: str | Path, data: np.ndarray, spacing: np.ndarray) -> None
     affine = np.diag([spacing[2], spacing[1], spacing[0], 1.0])
     img = nib.Nifti1Image(np.transpose(np.asarray(data), (2, 1, 0)), affine)
     img.header.set_zooms(tuple(spacing[::-1]))
-    with atomic_path(path, suffix=".nii.gz") as tmp:
+    with atomic_path(path, suffix=_nifti_suffix(path)) as tmp:
+        nib.save(img, str(tmp))
+
+
+def _nifti_suffix(path: str | Path) -> str:
+    """The temporary file's suffix, which tells nibabel whether to compress."""
+    return ".nii.gz" if str(path).endswith(".gz") else ".nii"
+
+
+DISPLACEMENT_INTENT = 1006
+"""NIfTI intent ``NIFTI_INTENT_DISPVECT``: ITK (ITK-SNAP, 3D Slicer) reads such vectors as
+world RAS+ mm and turns them into its LPS frame itself."""
+
+
+def save_displacement(
+    path: str | Path,
+    disp: np.ndarray,
+    affine: np.ndarray,
+    frame_time_ms: float | None = None,
+    description: str = "",
+) -> None:
+    """Write a displacement ``(X, Y, Z, T, 3)`` mm (world RAS+ components) as a 5D NIfTI.
+
+    ``affine``: the voxel -> world matrix of the image it belongs to (its original file's),
+    so viewers show it in place; the header says ``displacement vector`` (intent 1006), mm,
+    and the frame interval (``frame_time_ms``, ms; 1 with unit unknown when None).
+    ``description`` goes into the header's 80-character ``descrip``. Written atomically.
+    """
+    from binn.io import atomic_path
+
+    name = Path(path).name
+    if not name.endswith((".nii", ".nii.gz")):
+        raise BinnInputError(path, "a NIfTI file name ends with .nii.gz or .nii")
+    disp = np.asarray(disp, dtype=np.float32)
+    if disp.ndim != 5 or disp.shape[-1] != 3:
+        raise BinnInputError(path, f"displacement must be (X, Y, Z, T, 3), got {disp.shape}")
+    img = nib.Nifti1Image(disp, np.asarray(affine, dtype=np.float64))
+    header = img.header
+    header.set_intent(DISPLACEMENT_INTENT)
+    zooms = list(header.get_zooms())
+    zooms[3] = float(frame_time_ms) if frame_time_ms else 1.0
+    header.set_zooms(tuple(zooms))
+    header.set_xyzt_units("mm", "msec" if frame_time_ms else "unknown")
+    header["descrip"] = description[:79].encode("ascii", "replace")
+    img.set_qform(img.affine, code=1)
+    img.set_sform(img.affine, code=1)
+    with atomic_path(path, suffix=_nifti_suffix(path)) as tmp:
         nib.save(img, str(tmp))

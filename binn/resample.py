@@ -52,6 +52,22 @@ class InPlaneGrid:
         )
 
 
+def same_spacing(a: float | np.ndarray, b: float | np.ndarray) -> bool:
+    """True when two in-plane spacings (mm; scalars or ``(2,)``) agree within
+    :data:`binn.resample.SPACING_RTOL`."""
+    a = np.broadcast_to(np.asarray(a, dtype=np.float64), (2,))
+    b = np.broadcast_to(np.asarray(b, dtype=np.float64), (2,))
+    return bool(np.all(np.abs(a - b) <= SPACING_RTOL * np.maximum(np.abs(a), np.abs(b))))
+
+
+def describe_spacing(spacing: float | np.ndarray) -> str:
+    """An in-plane spacing as text: ``2 mm`` (square pixels) or ``1.37 x 1.5 mm``."""
+    v = np.broadcast_to(np.asarray(spacing, dtype=np.float64), (2,))
+    if np.isclose(v[0], v[1], rtol=SPACING_RTOL, atol=0.0):
+        return f"{v[0]:.4g} mm"
+    return f"{v[0]:.4g} x {v[1]:.4g} mm"
+
+
 def target_grid(
     shape: tuple[int, int], spacing_yx: np.ndarray, target_mm: float, source: object = None
 ) -> InPlaneGrid:
@@ -151,3 +167,21 @@ def resampled_affine(affine: np.ndarray, grid: InPlaneGrid) -> np.ndarray:
     m[0, 0], m[1, 1] = scale[1], scale[0]
     m[0, 3], m[1, 3] = shift[1], shift[0]
     return np.asarray(affine, dtype=np.float64) @ m
+
+
+def resample_displacement(
+    disp: np.ndarray, spacing_yx: np.ndarray, target_mm: float, source: object = None
+) -> tuple[np.ndarray, InPlaneGrid]:
+    """A displacement field ``(..., 2, H, W)`` px (channel 0 rows, 1 columns) on
+    ``spacing_yx`` mm pixels, resampled to square ``target_mm`` pixels and re-expressed in
+    them: each component is interpolated linearly (:func:`resample_inplane`) and scaled by
+    its axis's ``source spacing / target_mm``, so the motion in mm is unchanged. Returns the
+    field ``(..., 2, H', W')`` float64 and its :class:`InPlaneGrid`."""
+    disp = np.asarray(disp, dtype=np.float64)
+    if disp.ndim < 3 or disp.shape[-3] != 2:
+        raise BinnInputError(source, f"need a (..., 2, H, W) displacement, got {disp.shape}")
+    out, grid = resample_inplane(disp, spacing_yx, target_mm, source=source)
+    scale = grid.source_spacing_mm / grid.spacing_mm
+    out[..., 0, :, :] *= scale[0]
+    out[..., 1, :, :] *= scale[1]
+    return out, grid

@@ -13,10 +13,10 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
+from binn.device import DEVICES
 from binn.errors import BinnInputError
 from binn.learn.config import (
     AUGMENTATIONS,
-    DEVICES,
     LR_SCHEDULES,
     VAE_BENCH_TRAINING,
     TrainConfig,
@@ -77,8 +77,21 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_run_train)
 
     q = subparsers.add_parser("plausibility", help="R_VAE plausibility score of each frame")
-    q.add_argument("fields", type=Path, metavar="FIELDS.npz", help="npz with disp and mask")
+    q.add_argument(
+        "fields",
+        type=Path,
+        metavar="FIELDS.npz",
+        help="npz with disp (T, 2, H, W) px, mask (H, W) and optionally spacing (2,) mm",
+    )
     q.add_argument("--model", type=Path, required=True, help="VAE checkpoint (.pt)")
+    q.add_argument(
+        "--spacing-mm",
+        type=float,
+        default=None,
+        help="pixel spacing of the fields, mm (unset: the file's spacing; a file without one "
+        "is taken to be on the VAE's grid, which is logged); fields on another spacing than "
+        "the VAE's are resampled to its grid",
+    )
     q.add_argument("--json", action="store_true", help="print one JSON object")
     _add_device(q, "cpu")
     q.set_defaults(func=_run_plausibility)
@@ -192,15 +205,75 @@ def _run_train(args: argparse.Namespace) -> int:
 
 
 def _run_plausibility(args: argparse.Namespace) -> int:
-    from binn.learn.score import plausibility_scores
-
-    scores = plausibility_scores(args.fields, args.model, device=args.device)
+    result = plausibility_on_grid(args.fields, args.model, args.spacing_mm, args.device)
     if args.json:
-        print(json.dumps({"scores": scores}))
+        print(json.dumps(result))
     else:
-        for t, s in enumerate(scores):
+        for t, s in enumerate(result["scores"]):
             print(f"{t}\t{s:.6g}")
     return 0
+
+
+def plausibility_on_grid(
+    fields: Path, model: Path, spacing_mm: float | None = None, device: str = "cpu"
+) -> dict:
+    """R_VAE per frame of ``fields`` (``disp (T, 2, H, W)`` px, ``mask (H, W)``) on the
+    VAE's grid: fields on another pixel spacing (``spacing_mm``, else the file's
+    ``spacing``/``spacing_mm``) are resampled to the VAE's (:func:`binn.resample.
+    resample_displacement`, the mask label-linearly) before scoring. Returns ``{"scores":
+    [T], "spacing_mm": the scoring grid's (None: unknown), "resampled_from_mm": the
+    fields' spacing when they were resampled, else None}``."""
+    import logging
+
+    import numpy as np
+    import torch
+
+    from binn.io import load_npz
+    from binn.learn.score import load_vae, r_vae
+    from binn.resample import (
+        describe_spacing,
+        resample_displacement,
+        resample_inplane,
+        same_spacing,
+    )
+
+    log = logging.getLogger(__name__)
+    data = load_npz(fields, required={"disp": 4, "mask": 2})
+    disp, mask = data["disp"], np.asarray(data["mask"]) != 0
+    if disp.shape[1] != 2 or disp.shape[2:] != mask.shape:
+        raise BinnInputError(fields, f"disp {disp.shape} does not match mask {mask.shape}")
+    if not mask.any():
+        raise BinnInputError(fields, "mask is empty")
+    vae = load_vae(model, device)
+    vae_mm = getattr(vae, "spacing_mm", None)
+    own = spacing_mm
+    if own is None:
+        recorded = data.get("spacing", data.get("spacing_mm"))
+        own = None if recorded is None else np.asarray(recorded, dtype=np.float64).ravel()[-2:]
+    resampled_from = None
+    if own is None:
+        log.warning("%s records no pixel spacing: taken to be on the VAE's grid", fields)
+    elif vae_mm is None:
+        log.warning("%s records no spacing_mm: the fields' grid cannot be checked", model)
+    elif not same_spacing(vae_mm, own):
+        log.info(
+            "%s: %s pixels resampled to the VAE's %s",
+            fields,
+            describe_spacing(own),
+            describe_spacing(vae_mm),
+        )
+        disp = resample_displacement(disp, np.broadcast_to(own, (2,)), vae_mm, fields)[0]
+        lab = mask.astype(np.uint8)
+        mask = resample_inplane(lab, np.broadcast_to(own, (2,)), vae_mm, labels=True)[0] != 0
+        resampled_from = np.broadcast_to(own, (2,)).tolist()
+    dev = next(vae.parameters()).device
+    m = torch.from_numpy(mask).to(dev)
+    scores: list[float] = []
+    with torch.no_grad():
+        for start in range(0, disp.shape[0], 16):
+            chunk = torch.from_numpy(np.asarray(disp[start : start + 16], np.float32)).to(dev)
+            scores += r_vae(vae, chunk, m.expand(chunk.shape[0], *m.shape)).cpu().tolist()
+    return {"scores": scores, "spacing_mm": vae_mm, "resampled_from_mm": resampled_from}
 
 
 def _run_bench(args: argparse.Namespace) -> int:

@@ -1,6 +1,7 @@
 """Command line of the registration stage, its one entry for :mod:`binn.cli`: ``binn
-train-reg`` and ``binn track``, and the cine data's ``binn phantom``, ``binn import-cine``,
-``binn split`` and ``binn bench anatomy`` (:mod:`binn.register.data.cli`).
+train-reg``, ``binn track`` and ``binn export-displacement``, and the cine data's ``binn
+phantom``, ``binn import-cine``, ``binn split`` and ``binn bench anatomy``
+(:mod:`binn.register.data.cli`).
 
 (``binn evaluate-pair`` and ``binn track-evaluate`` score with analysis metrics, so they live
 in :mod:`binn.analysis`; they share the options of :func:`add_track_arguments` and
@@ -18,8 +19,15 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from binn.device import DEVICES
 from binn.errors import BinnInputError
-from binn.register.config import DEVICES, PRECISIONS, TRACK_FRAMES, TrackOptions, TrainConfig
+from binn.register.config import (
+    PRECISIONS,
+    TRACK_FRAMES,
+    TrackOptions,
+    TrainConfig,
+    validated_settings_text,
+)
 from binn.register.data.cli import add_data_bench, add_data_commands
 from binn.vocabulary import get_method, method_names, network_methods, parse_params
 
@@ -46,7 +54,30 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
         metavar="DIR",
         help="one fields file per subject, DIR/<subject file name>",
     )
+    p.add_argument(
+        "--nifti",
+        type=Path,
+        default=None,
+        metavar="DISP.nii.gz",
+        help="also write the displacement (mm, world RAS+ components, u_t at each ED voxel: "
+        "I_t(x + u_t(x)) ~ I_ED(x)) on the original image's voxels with its affine, as a "
+        "(x, y, z, t, 3) NIfTI that ITK-SNAP / 3D Slicer / ParaView show in place (one subject)",
+    )
     p.set_defaults(func=_run_track)
+    e = subparsers.add_parser(
+        "export-displacement",
+        help="a binn track fields file as a NIfTI displacement in the original image's space",
+    )
+    e.add_argument("fields", type=Path, metavar="FIELDS.npz", help="a binn track output")
+    e.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        metavar="DISP.nii.gz",
+        help="(x, y, z, t, 3) mm, world RAS+ components, with the original image's affine",
+    )
+    e.add_argument("--force", action="store_true", help="replace an existing --out")
+    e.set_defaults(func=_run_export)
 
 
 def add_bench(subparsers: argparse._SubParsersAction) -> None:
@@ -73,6 +104,7 @@ def _add_train(subparsers: argparse._SubParsersAction) -> None:
     prior = ", ".join(m for m in network_methods() if get_method(m).needs_vae)
     p.add_argument("--vae", type=Path, default=None, help=f"VAE checkpoint (required for {prior})")
     p.add_argument("--out", type=Path, required=True, help="model checkpoint (.pt)")
+    p.add_argument("--force", action="store_true", help="replace an existing --out")
     p.add_argument(
         "--width", type=float, default=TRAIN.width, help="width multiplier (1.0 = paper)"
     )
@@ -124,7 +156,9 @@ def add_track_arguments(p: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="NAME=VALUE",
-        help="method parameters; for networks refine=N[,refine_lr=..,refine_grid=..]",
+        help="method parameters; for networks refine=N[,refine_lr=..,refine_grid=..]; a "
+        "classical method's unnamed ones: the setting validated on the 2.0 mm grid "
+        f"({validated_settings_text()})",
     )
     p.add_argument(
         "--selection",
@@ -138,6 +172,13 @@ def add_track_arguments(p: argparse.ArgumentParser) -> None:
         choices=TRACK_FRAMES,
         default=TRACK.frames,
         help="register the whole sequence or the ES frame only to ED",
+    )
+    p.add_argument(
+        "--spacing-mm",
+        type=float,
+        default=TRACK.spacing_mm,
+        help="in-plane grid spacing the subject files must be on, mm (unset: the one they "
+        "share); a network must have been trained on it",
     )
     add_registrar_options(p)
 
@@ -176,6 +217,7 @@ def track_options(args: argparse.Namespace) -> TrackOptions:
         device=args.device,
         threads=args.threads,
         vae=args.vae,
+        spacing_mm=getattr(args, "spacing_mm", TRACK.spacing_mm),
     )
 
 
@@ -203,6 +245,7 @@ def track_request(args: argparse.Namespace) -> TrackRequest:
         selection=args.selection,
         model=args.model,
         options=track_options(args),
+        nifti=getattr(args, "nifti", None),
     )
 
 
@@ -211,6 +254,7 @@ def _print(obj: object) -> None:
 
 
 def _run_train(args: argparse.Namespace) -> int:
+    from binn.io import check_output
     from binn.register.train import train_registration
 
     cfg = TrainConfig(
@@ -227,6 +271,7 @@ def _run_train(args: argparse.Namespace) -> int:
         device=args.device,
         precision=args.precision,
     )
+    check_output(args.out, args.force)
     result = train_registration(args.train, args.val, cfg, args.out, vae_path=args.vae)
     _print(result)
     return 0
@@ -236,4 +281,14 @@ def _run_track(args: argparse.Namespace) -> int:
     from binn.register.track import track_subjects
 
     track_subjects(track_request(args))
+    return 0
+
+
+def _run_export(args: argparse.Namespace) -> int:
+    from binn.io import check_output, load_npz
+    from binn.register.track import export_displacement
+
+    check_output(args.out, args.force)
+    fields = load_npz(args.fields, required={"fields": 5, "frames": 1})
+    print(export_displacement(fields, args.out, args.fields))
     return 0

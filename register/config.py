@@ -19,9 +19,6 @@ from binn.errors import BinnInputError
 from binn.resample import DEFAULT_SIZE_PX, DEFAULT_SPACING_MM
 from binn.vocabulary import format_setting, get_method
 
-DEVICES = ("auto", "cpu", "cuda")
-"""Torch devices a command accepts (``auto``: CUDA when available, else the CPU)."""
-
 PRECISIONS = ("auto", "float32", "bfloat16")
 """Training precisions of the registration network (:func:`register.train.resolve_precision`)."""
 
@@ -33,6 +30,36 @@ TRACK_FRAMES = ("all", "es")
 """Frames a tracking registers to ED: the whole sequence, or the ES frame only."""
 
 
+VALIDATED_CLASSICAL: dict[str, dict[str, float]] = {
+    "demons": {"sigma": 2.0},
+    "ffd": {"grid": 8.0, "penalty": 0.1},
+}
+"""The setting of each classical method that the default run's selection picks on the
+default grid (:data:`binn.resample.DEFAULT_SPACING_MM` mm, :data:`binn.resample.DEFAULT_SIZE_PX`
+px; ``binn select`` over ``register.demons``/``register.ffd`` of ``config/schema.yaml``).
+A user command (``track``, ``strain``, ``evaluate-pair``) runs a classical method with these
+unless ``--param`` says otherwise (given parameters win, one by one); the setting used is
+recorded in every output. The methods' own defaults (:data:`register.baselines.DEFAULTS`)
+fill the parameters not named here."""
+
+VALIDATED_GRID_MM = DEFAULT_SPACING_MM
+"""The in-plane spacing (mm) :data:`VALIDATED_CLASSICAL` was chosen on: its settings are in
+pixels, so on another spacing they mean another physical smoothing (logged)."""
+
+
+def validated_settings_text() -> str:
+    """The validated classical settings as one phrase, for help texts and messages."""
+    return "; ".join(f"{m} {format_setting(p)}" for m, p in VALIDATED_CLASSICAL.items())
+
+
+def classical_params(method: str, params: dict[str, float] | None = None) -> dict[str, float]:
+    """The parameters a user command runs classical ``method`` with: the validated setting
+    (:data:`VALIDATED_CLASSICAL`) overridden by the given ``params``. Other methods'
+    ``params`` are returned as given."""
+    given = dict(params or {})
+    return {**VALIDATED_CLASSICAL.get(method, {}), **given}
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """Hyper-parameters of one registration-network training (stored in the checkpoint).
@@ -42,7 +69,7 @@ class TrainConfig:
     ||grad u||^2 of ``l2``). ``width``: channel multiplier of the network (1 = the paper's);
     ``steps``: optimisation steps of ``batch_size`` pairs; ``lr``: Adam learning rate;
     ``val_every``: steps between validations; ``val_pairs``: the fixed, seeded validation
-    subsample (all pairs when fewer); ``device``: one of :data:`DEVICES`; ``precision``: one
+    subsample (all pairs when fewer); ``device``: one of ``auto|cpu|cuda``; ``precision``: one
     of :data:`PRECISIONS` (see :func:`register.train.resolve_precision`).
     """
 
@@ -80,9 +107,11 @@ class TrackOptions:
     """How ``binn track`` (and every command that registers pairs) runs a method.
 
     ``frames``: one of :data:`TRACK_FRAMES`; ``batch_size``: pairs per network batch;
-    ``device``: one of :data:`DEVICES` (networks and their refinement); ``threads``: pairs a
+    ``device``: one of ``auto|cpu|cuda`` (networks and their refinement); ``threads``: pairs a
     classical method registers in parallel (the fields do not depend on it); ``vae``: the
-    VAE that refines ``binn`` fields (None: the one the checkpoint records).
+    VAE that refines ``binn`` fields (None: the one the checkpoint records);
+    ``spacing_mm``: the in-plane grid spacing (mm) the subjects must be on (None: the one
+    they share, checked against a network's recorded grid).
     """
 
     frames: str = "all"
@@ -90,6 +119,7 @@ class TrackOptions:
     device: str = "auto"
     threads: int = 1
     vae: Path | None = None
+    spacing_mm: float | None = None
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ fields files out.
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import time
 from pathlib import Path
@@ -22,14 +23,22 @@ from torch import nn
 
 from binn.errors import BinnInputError
 from binn.io import save_npz
+from binn.logs import Progress
 from binn.provenance import provenance
 from binn.register.baselines import register_pairs
 from binn.register.checkpoint import load_checkpoint, resolve_device, training_vae
-from binn.register.config import TrackOptions
+from binn.register.config import (
+    VALIDATED_CLASSICAL,
+    VALIDATED_GRID_MM,
+    TrackOptions,
+    classical_params,
+)
+from binn.register.grid import check_model_grid, check_vae_spacing, inplane_spacing
 from binn.register.losses import freeze
 from binn.register.network import RegistrationNet
 from binn.register.refine import Objective, RefineConfig, refine_config, refine_fields
 from binn.register.selection import load_selection
+from binn.resample import same_spacing
 from binn.vocabulary import (
     MYOCARDIUM,
     format_setting,
@@ -52,8 +61,13 @@ class Registrar:
     :mod:`register.refine`), which refine each field under the training objective with the
     training weight (``alpha``/``lam`` from the checkpoint, or ``weight`` for an in-memory
     net) and, for ``binn``, the training VAE (``vae`` overrides the path the checkpoint
-    records). Classical methods: ``params`` go to :func:`register.baselines.register_pairs`,
-    ``threads`` pairs at a time (results do not depend on ``threads``).
+    records). Classical methods: ``params`` over the validated setting
+    (:func:`register.config.classical_params`: demons ``sigma=2``, ffd ``grid=8,penalty=0.1``
+    unless given) go to :func:`register.baselines.register_pairs`, ``threads`` pairs at a
+    time (results do not depend on ``threads``); ``setting`` names what runs.
+    ``spacing_mm``: the in-plane pixel spacing (mm) of the data; a network checkpoint
+    trained on another grid (or recording none), or a VAE learnt on another spacing, is
+    refused naming both (:mod:`register.grid`); None checks nothing (in-memory use).
     Pairs whose refinement stopped on a non-finite objective are listed in ``failures``
     (``"NAME: reason"``) after each call; their field is the network's (or its last good
     refinement) and the other pairs go on.
@@ -71,9 +85,11 @@ class Registrar:
         vae: Path | nn.Module | None = None,
         weight: float | None = None,
         threads: int = TrackOptions.threads,
+        spacing_mm: float | None = None,
     ):
         self.spec = get_method(method)
         self.method = method
+        self.spacing_mm = spacing_mm
         self.params = dict(params or {})
         self.batch_size = batch_size
         self.threads = int(threads)
@@ -109,6 +125,8 @@ class Registrar:
                         model,
                         f"model was trained with method {self.meta['method']!r}, not {method!r}",
                     )
+                if spacing_mm is not None:
+                    check_model_grid(self.meta, spacing_mm, image_size, model)
             self.refine = refine_config(refine)
             base_setting = str(self.meta.get("setting", ""))
             self.setting = (
@@ -124,6 +142,19 @@ class Registrar:
                     None,
                     f"{method} has no network to refine: {sorted(refine)} apply to the "
                     f"network methods {network_methods()} only",
+                )
+            self.params = classical_params(method, self.params)
+            if (
+                spacing_mm is not None
+                and not same_spacing(spacing_mm, VALIDATED_GRID_MM)
+                and set(VALIDATED_CLASSICAL.get(method, {})) - set(params or {})
+            ):
+                log.warning(
+                    "%s: the validated setting %s is in pixels of %s mm; the data is on %s mm",
+                    method,
+                    format_setting(VALIDATED_CLASSICAL[method]),
+                    VALIDATED_GRID_MM,
+                    spacing_mm,
                 )
             self.setting = format_setting(self.params) if self.params else "default"
 
@@ -144,7 +175,10 @@ class Registrar:
             vae = training_vae(self.meta, source, vae)
             from binn.learn.score import load_vae
 
-            vae = load_vae(vae, self.device)
+            path = vae
+            vae = load_vae(path, self.device)
+            if self.spacing_mm is not None:
+                check_vae_spacing(getattr(vae, "spacing_mm", None), self.spacing_mm, path)
         vae = freeze(vae.to(self.device))
         return Objective(
             self.method, weight, vae, ncc=self.refine.ncc, latent=bool(self.refine.latent)
@@ -224,6 +258,9 @@ def track_sequence(
     (refinement of binn fields needs it); ``name`` names the subject in error messages.
     Returns ``fields (T', Z, 2, H, W)`` float32 px, ``frames (T',)`` int64, ``seconds``
     (registration time), ``ms_per_pair`` and ``failures`` (pairs whose refinement stopped).
+    Progress (:class:`binn.logs.Progress`): a bar on a terminal, periodic log lines
+    otherwise; the pairs go to the registrar in chunks of whole network batches (at least a
+    slice stack or four pairs per thread), which does not change the fields.
     """
     images = np.asarray(images, dtype=np.float32)
     t_count, z, h, w = images.shape
@@ -245,11 +282,18 @@ def track_sequence(
     )
     names = [f"{name} frame {t} slice {k}" for t in moving_frames for k in range(z)]
     start = time.perf_counter()
-    pairs = (
-        registrar(fixed, moving, pair_myo, names)
-        if len(moving)
-        else np.zeros((0, 2, h, w), np.float32)
-    )
+    pairs = np.zeros((len(moving), 2, h, w), np.float32)
+    failures: list[str] = []
+    batch = max(int(registrar.batch_size), 1)  # whole network batches: the same batches
+    chunk = batch * -(-max(z, 4 * registrar.threads, batch) // batch)
+    desc = f"tracking {name} with {registrar.method} ({registrar.setting})"
+    with Progress(len(moving), desc, unit="pair", logger=log) as bar:
+        for i in range(0, len(moving), chunk):
+            sl = slice(i, i + chunk)
+            part_myo = None if pair_myo is None else pair_myo[sl]
+            pairs[sl] = registrar(fixed[sl], moving[sl], part_myo, names[sl])
+            failures += registrar.failures
+            bar.update(len(moving[sl]))
     seconds = time.perf_counter() - start
     pairs = pairs.reshape(len(moving_frames), z, 2, h, w)
     fields = np.zeros((len(chosen), z, 2, h, w), np.float32)
@@ -264,7 +308,7 @@ def track_sequence(
         "frames": np.asarray(chosen, np.int64),
         "seconds": seconds,
         "ms_per_pair": 1000.0 * seconds / n,
-        "failures": list(registrar.failures),
+        "failures": failures,
     }
 
 
@@ -323,7 +367,9 @@ class TrackRequest:
     """One ``binn track`` run: each subject file of ``data`` is tracked into the fields file
     of ``outs`` at the same position, with the method of ``method``/``params`` or of a
     ``selection`` file (see :func:`resolve_method`; ``model``: a network checkpoint, may
-    hold ``{setting}``), run as ``options`` say."""
+    hold ``{setting}``), run as ``options`` say. ``nifti``: also write the displacement in
+    the original image's space (one subject only, :func:`export_displacement`); ``force``:
+    replace existing outputs."""
 
     data: tuple[Path, ...]
     outs: tuple[Path, ...]
@@ -332,12 +378,16 @@ class TrackRequest:
     selection: Path | None = None
     model: str | None = None
     options: TrackOptions = dataclasses.field(default_factory=TrackOptions)
+    nifti: Path | None = None
+    force: bool = True
 
 
 def track_subjects(request: TrackRequest) -> list[Path]:
     """Track each subject file of ``request`` with one loaded method (see
     :class:`TrackRequest`); each fields file is written atomically. Returns the files
-    written. Subjects must share one square frame size (that of the first)."""
+    written. Subjects must share one square frame size and one pixel spacing (that of the
+    first, or ``options.spacing_mm``), which a network must have been trained on."""
+    from binn.io import check_output
     from binn.register.data.subject import load_subject
 
     if len(request.outs) != len(request.data):
@@ -346,17 +396,28 @@ def track_subjects(request: TrackRequest) -> list[Path]:
         )
     if len(set(request.outs)) != len(request.outs):
         raise BinnInputError(None, "two subjects share one output file (same file name?)")
+    if request.nifti is not None and len(request.data) != 1:
+        raise BinnInputError(request.nifti, "--nifti exports one subject (give one --data)")
+    for out in (*request.outs, *([request.nifti] if request.nifti else [])):
+        check_output(out, request.force)
     choice = resolve_method(request.method, request.params, request.selection, request.model)
     options = request.options
     registrar: Registrar | None = None
-    size = 0  # px of the first subject, which the registrar is built for
+    size, spacing = 0, options.spacing_mm  # of the first subject: the registrar's grid
+    written: list[Path] = []
     for data, out in zip(request.data, request.outs, strict=True):
         subject = load_subject(data)
         h, w = subject.images.shape[-2:]
         if h != w:
             raise BinnInputError(data, f"frames are {h}x{w}; crop them square first")
+        pixel = inplane_spacing(subject.spacing, data)
+        if spacing is not None and not same_spacing(spacing, pixel):
+            first = "--spacing-mm" if options.spacing_mm is not None else str(request.data[0])
+            raise BinnInputError(
+                data, f"pixels are {pixel:.4g} mm but {first} is on {float(spacing):.4g} mm"
+            )
         if registrar is None:
-            size = h
+            size, spacing = h, pixel
             registrar = Registrar(
                 choice.method,
                 choice.params,
@@ -366,11 +427,15 @@ def track_subjects(request: TrackRequest) -> list[Path]:
                 options.device,
                 vae=options.vae,
                 threads=options.threads,
+                spacing_mm=pixel,
             )
         elif h != size:
             raise BinnInputError(data, f"frames are {h} px but {request.data[0]} has {size} px")
-        _track_subject(subject, data, out, registrar, choice, options.frames)
-    return list(request.outs)
+        fields = _track_subject(subject, data, out, registrar, choice, options.frames)
+        written.append(out)
+        if request.nifti is not None:
+            written.append(export_displacement(fields, request.nifti, data))
+    return written
 
 
 def _track_subject(
@@ -380,8 +445,13 @@ def _track_subject(
     registrar: Registrar,
     choice: MethodChoice,
     frames: str,
-) -> None:
-    """Track one loaded subject and write its fields file ``out`` (atomically)."""
+) -> dict[str, Any]:
+    """Track one loaded subject and write its fields file ``out`` (atomically): the fields,
+    their frames, the method, its setting and parameters, the grid (``spacing``) and the
+    geometry that maps them back to the original image (``geometry_json``). Returns the
+    arrays written."""
+    from binn.register.data.geometry import subject_geometry
+
     result = track_sequence(
         subject.images,
         registrar,
@@ -391,29 +461,89 @@ def _track_subject(
         name=subject.name,
     )
     log.info(
-        "%s %s: %d frames x %d slices in %.2f s (%.1f ms per pair)",
+        "%s %s (%s): %d frames x %d slices in %.2f s (%.1f ms per pair)",
         subject.name,
         choice.method,
+        registrar.setting,
         len(result["frames"]),
         subject.images.shape[1],
         result["seconds"],
         result["ms_per_pair"],
     )
+    try:
+        geometry: dict[str, Any] | None = subject_geometry(subject).record()
+    except BinnInputError as exc:
+        log.warning("%s: the fields file records no geometry (%s)", subject.name, exc.reason)
+        geometry = None
     cfg = {
         "data": str(data),
         "method": choice.method,
         "setting": registrar.setting,
         "model": None if choice.model is None else str(choice.model),
-        "params": choice.params,
+        "params": registrar.params,
         "frames": frames,
+        "spacing_mm": list(np.asarray(subject.spacing, dtype=float)),
     }
     failures = result.pop("failures")
-    save_npz(
-        out,
-        provenance(cfg, None),
+    arrays = {
         **result,
-        refine_failures=np.asarray(failures, dtype=str),
-        method=np.asarray(choice.method),
-        setting=np.asarray(registrar.setting),
-        subject=np.asarray(subject.name),
-    )
+        "refine_failures": np.asarray(failures, dtype=str),
+        "method": np.asarray(choice.method),
+        "setting": np.asarray(registrar.setting),
+        "subject": np.asarray(subject.name),
+        "spacing": np.asarray(subject.spacing, dtype=np.float64),
+        "frame_time_ms": np.asarray(_frame_time(subject), dtype=np.float64),
+    }
+    if geometry is not None:
+        arrays["geometry_json"] = np.asarray(json.dumps(geometry))
+    save_npz(out, provenance(cfg, None), **arrays)
+    return arrays
+
+
+def _frame_time(subject: Any) -> float:
+    """The subject's frame interval (ms) from its cine header, NaN when unknown."""
+    value = subject.meta.get("frame_time_ms") if hasattr(subject, "meta") else None
+    return float("nan") if value is None else float(value)
+
+
+def fields_geometry(fields_file: dict[str, Any], source: object = None) -> Any:
+    """The :class:`register.data.geometry.Geometry` a fields file carries (``geometry_json``,
+    written by ``binn track``); a file without it raises :class:`BinnInputError`."""
+    from binn.register.data.geometry import Geometry
+
+    if "geometry_json" not in fields_file:
+        raise BinnInputError(
+            source, "records no geometry (written before binn recorded it): track it again"
+        )
+    return Geometry.from_record(json.loads(str(fields_file["geometry_json"])), source)
+
+
+def export_displacement(fields_file: dict[str, Any], path: Path, source: object = None) -> Path:
+    """Write a tracking's displacement in mm in the original image's space as NIfTI.
+
+    ``fields_file``: the arrays of a fields file (``fields (T', Z, 2, H, W)`` px, ``frames``,
+    ``geometry_json``, optionally ``frame_time_ms``). The file is
+    ``(X, Y, Z, T', 3)`` float32 on the original image's voxels with its affine, intent
+    "displacement vector" (:func:`binn.nifti.save_displacement`): world (RAS+) mm
+    components of ``u_t`` at each ED voxel, ``I_t(x + u_t(x)) ~ I_ED(x)``; zero outside the
+    tracked window. The time axis is the cine file's frame order when every frame was
+    tracked and the ED frame is known, else the tracked frames (ED first); the header's
+    description says which. Returns ``path``.
+    """
+    from binn.nifti import save_displacement
+    from binn.register.data.geometry import displacement_in_original, original_frame_order
+
+    geometry = fields_geometry(fields_file, source)
+    disp, _ = displacement_in_original(np.asarray(fields_file["fields"]), geometry, source)
+    frames = np.asarray(fields_file["frames"])
+    order, original = original_frame_order(frames, geometry)
+    disp = disp[:, :, :, order]
+    recorded = float(fields_file.get("frame_time_ms", np.nan))
+    frame_time = recorded if np.isfinite(recorded) and recorded > 0 else None
+    if original:
+        what = f"u(ED->t) mm RAS, file frame order, ED = frame {int(geometry.ed_frame) + 1}"
+    else:
+        what = "u(ED->t) mm RAS, frames " + ",".join(str(int(f) + 1) for f in frames[order])
+    save_displacement(path, disp, geometry.original_affine, frame_time, what)
+    log.info("displacement in the original image's space (%s) -> %s", what, path)
+    return Path(path)

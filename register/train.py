@@ -14,7 +14,6 @@ import csv
 import dataclasses
 import hashlib
 import logging
-import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -28,7 +27,7 @@ from tqdm import tqdm
 from binn.errors import BinnInputError
 from binn.io import atomic_path, write_text
 from binn.provenance import provenance
-from binn.register.checkpoint import resolve_device, save_checkpoint
+from binn.register.checkpoint import resolve_device, save_checkpoint, vae_record
 from binn.register.config import PRECISIONS, TrainConfig
 from binn.register.losses import freeze, l2_gradient_penalty, mse, vae_penalty
 from binn.register.network import RegistrationNet
@@ -259,6 +258,7 @@ def train_registration(
     val = PairSet(val_subjects, frames="all", max_pairs=cfg.val_pairs, seed=cfg.seed)
     if val.size != train.size:
         raise BinnInputError(None, f"train ({train.size}px) and val ({val.size}px) sizes differ")
+    spacing_mm = grid_spacing(train, train_subjects, val, val_subjects)
     needs_vae = get_method(cfg.method).needs_vae
     if needs_vae:
         if vae is None:
@@ -294,10 +294,12 @@ def train_registration(
         "lam": cfg.lam,
         "setting": cfg.setting(),
         "train_config": dataclasses.asdict(cfg),
+        "spacing_mm": spacing_mm,
     }
     if needs_vae and vae_path is not None:
-        # relative to the model's folder, so a moved results folder keeps its models usable
-        meta["vae"] = os.path.relpath(Path(vae_path).resolve(), Path(out).resolve().parent)
+        # relative to the model's folder (a moved results folder keeps its models usable)
+        # with its SHA-256, read back by recorded_vae against the model's folder only
+        meta.update(vae_record(vae_path, out))
     if resume.is_file():
         ck = torch.load(resume, map_location="cpu", weights_only=False)
         same_data = ck.get("data") == data
@@ -391,6 +393,42 @@ def train_registration(
         "precision": cfg.precision,
         "train_pairs_per_second": pairs_per_second,
     }
+
+
+def grid_spacing(
+    train: PairSet,
+    train_subjects: Sequence[Subject | Path],
+    val: PairSet,
+    val_subjects: Sequence[Subject | Path],
+) -> float | None:
+    """The one square in-plane pixel spacing (mm) of the training and validation subjects,
+    which the checkpoint records (``spacing_mm``) and every later use is checked against.
+
+    A subject whose pixels are not square, or on another spacing than the first training
+    subject, raises :class:`BinnInputError` naming it and both spacings. None when the
+    subjects carry no spacing (in-memory objects without one)."""
+    from binn.register.grid import check_same_spacing, inplane_spacing
+
+    reference: float | None = None
+    first = None
+    sets = ((train, train_subjects, "training"), (val, val_subjects, "validation"))
+    for pairs, subjects, what in sets:
+        for spacing, subject in zip(pairs.spacing, subjects, strict=True):
+            if not np.all(np.isfinite(spacing)):
+                continue
+            pixel = inplane_spacing(np.asarray([1.0, *spacing]), _source(subject))
+            if reference is None:
+                reference, first = pixel, _source(subject)
+                continue
+            check_same_spacing(
+                reference,
+                pixel,
+                f"training subject {first}",
+                f"{what} subject {_source(subject)}",
+                _source(subject),
+                "put every subject on one grid (binn import-cine --spacing-mm)",
+            )
+    return reference
 
 
 def check_vae_spacing(

@@ -69,3 +69,63 @@ def test_missing_and_corrupt_files_are_named(tmp_path: Path) -> None:
     (tmp_path / "junk.npz").write_bytes(b"not a zip")
     with pytest.raises(BinnInputError, match="not a readable"):
         load_npz(tmp_path / "junk.npz")
+
+
+def test_check_output_refuses_existing_outputs_unless_force(tmp_path: Path) -> None:
+    from binn.io import check_output
+
+    out = tmp_path / "s.npz"
+    assert check_output(out) == out  # nothing there: fine
+    out.write_bytes(b"x")
+    with pytest.raises(BinnInputError, match=r"exists .*--force"):
+        check_output(out)
+    assert check_output(out, force=True) == out and out.read_bytes() == b"x"  # not deleted
+    with pytest.raises(BinnInputError, match="names a file, not an output folder"):
+        check_output(out, force=True, folder=True)
+    with pytest.raises(BinnInputError, match="names a folder"):
+        check_output(tmp_path, force=True)
+
+
+def test_force_never_replaces_a_folder_holding_foreign_files(tmp_path: Path) -> None:
+    """A folder binn wrote (its manifest lists every name) is replaced with force; one
+    holding anything else is refused, and what it holds stays."""
+    from binn.io import MANIFEST, check_output, foreign_files, staged_folder
+
+    out = tmp_path / "run"
+    with staged_folder(out) as tmp:
+        (tmp / "a.csv").write_text("1")
+    assert sorted(p.name for p in out.iterdir()) == [MANIFEST, "a.csv"]
+    assert foreign_files(out) == []
+    with staged_folder(out, force=True) as tmp:
+        (tmp / "b.csv").write_text("2")
+    assert not (out / "a.csv").exists() and (out / "b.csv").read_text() == "2"
+    (out / "notes.txt").write_text("mine")
+    with pytest.raises(BinnInputError, match=r"did not write \(notes.txt\)"):
+        check_output(out, force=True, folder=True)
+    with pytest.raises(BinnInputError), staged_folder(out, force=True) as tmp:
+        (tmp / "c.csv").write_text("3")
+    assert (out / "notes.txt").read_text() == "mine" and (out / "b.csv").is_file()
+    # a folder without a manifest: only names matching the caller's patterns are binn's
+    legacy = tmp_path / "legacy"
+    legacy.mkdir()
+    (legacy / "strain.csv").write_text("")
+    assert foreign_files(legacy, known=("strain.*",)) == []
+    assert foreign_files(legacy) == ["strain.csv"]
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_temporaries_of_a_killed_run_are_removed_on_the_next(tmp_path: Path) -> None:
+    from binn.io import check_output, stale_temporaries
+
+    out = tmp_path / "f.npz"
+    stale_file = tmp_path / ".f.npz.ab12cd_3.npz"  # atomic_path's pattern
+    stale_file.write_bytes(b"half")
+    stale_dir = tmp_path / ".f.npz.zz99yy00.tmp"  # staged_folder's pattern
+    stale_dir.mkdir()
+    unrelated = [tmp_path / ".f.npz.notes", tmp_path / ".g.npz.ab12cd_3.npz"]
+    for path in unrelated:
+        path.write_text("keep")
+    assert stale_temporaries(out) == sorted([stale_file, stale_dir])
+    check_output(out)
+    assert not stale_file.exists() and not stale_dir.exists()
+    assert all(p.exists() for p in unrelated)

@@ -65,3 +65,37 @@ def test_unreadable_file_is_named(tmp_path: Path) -> None:
     (tmp_path / "x.nii.gz").write_bytes(b"garbage")
     with pytest.raises(BinnInputError, match="not a readable NIfTI"):
         load_volume(tmp_path / "x.nii.gz")
+
+
+def test_frame_time_is_read_from_the_header_in_ms(tmp_path: Path) -> None:
+    data = np.zeros((4, 3, 2, 5), np.float32)
+    img = nib.Nifti1Image(data, np.eye(4))
+    img.header.set_zooms((1.5, 1.5, 8.0, 0.035))
+    img.header.set_xyzt_units("mm", "sec")
+    nib.save(img, str(tmp_path / "s.nii.gz"))
+    assert load_volume(tmp_path / "s.nii.gz", dims=(4,)).frame_time_ms == pytest.approx(35.0)
+    img.header.set_zooms((1.5, 1.5, 8.0, 1.0))
+    img.header.set_xyzt_units("mm", "unknown")  # 1 with no unit: not a frame interval
+    nib.save(img, str(tmp_path / "u.nii.gz"))
+    assert load_volume(tmp_path / "u.nii.gz", dims=(4,)).frame_time_ms is None
+    assert (
+        load_volume(_write(tmp_path / "3d.nii.gz", data[..., 0], (1.5, 1.5, 8.0))).frame_time_ms
+        is None
+    )
+
+
+def test_save_displacement_writes_a_vector_nifti_in_place(tmp_path: Path) -> None:
+    from binn.nifti import save_displacement
+
+    affine = np.array([[0, -1.4, 0, 10], [1.4, 0, 0, -5], [0, 0, 9, 2], [0, 0, 0, 1.0]])
+    disp = np.random.default_rng(0).standard_normal((5, 4, 3, 2, 3)).astype(np.float32)
+    save_displacement(tmp_path / "d.nii.gz", disp, affine, 40.0, "u(ED->t)")
+    img = nib.load(tmp_path / "d.nii.gz")
+    np.testing.assert_array_equal(np.asarray(img.dataobj), disp)
+    np.testing.assert_allclose(img.affine, affine, atol=1e-6)
+    assert int(img.header["intent_code"]) == 1006 and img.header.get_zooms()[3] == 40.0
+    with pytest.raises(BinnInputError, match=r"\(X, Y, Z, T, 3\)"):
+        save_displacement(tmp_path / "e.nii.gz", disp[..., :2], affine)
+    with pytest.raises(BinnInputError, match="ends with"):
+        save_displacement(tmp_path / "e.npz", disp, affine)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.nii.gz"]

@@ -45,14 +45,21 @@ def test_track_classical_with_params(subject_file, tmp_path) -> None:
     assert main(argv) == 0
     f = load_npz(out, required={"fields": 5, "frames": 1})
     assert f["fields"].shape == (2, 1, 2, SIZE, SIZE) and np.all(f["fields"][0] == 0)
-    assert str(f["method"]) == "demons" and str(f["setting"]) == "iterations=10"
+    # unnamed parameters are the validated setting (demons sigma=2 on the 2.0 mm grid)
+    assert str(f["method"]) == "demons" and str(f["setting"]) == "iterations=10,sigma=2"
     assert str(f["subject"]) == load_subject(subject_file).name
+    np.testing.assert_array_equal(f["spacing"], load_subject(subject_file).spacing)
+    assert json.loads(str(f["geometry_json"]))["shape_zyx"] == [1, SIZE, SIZE]
     assert float(f["ms_per_pair"]) > 0 and float(f["seconds"]) > 0
 
 
 def test_track_network_from_selection_fills_setting(subject_file, tmp_path) -> None:
     save_checkpoint(
-        tmp_path / "l2_lam=0.01.pt", RegistrationNet(0.0625, SIZE), method="l2", setting="lam=0.01"
+        tmp_path / "l2_lam=0.01.pt",
+        RegistrationNet(0.0625, SIZE),
+        method="l2",
+        setting="lam=0.01",
+        spacing_mm=2.0,
     )
     sel = tmp_path / "select.json"
     sel.write_text(json.dumps({"method": "l2", "setting": "lam=0.01", "params": {"lam": 0.01}}))
@@ -126,7 +133,9 @@ def test_track_evaluate_scores_what_track_and_evaluate_give(tmp_path) -> None:
 
 
 def test_bad_input_exit_code_2(subject_file, tmp_path) -> None:
-    save_checkpoint(tmp_path / "m48.pt", RegistrationNet(0.0625, 48), method="l2", setting="x")
+    save_checkpoint(
+        tmp_path / "m48.pt", RegistrationNet(0.0625, 48), method="l2", setting="x", spacing_mm=2.0
+    )
     out = tmp_path / "f.npz"
     base = ["track", "--data", str(subject_file), "--out", str(out)]
     assert main([*base, "--method", "l2", "--model", str(tmp_path / "m48.pt")]) == 2
@@ -167,12 +176,23 @@ def test_train_reg_cli(subject_file, tmp_path) -> None:
     ]
     assert main(argv) == 0
     assert out.is_file() and out.with_suffix(".curves.csv").is_file()
+    import torch
+
+    ckpt = torch.load(out, weights_only=False)
+    assert ckpt["spacing_mm"] == 2.0 and ckpt["image_size"] == SIZE  # the grid it learnt on
     assert main([*argv[:6], "binn", *argv[7:]]) == 2  # binn without --vae
+    # an existing --out is refused unless --force, and left as it was
+    before = out.read_bytes()
+    assert main([*argv, "--steps", "1"]) == 2 and out.read_bytes() == before
+    assert main([*argv, "--steps", "1", "--force"]) == 0 and out.read_bytes() != before
 
 
 def test_track_refines_a_network_and_records_its_setting(subject_file, tmp_path) -> None:
     model = tmp_path / "l2.pt"
-    save_checkpoint(model, RegistrationNet(0.0625, SIZE), method="l2", lam=0.01, setting="lam=0.01")
+    save_checkpoint(
+        model, RegistrationNet(0.0625, SIZE), method="l2", lam=0.01, setting="lam=0.01",
+        spacing_mm=2.0,
+    )  # fmt: skip
     out = tmp_path / "f.npz"
     argv = ["track", "--data", str(subject_file), "--method", "l2", "--model", str(model)]
     argv += ["--frames", "es", "--device", "cpu", "--param", "refine=1e1", "--out", str(out)]
@@ -191,6 +211,7 @@ def test_track_selection_of_a_refined_setting_finds_the_trained_model(
         method="l2",
         lam=0.01,
         setting="lam=0.01",
+        spacing_mm=2.0,
     )
     sel = tmp_path / "select.json"
     sel.write_text(json.dumps({"method": "l2", "setting": "lam=0.01,refine=3"}))
@@ -254,7 +275,7 @@ def test_track_library_takes_a_typed_request_and_writes_what_the_command_writes(
     assert main(argv) == 0
     lib, cli = load_npz(tmp_path / "lib.npz"), load_npz(tmp_path / "cli.npz")
     np.testing.assert_array_equal(lib["fields"], cli["fields"])
-    assert str(lib["setting"]) == str(cli["setting"]) == "iterations=10"
+    assert str(lib["setting"]) == str(cli["setting"]) == "iterations=10,sigma=2"
     with pytest.raises(BinnInputError, match="output files"):
         track_subjects(TrackRequest(data=(subject_file,), outs=(), method="demons"))
 
@@ -275,3 +296,59 @@ def test_resolve_method_merges_a_selection_and_fills_the_model_path(tmp_path) ->
         resolve_method("l2", model="m_{setting}.pt")
     with pytest.raises(BinnInputError, match="give a method"):
         resolve_method()
+
+
+def test_networks_on_another_grid_are_refused_naming_both_spacings(subject_file, tmp_path):
+    """A network trained at 1.5 mm is not applied to 2.0 mm pixels; one whose checkpoint
+    records no grid (trained before binn recorded it) is refused too."""
+    out = tmp_path / "f.npz"
+    base = ["track", "--data", str(subject_file), "--method", "l2", "--out", str(out)]
+    for name, extra in (("m15.pt", {"spacing_mm": 1.5}), ("old.pt", {})):
+        net = RegistrationNet(0.0625, SIZE)
+        save_checkpoint(tmp_path / name, net, method="l2", setting="lam=0.01", **extra)
+    with pytest.raises(
+        BinnInputError, match=r"data is on 2 mm pixels but the network is on 1.5 mm"
+    ):
+        from binn.register.track import Registrar
+
+        Registrar("l2", model=tmp_path / "m15.pt", image_size=SIZE, spacing_mm=2.0)
+    assert main([*base, "--model", str(tmp_path / "m15.pt")]) == 2
+    assert main([*base, "--model", str(tmp_path / "old.pt")]) == 2
+    with pytest.raises(BinnInputError, match="records no grid spacing"):
+        Registrar("l2", model=tmp_path / "old.pt", image_size=SIZE, spacing_mm=2.0)
+    # --spacing-mm names the grid the subject files must be on
+    assert main(["track", "--data", str(subject_file), "--method", "demons", "--param",
+                 "iterations=2", "--spacing-mm", "1.5", "--out", str(out)]) == 2  # fmt: skip
+    assert not out.exists()
+
+
+def test_train_reg_refuses_validation_data_on_another_grid(subject_file, tmp_path):
+    other = tmp_path / "s15.npz"
+    save_subject(other, make_phantom(4, frames=4, slices=1, size=SIZE, spacing_mm=1.5), {})
+    argv = ["train-reg", "--train", str(subject_file), "--val", str(other), "--method", "l2",
+            "--out", str(tmp_path / "m.pt"), "--width", "0.0625", "--steps", "1",
+            "--batch-size", "2", "--device", "cpu"]  # fmt: skip
+    from binn.register.train import TrainConfig, train_registration
+
+    cfg = TrainConfig(width=0.0625, steps=1, batch_size=2, device="cpu")
+    with pytest.raises(BinnInputError, match=r"1.5 mm pixels but training subject .* 2 mm"):
+        train_registration([subject_file], [other], cfg, tmp_path / "m.pt")
+    assert main(argv) == 2 and not (tmp_path / "m.pt").exists()
+
+
+def test_phantom_and_import_refuse_an_existing_out_unless_force(tmp_path):
+    out = tmp_path / "p.npz"
+    assert main(["phantom", "--seed", "1", "--frames", "4", "--slices", "1", "--size", "32",
+                 "--out", str(out)]) == 0  # fmt: skip
+    before = out.read_bytes()
+    again = ["phantom", "--seed", "2", "--frames", "4", "--slices", "1", "--size", "32",
+             "--out", str(out)]  # fmt: skip
+    assert main(again) == 2 and out.read_bytes() == before
+    assert main([*again, "--force"]) == 0 and out.read_bytes() != before
+    (tmp_path / "folder.npz").mkdir()
+    assert main([*again[:-1], str(tmp_path / "folder.npz"), "--force"]) == 2
+    assert (tmp_path / "folder.npz").is_dir()
+    # a temporary left by a hard kill is removed on the next run
+    stale = tmp_path / ".p.npz.abcd1234.npz"
+    stale.write_bytes(b"half")
+    assert main([*again, "--force"]) == 0 and not stale.exists()

@@ -149,3 +149,30 @@ def test_checkpoint_round_trip_and_crop_size_error(tmp_path) -> None:
         load_checkpoint(path, image_size=48)
     with pytest.raises(BinnInputError, match="does not exist"):
         load_checkpoint(tmp_path / "none.pt")
+
+
+def test_track_sequence_hands_the_registrar_whole_batches() -> None:
+    """Tracking goes to the registrar in chunks of whole network batches (so a network sees
+    the batches one call would give it: the same fields), between progress updates."""
+    from binn.register.track import track_sequence
+
+    class Stub:
+        method, setting, batch_size, threads = "stub", "x=1", 4, 1
+
+        def __init__(self) -> None:
+            self.calls: list[int] = []
+            self.failures: list[str] = []
+
+        def __call__(self, fixed, moving, myo=None, names=None):
+            self.calls.append(len(moving))
+            self.failures = [f"{names[0]}: seen"]
+            return np.stack([moving, 2 * moving], axis=1).astype(np.float32)
+
+    images = np.random.default_rng(0).random((7, 5, 8, 8)).astype(np.float32)
+    stub = Stub()
+    out = track_sequence(images, stub, "all", name="s")
+    assert all(n % 4 == 0 for n in stub.calls[:-1]) and sum(stub.calls) == 6 * 5
+    assert stub.calls[0] == 8  # 5 slices -> two batches of 4
+    np.testing.assert_array_equal(out["fields"][1:, :, 0], images[1:])
+    np.testing.assert_array_equal(out["fields"][1:, :, 1], 2 * images[1:])
+    assert len(out["failures"]) == len(stub.calls)  # every chunk's failures are kept

@@ -287,3 +287,37 @@ def test_cli_import_cine_writes_a_cropped_subject(tmp_path, phantom):
     s = load_subject(out)
     assert s.images.shape == (6, 2, 32, 32) and s.es_index == phantom.es_index
     assert s.meta["crop_size"] == 32 and s.meta["label_convention"] == "acdc"
+
+
+def test_import_cine_takes_a_plain_cine_like_strain(tmp_path, phantom):
+    """``import-cine --cine --ed-labels [--es-labels] --ed-frame --es-frame``: the same
+    subject the ACDC folder gives; ES labels optional (then empty: nothing scored at ES)."""
+    from binn.cli import main
+
+    folder = write_acdc(tmp_path / "patient010", phantom, 3)
+    es = (2 + phantom.es_index) % phantom.frames + 1
+    cine = ["--cine", str(folder / "patient010_4d.nii.gz"), "--ed-labels",
+            str(folder / "patient010_frame03_gt.nii.gz"), "--ed-frame", "3"]  # fmt: skip
+    es_labels = ["--es-labels", str(folder / f"patient010_frame{es:02d}_gt.nii.gz")]
+    out = tmp_path / "c.npz"
+    assert main(["import-cine", *cine, *es_labels, "--es-frame", str(es), "--size", "32",
+                 "--spacing-mm", "1.5", "--out", str(out)]) == 0  # fmt: skip
+    assert main(["import-cine", "--dir", str(folder), "--layout", "acdc", "--size", "32",
+                 "--spacing-mm", "1.5", "--out", str(tmp_path / "d.npz")]) == 0  # fmt: skip
+    c, d = load_subject(out), load_subject(tmp_path / "d.npz")
+    np.testing.assert_array_equal(c.labels_ed, d.labels_ed)
+    np.testing.assert_array_equal(c.labels_es, d.labels_es)
+    np.testing.assert_allclose(c.images, d.images, atol=1e-6)
+    assert c.es_index == d.es_index and c.meta["ed_frame_1based"] == 3
+    assert c.meta["geometry"]["ed_frame_0based"] == 2
+    no_es = tmp_path / "n.npz"
+    assert main(["import-cine", *cine, "--es-frame", str(es), "--size", "32",
+                 "--out", str(no_es)]) == 0  # fmt: skip
+    assert not load_subject(no_es).labels_es.any() and load_subject(no_es).meta["es_labels"] is None
+    # bad input: no ES frame, ES labels without ES frame, --dir without --layout, both inputs
+    for argv in (cine, [*cine, *es_labels], ["--dir", str(folder)],
+                 [*cine, "--es-frame", "2", "--dir", str(folder)]):  # fmt: skip
+        assert main(["import-cine", *argv, "--out", str(tmp_path / "bad.npz")]) == 2
+    assert main(["import-cine", *cine, "--es-frame", "3", "--out", str(tmp_path / "bad.npz")]) == 2
+    assert not (tmp_path / "bad.npz").exists()
+    assert main(["import-cine", *cine, "--es-frame", str(es), "--out", str(out)]) == 2  # exists

@@ -153,3 +153,34 @@ def test_stack_stored_apex_first_is_flipped_to_base_first(tmp_path, stack):
     # The affine follows the flip: voxel z = 0 of the flipped stack is the stored last slice.
     affine = np.asarray(flipped.meta["affine"])
     assert np.allclose(affine @ [0, 0, 0, 1], np.diag([1.5, 1.5, 8.0, 1.0]) @ [0, 0, 3, 1])
+
+
+def test_resample_displacement_keeps_the_motion_in_mm() -> None:
+    """A uniform 3 mm shift and a linear field stay 3 mm / the same mm field on a grid of
+    half the pixel count: the values are re-expressed in the new pixels."""
+    from binn.resample import resample_displacement
+
+    rows, cols = np.meshgrid(np.arange(40.0), np.arange(36.0), indexing="ij")
+    disp = np.stack([np.full_like(rows, 3.0 / 1.0), 0.01 * cols])[None]  # px of 1.0 mm
+    out, grid = resample_displacement(disp, np.array([1.0, 1.0]), 2.0)
+    assert out.shape == (1, 2, 20, 18)
+    np.testing.assert_allclose(out[0, 0], 1.5)  # 3 mm = 1.5 px of 2 mm
+    col_mm = grid.origin_mm[1] + 2.0 * np.arange(18)
+    np.testing.assert_allclose(out[0, 1, 5], 0.01 * col_mm / 2.0, atol=1e-9)
+    with pytest.raises(BinnInputError, match=r"\(\.\.\., 2, H, W\)"):
+        resample_displacement(np.zeros((3, 4, 4)), np.array([1.0, 1.0]), 2.0)
+
+
+def test_crop_records_the_stored_shape_not_the_resampled_one(tmp_path, stack) -> None:
+    from binn.register.data.crop import crop_subject
+
+    s = load_acdc(write_acdc(tmp_path / "patient009", stack), spacing_mm=2.0)
+    cropped, origin = crop_subject(s, 24)
+    assert cropped.meta["source_shape"] == [40, 40] and cropped.meta["grid_shape"] == [30, 30]
+    geometry = cropped.meta["geometry"]
+    assert geometry["original_shape_zyx"] == [4, 40, 40] and geometry["shape_zyx"] == [4, 24, 24]
+    # the stored affine moved with the crop: grid pixel (0, 0) is the window's first pixel
+    np.testing.assert_allclose(
+        np.asarray(cropped.meta["affine"]) @ [0, 0, 0, 1],
+        np.asarray(s.meta["affine"]) @ [origin[1], origin[0], 0, 1],
+    )

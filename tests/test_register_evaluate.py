@@ -140,9 +140,60 @@ def test_evaluate_pair_cli_bad_input(tmp_path) -> None:
     from binn.register.checkpoint import save_checkpoint
     from binn.register.network import RegistrationNet
 
-    save_checkpoint(model, RegistrationNet(0.0625, 48), method="l2", setting="lam=0.01")
+    save_checkpoint(
+        model, RegistrationNet(0.0625, 48), method="l2", setting="lam=0.01", spacing_mm=2.0
+    )
     # a 48 px model asked to work on a 32 px crop
     assert main(_argv(paths, "--method", "l2", "--model", str(model), "--size", "32")) == 2
+
+
+def test_evaluate_pair_refuses_a_network_of_another_grid(tmp_path, capsys) -> None:
+    from binn.cli import main
+    from binn.register.checkpoint import save_checkpoint
+    from binn.register.network import RegistrationNet
+
+    paths = _write_pair(tmp_path)
+    model = tmp_path / "m.pt"
+    save_checkpoint(
+        model, RegistrationNet(0.0625, 32), method="l2", setting="lam=0.01", spacing_mm=1.5
+    )
+    argv = _argv(paths, "--method", "l2", "--model", str(model), "--device", "cpu")
+    capsys.readouterr()
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "2 mm pixels" in err and "1.5 mm" in err
+    assert main([*argv, "--spacing-mm", "1.5", "--json"]) == 0  # on the network's own grid
+
+
+def test_evaluate_pair_records_the_validated_classical_setting(tmp_path, capsys) -> None:
+    from binn.cli import main
+
+    paths = _write_pair(tmp_path)
+    assert main(_argv(paths, "--method", "demons", "--size", "32", "--json")) == 0
+    res = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert res["setting"] == "sigma=2" and res["params"] == {"sigma": 2.0}
+    assert res["grid"] == {"spacing_mm": 2.0, "size_px": 32}
+    assert res["source_spacing_mm"] == pytest.approx([1.4, 1.4])
+
+
+def test_undecidable_label_convention_names_the_files_and_counts(tmp_path, capsys) -> None:
+    """Labels 1 and 3 both outside the myocardium (no enclosure): auto cannot decide, and
+    says so naming both label files, their label counts and the option that settles it."""
+    from binn.cli import main
+    from binn.nifti import save_volume
+
+    paths = _write_pair(tmp_path)
+    lab = np.zeros((3, H, H), np.uint8)
+    lab[:, 10:20, 10:20] = 2
+    lab[:, 30:34, 30:34] = 1
+    lab[:, 36:40, 36:40] = 3
+    for p in (paths[1], paths[3]):
+        save_volume(p, lab, np.array([8.0, 1.4, 1.4]))
+    capsys.readouterr()
+    assert main(_argv(paths, "--method", "demons", "--size", "32")) == 2
+    err = capsys.readouterr().err
+    assert "ed_gt.nii.gz holds 0:" in err and "es_gt.nii.gz holds" in err
+    assert "2: 300 px" in err and "--label-convention" in err
 
 
 def test_evaluate_pair_cli_refuses_2d_file(tmp_path) -> None:
@@ -165,7 +216,10 @@ def test_evaluate_pair_cli_refines_a_network(tmp_path, capsys) -> None:
 
     paths = _write_pair(tmp_path)
     model = tmp_path / "m.pt"
-    save_checkpoint(model, RegistrationNet(0.0625, 32), method="l2", lam=0.01, setting="lam=0.01")
+    save_checkpoint(
+        model, RegistrationNet(0.0625, 32), method="l2", lam=0.01, setting="lam=0.01",
+        spacing_mm=2.0,
+    )  # fmt: skip
     base = _argv(paths, "--method", "l2", "--model", str(model), "--json", "--device", "cpu")
     assert main([*base, "--param", "refine=0"]) == 0
     plain = json.loads(capsys.readouterr().out.strip().splitlines()[-1])

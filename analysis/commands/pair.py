@@ -1,6 +1,12 @@
 """``binn evaluate-pair``: one ED/ES pair from four NIfTI files, resampled to the grid,
 cropped around the LV, registered ES -> ED slice by slice and scored
-(:func:`binn.analysis.measures.pair.evaluate_pair`)."""
+(:func:`binn.analysis.measures.pair.evaluate_pair`).
+
+The pair goes through the loaders' one edge (label convention, slice order, grid:
+:func:`binn.register.data.loaders.load_pair`); a network must have been trained on the grid
+(refused otherwise, naming both spacings), a classical method runs the validated setting
+unless ``--param`` says otherwise; the JSON records the grid, the setting and its
+parameters."""
 
 from __future__ import annotations
 
@@ -59,6 +65,7 @@ def evaluate_pair_files(request: PairRequest) -> dict[str, Any]:
         options.device,
         vae=options.vae,
         threads=options.threads,
+        spacing_mm=request.spacing_mm,
     )
     result = evaluate_pair(
         pair.images[0],
@@ -70,6 +77,13 @@ def evaluate_pair_files(request: PairRequest) -> dict[str, Any]:
         name=str(pair.name),
     )
     result["inputs"] = {k: str(getattr(request, k)) for k in FILES}
+    result["params"] = registrar.params
     result["size"] = size
     result["spacing_mm"] = [float(v) for v in np.asarray(pair.spacing)[1:]]
+    result["grid"] = {"spacing_mm": request.spacing_mm, "size_px": size}
+    meta = pair.meta
+    result["source_spacing_mm"] = meta.get("source_spacing_mm")
+    result["label_convention"] = meta.get("label_convention")
+    result["slice_order"] = meta.get("slice_order")
+    result["slice_order_evidence"] = meta.get("slice_order_evidence")
     return result

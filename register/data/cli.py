@@ -14,6 +14,7 @@ import json
 import logging
 from pathlib import Path
 
+from binn.errors import BinnInputError
 from binn.register.config import (
     PHANTOM_FAMILIES,
     AnatomyBenchConfig,
@@ -44,6 +45,7 @@ def _add_phantom(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--seed", type=int, required=True, help="random seed of the subject")
     p.add_argument("--out", type=Path, required=True, help="subject file (.npz)")
+    p.add_argument("--force", action="store_true", help="replace an existing --out")
     p.add_argument(
         "--family",
         choices=PHANTOM_FAMILIES,
@@ -74,13 +76,38 @@ def _add_phantom(subparsers: argparse._SubParsersAction) -> None:
 
 def _add_import_cine(subparsers: argparse._SubParsersAction) -> None:
     q = subparsers.add_parser(
-        "import-cine", help="real cine (ACDC or UK Biobank layout) -> cropped subject file"
+        "import-cine",
+        help="real cine (a subject folder, or a 4D cine with its label maps) -> subject file on "
+        "the grid, cropped around the LV",
     )
-    q.add_argument("--dir", type=Path, required=True, help="patient / subject folder")
-    q.add_argument(
-        "--layout", choices=DATA_LAYOUTS, required=True, help="folder layout of the subject"
+    src = q.add_argument_group("input (--dir with --layout, or --cine with --ed-labels)")
+    src.add_argument("--dir", type=Path, default=None, help="patient / subject folder")
+    src.add_argument("--layout", choices=DATA_LAYOUTS, default=None, help="folder layout of --dir")
+    src.add_argument(
+        "--cine", type=Path, default=None, metavar="4D.nii.gz", help="4D cine (x, y, z, t)"
+    )
+    src.add_argument(
+        "--ed-labels",
+        type=Path,
+        default=None,
+        metavar="ED.nii.gz",
+        help="ED label map of --cine, on its grid",
+    )
+    src.add_argument(
+        "--es-labels",
+        type=Path,
+        default=None,
+        metavar="ES.nii.gz",
+        help="ES label map of --cine (unset: no ES labels, nothing at ES is scored)",
+    )
+    src.add_argument(
+        "--ed-frame", type=int, default=1, help="ED frame of --cine, 1-based (as ACDC's Info.cfg)"
+    )
+    src.add_argument(
+        "--es-frame", type=int, default=None, help="ES frame of --cine, 1-based (required)"
     )
     q.add_argument("--out", type=Path, required=True, help="subject file (.npz)")
+    q.add_argument("--force", action="store_true", help="replace an existing --out")
     q.add_argument(
         "--spacing-mm",
         type=float,
@@ -97,9 +124,19 @@ def _add_import_cine(subparsers: argparse._SubParsersAction) -> None:
         "--label-convention",
         choices=LABEL_CONVENTION_CHOICES,
         default=None,
-        help="what the label values of the files mean; none given: the layout's own",
+        help="what the label values of the files mean; none given: the layout's own for "
+        "--dir, auto for --cine",
     )
     q.set_defaults(func=_run_import)
+
+
+def one_based(option: str, frame: int | None) -> int | None:
+    """A 1-based ``--ed-frame``/``--es-frame`` as a 0-based index (None stays None)."""
+    if frame is None:
+        return None
+    if frame < 1:
+        raise BinnInputError(None, f"{option} {frame}: frames are numbered from 1")
+    return frame - 1
 
 
 def _add_split(subparsers: argparse._SubParsersAction) -> None:
@@ -141,10 +178,12 @@ def _add_split(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _run_phantom(args: argparse.Namespace) -> int:
+    from binn.io import check_output
     from binn.provenance import provenance
     from binn.register.data.phantom import make_phantom
     from binn.register.data.subject import save_subject
 
+    check_output(args.out, args.force)
     config = {
         "command": "phantom",
         "family": args.family,
@@ -171,34 +210,70 @@ def _run_phantom(args: argparse.Namespace) -> int:
 
 
 def _run_import(args: argparse.Namespace) -> int:
+    from binn.io import check_output
     from binn.provenance import provenance
     from binn.register.data.crop import crop_subject
-    from binn.register.data.loaders import load_subject_folder
     from binn.register.data.subject import save_subject
 
-    convention = args.label_convention or args.layout
-    subject = load_subject_folder(args.dir, args.layout, convention, args.spacing_mm)
+    if (args.dir is None) == (args.cine is None):
+        raise BinnInputError(None, "give one input: --dir (with --layout) or --cine")
+    check_output(args.out, args.force)
+    subject, config = _load_import(args)
     cropped, origin = crop_subject(subject, args.size)
-    config = {
-        "command": "import-cine",
-        "dir": str(args.dir),
-        "layout": args.layout,
-        "spacing_mm": args.spacing_mm,
-        "size": args.size,
-        "label_convention": convention,
-    }
+    config.update(command="import-cine", spacing_mm=args.spacing_mm, size=args.size)
     save_subject(args.out, cropped, provenance(config, seed=None))
     log.info(
-        "%s: T=%d Z=%d ES=%d, %s mm px, crop origin %s -> %s",
+        "%s: T=%d Z=%d ES=%d, %s -> %s mm pixels, slice order %s, crop origin %s -> %s",
         subject.name,
         subject.frames,
         subject.slices,
         subject.es_index,
+        subject.meta.get("source_spacing_mm"),
         subject.spacing[1:].tolist(),
+        subject.meta.get("slice_order"),
         origin.tolist(),
         args.out,
     )
     return 0
+
+
+def _load_import(args: argparse.Namespace):
+    """The subject ``import-cine``'s input options name, and their record for provenance."""
+    from binn.register.data.loaders import load_cine, load_subject_folder
+
+    if args.dir is not None:
+        if args.layout is None:
+            raise BinnInputError(args.dir, "--dir needs --layout " + "|".join(DATA_LAYOUTS))
+        stray = [o for o in ("ed_labels", "es_labels", "es_frame") if getattr(args, o)]
+        if stray:
+            raise BinnInputError(args.dir, f"--{stray[0].replace('_', '-')} goes with --cine")
+        convention = args.label_convention or args.layout
+        subject = load_subject_folder(args.dir, args.layout, convention, args.spacing_mm)
+        return subject, {"dir": str(args.dir), "layout": args.layout,
+                         "label_convention": convention}  # fmt: skip
+    if args.ed_labels is None:
+        raise BinnInputError(args.cine, "--cine needs --ed-labels ED.nii.gz")
+    if args.es_frame is None:
+        raise BinnInputError(args.cine, "--cine needs --es-frame (1-based) for a subject file")
+    convention = args.label_convention or AUTO_CONVENTION
+    subject = load_cine(
+        args.cine,
+        args.ed_labels,
+        one_based("--ed-frame", args.ed_frame),
+        one_based("--es-frame", args.es_frame),
+        args.es_labels,
+        convention,
+        args.spacing_mm,
+    )
+    config = {
+        "cine": str(args.cine),
+        "ed_labels": str(args.ed_labels),
+        "es_labels": None if args.es_labels is None else str(args.es_labels),
+        "ed_frame": args.ed_frame,
+        "es_frame": args.es_frame,
+        "label_convention": subject.meta.get("label_convention", convention),
+    }
+    return subject, config
 
 
 def _run_split(args: argparse.Namespace) -> int:

@@ -7,8 +7,10 @@ import dataclasses
 import numpy as np
 
 from binn.errors import BinnInputError
+from binn.register.data.geometry import Geometry
 from binn.register.data.intensity import normalise_intensity
 from binn.register.data.subject import CineSubject, validate_subject
+from binn.resample import DEFAULT_SIZE_PX
 from binn.vocabulary import LV_CAVITY, MYOCARDIUM
 
 
@@ -26,12 +28,14 @@ def lv_centre(labels_ed: np.ndarray) -> np.ndarray:
 
 
 def crop_subject(
-    subject: CineSubject, size: int = 96, renormalise: bool = True
+    subject: CineSubject, size: int = DEFAULT_SIZE_PX, renormalise: bool = True
 ) -> tuple[CineSubject, np.ndarray]:
     """Crop every array of ``subject`` to ``size x size`` px centred on the ED LV.
 
     Returns the cropped subject and the crop origin ``(2,) int64`` (row, col of the
     window's first pixel in the source grid; negative where the window starts outside it).
+    ``meta`` records the origin (``crop_origin``), ``crop_size``, the shape it was cut from
+    (``grid_shape``) and moves ``affine`` and ``geometry`` (when present) to the window.
     Where the window leaves the image, images, labels and motion are padded with zeros.
     ``renormalise`` re-applies the robust [0, 1] normalisation to the cropped images, so
     crops of a small and of a large field of view get the same intensity range.
@@ -57,14 +61,29 @@ def crop_subject(
         labels_es=window(subject.labels_es),
         motion=window(subject.motion),
         labels=window(subject.labels),
-        meta={
-            **subject.meta,
-            "crop_origin": origin.tolist(),
-            "crop_size": size,
-            "source_shape": list(subject.shape),
-        },
+        meta=_cropped_meta(subject.meta, subject.shape, origin, size),
     )
     return validate_subject(cropped), origin
+
+
+def _cropped_meta(meta: dict, shape: tuple[int, int], origin: np.ndarray, size: int) -> dict:
+    """``meta`` after the crop: its origin and size, the in-plane ``grid_shape`` it was cut
+    from (``source_shape`` stays the stored image's), and the affine and ``geometry``
+    moved to the window."""
+    out = {
+        **meta,
+        "crop_origin": origin.tolist(),
+        "crop_size": int(size),
+        "grid_shape": list(shape),
+        "source_shape": meta.get("source_shape", list(shape)),
+    }
+    shift = np.eye(4)
+    shift[0, 3], shift[1, 3] = int(origin[1]), int(origin[0])
+    if "affine" in out:
+        out["affine"] = (np.asarray(out["affine"], dtype=np.float64) @ shift).tolist()
+    if "geometry" in out:
+        out["geometry"] = Geometry.from_record(out["geometry"]).cropped(origin, size).record()
+    return out
 
 
 def crop_window(array: np.ndarray, origin: np.ndarray, size: int) -> np.ndarray:

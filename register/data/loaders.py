@@ -17,8 +17,15 @@ Two steps at the edge, after the checks (``docs/interfaces.md``):
   label-linear, z unchanged); ``spacing`` is then ``(z, spacing_mm, spacing_mm)`` and
   ``meta["source_spacing_mm"]`` the stored one. Without it, the stored grid is kept.
 
-Layouts (:data:`binn.vocabulary.DATA_LAYOUTS`, :func:`load_subject_folder`); the label
-values of each dataset are :data:`binn.vocabulary.LABEL_CONVENTIONS`:
+Every path records where the grid sits in the original image (``meta["geometry"]``,
+:class:`register.data.geometry.Geometry`: original shape, spacing and affine, the flip,
+the resampling, later the crop), so tracked motion maps back to the file
+(:func:`register.data.geometry.displacement_in_original`).
+
+Inputs: a plain 4D cine with its ED (and optionally ES) label map and frame numbers
+(:func:`load_cine`), a bare ED/ES pair (:func:`load_pair`), or a subject folder of a layout
+(:data:`binn.vocabulary.DATA_LAYOUTS`, :func:`load_subject_folder`); the label values of
+each dataset are :data:`binn.vocabulary.LABEL_CONVENTIONS`:
 - ACDC ``patientXXX/``: ``patientXXX_4d.nii.gz`` (x, y, z, t), ``Info.cfg`` (``ED``/``ES``
   1-based frame numbers, :func:`binn.vocabulary.read_acdc_info`),
   ``patientXXX_frameNN.nii.gz`` and ``..._frameNN_gt.nii.gz``.
@@ -29,8 +36,9 @@ Without the 4D cine (only ED and ES frames), the subject is a 2-frame sequence (
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +47,7 @@ from scipy import ndimage
 from binn.errors import BinnInputError
 from binn.nifti import Volume, load_label_map, load_volume
 from binn.register.data.crop import crop_subject
+from binn.register.data.geometry import Geometry
 from binn.register.data.intensity import normalise_intensity
 from binn.register.data.orientation import orient_subject
 from binn.register.data.resample import resample_subject
@@ -115,7 +124,8 @@ def load_acdc(
         subject,
         sequence,
         (es - ed) % frames,
-        cine.path,
+        cine,
+        ed - 1,
         {"ed_frame_1based": ed, "es_frame_1based": es},
     )
     return _on_grid(full, spacing_mm)
@@ -165,7 +175,8 @@ def load_ukbb(
         subject,
         sequence,
         (es - ed) % frames,
-        cine.path,
+        cine,
+        ed,
         {"ed_frame_0based": ed, "es_frame_0based": es},
     )
     return _on_grid(full, spacing_mm)
@@ -196,6 +207,73 @@ def load_pair(
         spacing_mm,
     )
     return subject if size is None else crop_subject(subject, size)[0]
+
+
+def load_cine(
+    cine: str | Path,
+    ed_labels: str | Path,
+    ed_index: int = 0,
+    es_index: int | None = None,
+    es_labels: str | Path | None = None,
+    label_convention: str = AUTO_CONVENTION,
+    spacing_mm: float | None = None,
+    name: str | None = None,
+) -> CineSubject:
+    """Load a plain 4D cine (x, y, z, t) with its ED label map (and optionally the ES one).
+
+    ``ed_index``/``es_index``: 0-based frames of the cine (``es_index`` None: unknown; the
+    subject then has the placeholder ES frame 1 and ``meta["es_frame_1based"]`` None, for
+    callers that need no ES, such as ``binn strain``). ``es_labels`` needs ``es_index``;
+    without it, ``labels_es`` are empty (no ES myocardium: nothing at ES is scored) and
+    ``meta["es_labels"]`` is None. The label maps must lie on the cine's grid (shape,
+    spacing, affine). The sequence is rolled so that frame 0 is ED; then the same edge as
+    every loader: the labels' convention (``auto``: decided from the ED map), z = 0 basal
+    (or "undecidable", recorded), the grid (``spacing_mm``; None keeps the stored one).
+    """
+    volume = load_volume(cine, dims=(4,))
+    frames = volume.data.shape[0]
+    ed_vol = load_label_map(ed_labels)
+    _check_grid(volume, ed_vol, spatial_only=True)
+    es_vol = None
+    if es_labels is not None:
+        if es_index is None:
+            raise BinnInputError(es_labels, "ES labels need the ES frame (--es-frame)")
+        es_vol = load_label_map(es_labels)
+        _check_grid(volume, es_vol, spatial_only=True)
+    if frames < 2:
+        raise BinnInputError(volume.path, "the cine has fewer than 2 frames")
+    for what, index in (("ED", ed_index), ("ES", es_index)):
+        if index is not None and not 0 <= index < frames:
+            raise BinnInputError(
+                volume.path,
+                f"{what} frame {index + 1} (1-based) is not a frame of the {frames}-frame cine",
+            )
+    if es_index is not None and es_index == ed_index:
+        raise BinnInputError(volume.path, f"the ES frame is the ED frame ({ed_index + 1})")
+    es_or_next = (ed_index + 1) % frames if es_index is None else es_index
+    images = [_frame(volume, ed_index), _frame(volume, es_or_next)]
+    empty = Volume(np.zeros_like(ed_vol.data), ed_vol.spacing, ed_vol.affine, ed_vol.path)
+    pair = _pair_subject(
+        (images[0], ed_vol, images[1], es_vol if es_vol is not None else empty),
+        label_convention,
+        name or volume.path.name.split(".")[0],
+        decide_from=(ed_vol,) if es_vol is None else (ed_vol, es_vol),
+    )
+    meta = {
+        "source": "cine",
+        "ed_labels": str(ed_vol.path),
+        "es_labels": None if es_vol is None else str(es_vol.path),
+        "ed_frame_1based": ed_index + 1,
+        "es_frame_1based": None if es_index is None else es_index + 1,
+    }
+    sequence = np.roll(volume.data, -ed_index, axis=0)
+    subject = _assemble(pair, sequence, (es_or_next - ed_index) % frames, volume, ed_index, meta)
+    return _on_grid(subject, spacing_mm)
+
+
+def _frame(cine: Volume, index: int) -> Volume:
+    """Frame ``index`` of a 4D cine as a 3D volume (the cine's grid and path)."""
+    return Volume(cine.data[index], cine.spacing, cine.affine, cine.path)
 
 
 LAYOUT_LOADERS: dict[str, Callable[..., CineSubject]] = {
@@ -232,22 +310,34 @@ def _native_pair(
     name: str | None,
 ) -> CineSubject:
     """The checked 2-frame subject on the stored grid, in the stored slice order."""
-    known = (*LABEL_CONVENTIONS, AUTO_CONVENTION)
-    if label_convention not in known:
-        raise ValueError(f"unknown label convention {label_convention!r} (known: {known})")
-    vols = [
+    vols = (
         load_volume(ed_image),
         load_label_map(ed_labels),
         load_volume(es_image),
         load_label_map(es_labels),
-    ]
+    )
     for vol in vols[1:]:
         _check_grid(vols[0], vol)
+    return _pair_subject(vols, label_convention, name or Path(ed_image).name.split(".")[0])
+
+
+def _pair_subject(
+    vols: tuple[Volume, Volume, Volume, Volume],
+    label_convention: str,
+    name: str,
+    decide_from: tuple[Volume, ...] | None = None,
+) -> CineSubject:
+    """The 2-frame subject of checked volumes (ED image, ED labels, ES image, ES labels on
+    one grid): finite images, labels in binn's values (``auto``: decided from
+    ``decide_from``, default both label maps), myocardium in ED, the native geometry."""
+    known = (*LABEL_CONVENTIONS, AUTO_CONVENTION)
+    if label_convention not in known:
+        raise ValueError(f"unknown label convention {label_convention!r} (known: {known})")
     for vol in (vols[0], vols[2]):
         if not np.all(np.isfinite(vol.data)):
             raise BinnInputError(vol.path, "image contains NaN or Inf")
     convention = (
-        detect_convention(vols[1].data, vols[1].path)
+        decide_convention(decide_from or (vols[1], vols[3]))
         if label_convention == AUTO_CONVENTION
         else label_convention
     )
@@ -260,7 +350,7 @@ def _native_pair(
         log.info("%s: slices %s have no ED myocardium (kept)", vols[1].path, empty)
     raw = np.stack([vols[0].data, vols[2].data]).astype(np.float64)
     subject = CineSubject(
-        name=name or Path(ed_image).name.split(".")[0],
+        name=name,
         images=normalise_intensity(raw, vols[0].path),
         labels_ed=lab_ed,
         labels_es=lab_es,
@@ -271,6 +361,11 @@ def _native_pair(
             "files": [str(v.path) for v in vols],
             "label_convention": convention,
             "affine": vols[0].affine.tolist(),
+            "source_spacing_mm": vols[0].spacing[1:].tolist(),
+            "source_shape": list(vols[0].data.shape[-2:]),
+            "geometry": Geometry.native(
+                vols[0].data.shape[-3:], vols[0].spacing, vols[0].affine
+            ).record(),
             "slices_without_myocardium": empty,
         },
     )
@@ -282,27 +377,82 @@ def _on_grid(subject: CineSubject, spacing_mm: float | None) -> CineSubject:
     return resample_subject(orient_subject(subject), spacing_mm)
 
 
+def enclosure_scores(labels: np.ndarray) -> dict[int, float]:
+    """For each LV-cavity candidate value (1, 3), the fraction of its outer 4-neighbours
+    labelled myocardium (2): near 1 for the LV cavity, far less for the RV."""
+    scores = {}
+    for convention in LABEL_CONVENTIONS.values():
+        mask = labels == convention.lv_cavity
+        ring = ndimage.binary_dilation(mask, structure=_in_plane_cross()) & ~mask
+        scores[convention.lv_cavity] = (
+            float((labels[ring] == MYOCARDIUM).mean()) if ring.any() else 0.0
+        )
+    return scores
+
+
+def _convention_of(labels: np.ndarray) -> str | None:
+    """The convention :func:`detect_convention` decides for ``labels``, None if ambiguous.
+
+    A map with myocardium but neither cavity value (myocardium only) reads the same in
+    every convention (its values mean the same): the first convention is returned."""
+    by_cavity = {c.lv_cavity: c.name for c in LABEL_CONVENTIONS.values()}
+    if not np.isin(labels, list(by_cavity)).any() and (labels == MYOCARDIUM).any():
+        return next(iter(LABEL_CONVENTIONS))
+    score = enclosure_scores(labels)
+    best, other = sorted(score, key=score.get, reverse=True)[:2]
+    if score[best] < 0.5 or score[best] - score[other] < 0.2:
+        return None
+    return by_cavity[best]
+
+
 def detect_convention(labels: np.ndarray, source: str | Path | None = None) -> str:
     """Return ``acdc`` or ``ukbb``: which of labels 1 and 3 the myocardium (2) encloses
     (the LV cavity's value of each convention of :data:`binn.vocabulary.LABEL_CONVENTIONS`).
 
     For each candidate, the fraction of its outer 4-neighbours labelled 2 is measured; the LV
-    cavity scores near 1, the RV far less. Ambiguous maps raise :class:`BinnInputError`.
-    """
-    by_cavity = {c.lv_cavity: c.name for c in LABEL_CONVENTIONS.values()}
-    score = {}
-    for value in by_cavity:
-        mask = labels == value
-        ring = ndimage.binary_dilation(mask, structure=_in_plane_cross()) & ~mask
-        score[value] = (labels[ring] == MYOCARDIUM).mean() if ring.any() else 0.0
-    best, other = sorted(score, key=score.get, reverse=True)[:2]
-    if score[best] < 0.5 or score[best] - score[other] < 0.2:
-        described = ", or ".join(f"{v} as in {n}" for v, n in by_cavity.items())
-        raise BinnInputError(
-            source,
-            f"cannot tell the label convention (LV cavity {described}): enclosure scores {score}",
+    cavity scores near 1, the RV far less. A map with neither value reads the same in every
+    convention. Ambiguous maps raise :class:`BinnInputError` naming ``source``, its label
+    counts and the scores."""
+    convention = _convention_of(np.asarray(labels))
+    if convention is None:
+        raise BinnInputError(source, _ambiguous((labels,), (source,)))
+    return convention
+
+
+def decide_convention(label_maps: Sequence[Volume]) -> str:
+    """The label convention of one subject's label maps (ED first): decided by the first
+    map that decides it (:func:`detect_convention`); when none does, the error names every
+    file with its label counts and enclosure scores, and the option that settles it."""
+    for vol in label_maps:
+        convention = _convention_of(vol.data)
+        if convention is not None:
+            return convention
+    raise BinnInputError(
+        label_maps[0].path,
+        _ambiguous([v.data for v in label_maps], [v.path for v in label_maps]),
+    )
+
+
+def _ambiguous(maps: Sequence[np.ndarray], sources: Sequence[object]) -> str:
+    """The plain message of an undecidable label convention (see :func:`decide_convention`)."""
+    names = {c.lv_cavity: c.name for c in LABEL_CONVENTIONS.values()}
+    parts = []
+    for labels, source in zip(maps, sources, strict=True):
+        values, counts = np.unique(np.asarray(labels), return_counts=True)
+        count = ", ".join(f"{int(v)}: {int(n)} px" for v, n in zip(values, counts, strict=True))
+        scores = ", ".join(
+            f"{v} {100 * s:.0f} %" for v, s in enclosure_scores(np.asarray(labels)).items()
         )
-    return by_cavity[best]
+        name = Path(str(source)).name if source is not None else "labels"
+        parts.append(f"{name} holds {count}; myocardium ({MYOCARDIUM}) borders {scores}")
+    options = " or ".join(f"{v} ({n})" for v, n in names.items())
+    return (
+        "cannot tell the label convention (which label is the LV cavity: "
+        + options
+        + "): "
+        + "; ".join(parts)
+        + f". Pass --label-convention {'|'.join(LABEL_CONVENTIONS)}"
+    )
 
 
 def to_acdc_labels(labels: np.ndarray, convention: str, source: str | Path) -> np.ndarray:
@@ -332,22 +482,39 @@ def _in_plane_cross() -> np.ndarray:
 
 
 def _assemble(
-    pair: CineSubject, sequence: np.ndarray, es_index: int, cine_path: Path, extra: dict
+    pair: CineSubject,
+    sequence: np.ndarray,
+    es_index: int,
+    cine: Volume,
+    ed_frame: int,
+    extra: dict,
 ) -> CineSubject:
-    """Replace the 2-frame ``pair``'s images by the normalised full ``sequence`` (ED first)."""
+    """Replace the 2-frame ``pair``'s images by the normalised full ``sequence`` (ED first,
+    the ``cine`` rolled so its 0-based ``ed_frame`` comes first); the geometry records
+    that frame, and ``meta["frame_time_ms"]`` the cine's frame interval (None: unknown)."""
     if not np.all(np.isfinite(sequence)):
-        raise BinnInputError(cine_path, "cine contains NaN or Inf")
-    meta = {**pair.meta, "cine": str(cine_path), **extra}
+        raise BinnInputError(cine.path, "cine contains NaN or Inf")
+    meta = {
+        **pair.meta,
+        "cine": str(cine.path),
+        "frame_time_ms": cine.frame_time_ms,
+        **extra,
+    }
+    if "geometry" in meta:
+        geometry = Geometry.from_record(meta["geometry"])
+        meta["geometry"] = dataclasses.replace(
+            geometry, ed_frame=int(ed_frame), original_frames=int(sequence.shape[0])
+        ).record()
     subject = CineSubject(
         name=pair.name,
-        images=normalise_intensity(sequence, cine_path),
+        images=normalise_intensity(sequence, cine.path),
         labels_ed=pair.labels_ed,
         labels_es=pair.labels_es,
         es_index=int(es_index),
         spacing=pair.spacing,
         meta=meta,
     )
-    return validate_subject(subject, source=cine_path)
+    return validate_subject(subject, source=cine.path)
 
 
 def _check_grid(ref: Volume, other: Volume, spatial_only: bool = False) -> None:

@@ -12,6 +12,7 @@ import dataclasses
 import numpy as np
 
 from binn.errors import BinnInputError
+from binn.register.data.geometry import Geometry
 from binn.register.data.subject import CineSubject, validate_subject
 from binn.resample import resample_inplane, resampled_affine
 
@@ -21,7 +22,9 @@ def resample_subject(subject: CineSubject, spacing_mm: float | None) -> CineSubj
 
     Subjects with ground-truth ``motion`` (phantoms, px of their own grid) are generated on
     the grid and not resampled: asking for another spacing raises :class:`BinnInputError`.
-    ``meta`` records ``source_spacing_mm`` (row, col) and the resampled ``affine``.
+    ``meta`` records ``source_spacing_mm`` (row, col) and ``source_shape`` (H, W) of the
+    stored image, the resampled ``affine``, and the step in ``geometry``
+    (:class:`register.data.geometry.Geometry`).
     """
     if spacing_mm is None:
         return subject
@@ -40,9 +43,15 @@ def resample_subject(subject: CineSubject, spacing_mm: float | None) -> CineSubj
             return None
         return resample_inplane(array, yx, spacing_mm, labels=True, source=subject.name)[0]
 
-    meta = {**subject.meta, "source_spacing_mm": yx.tolist(), "source_shape": list(subject.shape)}
+    meta = {
+        **subject.meta,
+        "source_spacing_mm": subject.meta.get("source_spacing_mm", yx.tolist()),
+        "source_shape": subject.meta.get("source_shape", list(subject.shape)),
+    }
     if "affine" in meta:
         meta["affine"] = resampled_affine(np.asarray(meta["affine"]), grid).tolist()
+    if "geometry" in meta:
+        meta["geometry"] = Geometry.from_record(meta["geometry"]).resampled(grid).record()
     out = dataclasses.replace(
         subject,
         images=np.clip(images, 0.0, 1.0).astype(np.float32),
