@@ -14,8 +14,9 @@ import json
 from pathlib import Path
 
 from binn.analysis.config import BenchConfig, StrainBenchConfig
+from binn.device import DEVICES
 from binn.errors import BinnInputError
-from binn.register.config import DEVICES, PHANTOM_FAMILIES
+from binn.register.config import PHANTOM_FAMILIES
 from binn.vocabulary import classical_methods, method_names, network_methods
 
 SPLITS = ("train", "val", "test")

@@ -39,17 +39,21 @@ class SelectionRule:
 @dataclass(frozen=True)
 class StrainTracking:
     """How ``binn strain`` tracks a cine it loads: ``method`` with its ``params``
-    (``refine*`` options for a network), ``model`` (a network's checkpoint), ``size``: the
-    square crop around the LV in px (None: the network's size, else :attr:`fallback_size`),
+    (``refine*`` options for a network; a classical method's unnamed parameters are the
+    validated setting, :data:`binn.register.config.VALIDATED_CLASSICAL`), ``model`` (a
+    network's checkpoint), ``size``: the square crop around the LV in px (None: the
+    network's size, else :attr:`default_size`), ``spacing_mm``: the in-plane grid spacing
+    the cine and labels are resampled to (mm; a network must have been trained on it),
     ``batch_size``: frames per network batch."""
 
-    fallback_size: ClassVar[int] = 96
+    default_size: ClassVar[int] = DEFAULT_SIZE_PX
 
     method: str
     params: dict[str, float] = field(default_factory=dict)
     model: Path | None = None
     size: int | None = None
     batch_size: int = TrackOptions.batch_size
+    spacing_mm: float = DEFAULT_SPACING_MM
 
 
 @dataclass(frozen=True)
@@ -84,6 +88,11 @@ class TrackedFiles:
     fields: Path
 
 
+FIXED_COLOURS, SUBJECT_COLOURS = "fixed", "subject"
+COLOUR_SCALES = (FIXED_COLOURS, SUBJECT_COLOURS)
+"""Bull's-eye colour scales: ``fixed`` (one scale for every subject) or ``subject``."""
+
+
 @dataclass(frozen=True)
 class StrainRequest:
     """One subject's strain analysis into the folder ``out``.
@@ -94,7 +103,11 @@ class StrainRequest:
     prior (``binn``) it is also the prior of a refinement. ``anterior_angle``: the anterior
     RV insertion angle (screen degrees) instead of the RV label. ``device``: ``auto``,
     ``cpu`` or ``cuda`` (networks; the VAE runs on the CPU under ``auto``). ``force``:
-    replace an existing ``out``.
+    replace an existing ``out`` (only when it holds nothing but a strain folder's files).
+    ``spacing_mm``: for :class:`TrackedFiles`, the grid the subject file must be on (None:
+    its own; the VAE is checked against it either way); a tracked source takes it from
+    ``tracking``. ``colour_scale``: the bull's-eyes' scale, ``fixed`` (the same for every
+    subject, so two subjects compare by colour) or ``subject`` (each scaled to its own values).
     """
 
     source: SubjectFolder | CineFiles | TrackedFiles
@@ -104,6 +117,8 @@ class StrainRequest:
     anterior_angle: float | None = None
     device: str = TrackOptions.device
     force: bool = False
+    spacing_mm: float | None = None
+    colour_scale: str = FIXED_COLOURS
 
 
 # --- binn evaluate-pair -------------------------------------------------------------------
@@ -115,8 +130,10 @@ class PairRequest:
 
     The ED (``fixed_*``) and ES (``moving_*``) image and label stacks (3D NIfTI, one grid);
     ``method`` with its ``params`` (``refine*`` options for a network) and ``model`` (a
-    network's checkpoint); ``size``: the crop in px (None: the network's size, else the
-    default grid's); ``spacing_mm``: the in-plane spacing the stacks are resampled to;
+    network's checkpoint; it must have been trained on ``spacing_mm``; a classical method's
+    unnamed parameters are the validated setting); ``size``: the crop in px (None: the
+    network's size, else the default grid's); ``spacing_mm``: the in-plane spacing the
+    stacks are resampled to;
     ``label_convention``: what the label values mean (``auto``, ``acdc``, ``ukbb``);
     ``options``: batch size, device, threads and the VAE of a ``binn`` refinement.
     """

@@ -1,6 +1,10 @@
 """``binn strain``: its options, and their conversion into a typed
 :class:`~binn.analysis.commands.strain.StrainRequest`.
 
+One grid: ``--dir`` and ``--cine`` are resampled to ``--spacing-mm`` (default the grid's
+2.0 mm) and cropped to ``--size`` (default 64 px, a network's own); ``--data`` files are
+checked against ``--spacing-mm`` when it is given.
+
 Frame numbers on the command line are 1-based, as in ACDC's ``Info.cfg``; the library takes
 0-based indices. Kept light: the analysis modules are imported inside the handler.
 """
@@ -10,8 +14,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from binn.analysis.config import COLOUR_SCALES, StrainRequest
+from binn.device import DEVICES
 from binn.errors import BinnInputError
-from binn.register.config import DEVICES, TrackOptions
+from binn.register.config import TrackOptions
+from binn.resample import DEFAULT_SPACING_MM
 from binn.vocabulary import AUTO_CONVENTION, DATA_LAYOUTS, LABEL_CONVENTIONS, method_names
 
 LABEL_CONVENTION_CHOICES = (AUTO_CONVENTION, *LABEL_CONVENTIONS)
@@ -87,14 +94,23 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
         action="append",
         default=[],
         metavar="NAME=VALUE",
-        help="method option, repeatable (e.g. sigma=1.5 for demons)",
+        help="method option, repeatable (e.g. sigma=1.5 for demons); unset: the setting the "
+        f"workflow validated on the {DEFAULT_SPACING_MM} mm grid ({_validated()})",
     )
     trk.add_argument(
         "--size",
         type=int,
         default=None,
-        help="square crop around the LV, px (unset: the network's size, else "
-        f"{StrainTracking.fallback_size})",
+        help="square crop around the LV on the grid, px (unset: the network's size, else "
+        f"{StrainTracking.default_size})",
+    )
+    p.add_argument(
+        "--spacing-mm",
+        type=float,
+        default=None,
+        help="in-plane grid spacing, mm: --dir/--cine are resampled to it (unset: "
+        f"{DEFAULT_SPACING_MM}); --data files must be on it (unset: their own); a network "
+        "and a VAE must have been trained on it",
     )
     trk.add_argument(
         "--batch-size", type=int, default=StrainTracking.batch_size, help="frames per network batch"
@@ -127,6 +143,13 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
         metavar="DIR",
         help="several --data/--fields: DIR/<data file name>/ each",
     )
+    p.add_argument(
+        "--colour-scale",
+        choices=COLOUR_SCALES,
+        default=StrainRequest.colour_scale,
+        help="bull's-eye colours: fixed (the same scale for every subject, so subjects "
+        "compare by colour) or scaled to this subject's values",
+    )
     p.add_argument("--force", action="store_true", help="replace an existing DIR")
     p.set_defaults(func=_run)
 
@@ -139,17 +162,27 @@ def _tracking(args: argparse.Namespace):
     if args.method is None:
         raise BinnInputError(None, "--method is needed to track (--dir or --cine)")
     return StrainTracking(
-        args.method, parse_params(args.param), args.model, args.size, args.batch_size
+        args.method,
+        parse_params(args.param),
+        args.model,
+        args.size,
+        args.batch_size,
+        DEFAULT_SPACING_MM if args.spacing_mm is None else args.spacing_mm,
     )
 
 
 def _one_based(option: str, frame: int | None) -> int | None:
-    """A 1-based ``--ed-frame``/``--es-frame`` as a 0-based index."""
-    if frame is None:
-        return None
-    if frame < 1:
-        raise BinnInputError(None, f"{option} {frame}: frames are numbered from 1")
-    return frame - 1
+    """A 1-based ``--ed-frame``/``--es-frame`` as a 0-based index (as ``import-cine``)."""
+    from binn.register.data.cli import one_based
+
+    return one_based(option, frame)
+
+
+def _validated() -> str:
+    """The validated classical settings, for the help text."""
+    from binn.register.config import validated_settings_text
+
+    return validated_settings_text()
 
 
 def _source(args: argparse.Namespace):
@@ -199,7 +232,8 @@ def _run(args: argparse.Namespace) -> int:
     )
 
     common = {"vae": args.vae, "anterior_angle": args.anterior_angle, "device": args.device,
-              "force": args.force}  # fmt: skip
+              "force": args.force, "spacing_mm": args.spacing_mm,
+              "colour_scale": args.colour_scale}  # fmt: skip
     if args.out_dir is not None:
         if args.data is None or args.fields is None or len(args.data) != len(args.fields):
             raise BinnInputError(args.out_dir, "--out-dir needs as many --fields as --data files")
@@ -208,6 +242,8 @@ def _run(args: argparse.Namespace) -> int:
     else:
         source = _source(args)
         tracking = None if isinstance(source, TrackedFiles) else _tracking(args)
+        if tracking is not None:
+            common["spacing_mm"] = tracking.spacing_mm
         written = strain_subject(StrainRequest(source, args.out, tracking, **common))
     for path in written:
         print(path)

@@ -98,6 +98,7 @@ EXPECTED = {
     "failed_cases.md", "fig2_alpha_sweep.png", "fig3_detj_cycle.png", "fig_regularity.png",
     "regularity_pairs.csv", "regularity_pairs.md", "split.csv", "split.md",
     "strain_pages.csv", "strain_pages.md", "strain_segments.csv", "strain_segments.md",
+    "strain_groups.csv", "strain_groups.md", "strain_index.html",
 }  # fmt: skip
 
 
@@ -310,8 +311,11 @@ def test_report_regularity_split_strain_and_provenance(inputs, tmp_path):
 
     summary = (tmp_path / "summary.md").read_text()
     assert "config hash" in summary and "config.yaml" in summary and "git commit" in summary
-    link = "strain/s0/index.html"
-    assert f"({link})" in summary and (tmp_path / link).is_file()  # relative to summary.md
+    # one link to the index page (relative to summary.md), which links every page
+    assert "2 strain pages: [index](report/strain_index.html)" in summary
+    assert "strain/s0/index.html" not in summary
+    index = (out / "strain_index.html").read_text()
+    assert 'href="../strain/s0/index.html"' in index and (out / "../strain/s0/index.html").is_file()
     assert "validation, interpolated at mean |det J - 1| = 0.100 (target)" in summary
     assert "cover no common mean |det J - 1|: not compared" in summary
     # Table 1 of the fixture: binn has the higher Dice and lower MCD, equal HD and EPE:
@@ -376,7 +380,9 @@ def test_publish_writes_the_page_and_one_compact_readme_table(run, tmp_path):
     assert "an old table" not in block and f"commit `{commit}`" in block
     assert "(docs/results.md)" in block and "grid 64 px × 2 mm" in block
     table = markdown_table(block, "README")
-    assert list(table.columns) == ["Method", "Dice", "MCD (mm)", "|det J - 1|", "n (subjects)"]
+    assert list(table.columns) == ["Method", "Dice", "Dice excl. empty ES", "Empty ES",
+                                   "MCD (mm)", "|det J - 1|", "n (subjects)"]  # fmt: skip
+    assert "pair whose ES slice holds no myocardium" in block
     expected = [method_label(m, SETTING.get(m)) for m in table_order()]
     assert list(table["Method"]) == expected  # the selected setting of every method, in order
     binn = table.iloc[-1]

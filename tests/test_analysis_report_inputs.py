@@ -6,12 +6,8 @@ import json
 
 import pytest
 
-from binn.analysis.tables.report_inputs import (
-    find_strain_folders,
-    read_configs,
-    read_split,
-    split_tables,
-)
+from binn.analysis.tables.report_inputs import read_configs, read_split, split_tables
+from binn.analysis.tables.strain_runs import find_strain_folders
 from binn.errors import BinnInputError
 
 

@@ -140,11 +140,16 @@ def phantom_files(tmp_path_factory):
 @pytest.fixture(scope="module")
 def tiny_vae(tmp_path_factory) -> Path:
     """An (untrained beyond one epoch) VAE checkpoint with a 32 px window."""
+    from binn.io import load_npz
     from binn.learn.train import TrainConfig, train_vae
     from tests.learn_fixtures import write_ring_records
 
     tmp = tmp_path_factory.mktemp("vae")
     cases = write_ring_records(tmp / "cases", [1, 2, 3], size=32, frames=4)
+    for case in cases:  # on the phantoms' 2.0 mm grid: a VAE of another spacing is refused
+        rec = load_npz(case)
+        rec["spacing"] = np.array([2.0, 2.0])
+        save_npz(case, rec.pop("provenance"), **rec)
     tiny = TrainConfig(image_size=32, nf=4, latent_dim=4, batch_size=4, epochs=1, val_fraction=0.5)
     train_vae(cases, tmp / "vae.pt", tiny, "cpu")
     return tmp / "vae.pt"
@@ -204,16 +209,25 @@ def test_out_dir_writes_each_subject_as_out_would(phantom_files, tmp_path):
 
 
 def test_existing_output_folder_is_refused_unless_force(phantom_files, tmp_path):
+    """An existing folder is refused; --force replaces a strain folder, never a folder
+    holding files binn did not write; a temporary folder a hard kill left is removed."""
     _, data, fields = phantom_files
     out = tmp_path / "out"
     out.mkdir()
     (out / "keep.txt").write_text("x")
     args = ["strain", "--data", str(data), "--fields", str(fields), "--out", str(out)]
     assert main(args) == 2
+    assert main([*args, "--force"]) == 2  # keep.txt is not binn's: nothing is deleted
     assert [p.name for p in out.iterdir()] == ["keep.txt"]
-    assert main([*args, "--force"]) == 0
-    assert not (out / "keep.txt").exists() and (out / "strain.json").is_file()
+    (out / "keep.txt").unlink()
+    (tmp_path / ".out.k1ll3d_x.tmp").mkdir()  # what a SIGKILL mid-write leaves
+    (tmp_path / ".out.k1ll3d_x.tmp" / "strain.csv").write_text("half")
+    assert main([*args, "--force"]) == 0 and (out / "strain.json").is_file()
     assert _leftovers(tmp_path) == []
+    first = (out / "strain.csv").read_text()
+    assert main([*args, "--force"]) == 0  # binn's own folder is replaced
+    assert (out / "strain.csv").read_text() == first
+    assert main(args) == 2
 
 
 def test_no_rv_label_is_an_error_or_the_given_angle(phantom_files, tmp_path):
@@ -306,10 +320,12 @@ def test_cine_mode_tracks_and_checks_the_grid(phantom_files, tmp_path):
             "--es-frame", str(subject.es_index + 1)]  # fmt: skip
     assert main([*args, "--out", str(out)]) == 0
     obj = json.loads((out / "strain.json").read_text())
-    assert obj["method"] == "demons" and obj["setting"] == "iterations=20"
+    # unnamed parameters are the validated setting (demons sigma=2), recorded
+    assert obj["method"] == "demons" and obj["setting"] == "iterations=20,sigma=2"
     assert obj["es_index"] == subject.es_index and obj["ground_truth"] is False
     assert (obj["inputs"]["ed_frame"], obj["inputs"]["es_frame"]) == (1, subject.es_index + 1)
     assert obj["inputs"]["crop_px"] == 64
+    assert obj["inputs"]["grid"] == {"spacing_mm": 2.0, "size_px": 64}
     assert obj["inputs"]["mode"] == "cine" and obj["aha"]["anchor_source"] == ["rv"] * 3
     # radial thickening and circumferential shortening at systole, as the phantom moves
     assert obj["global"]["peak_radial_strain"] > 0 > obj["global"]["peak_circ_strain"]
@@ -375,3 +391,25 @@ def test_contour_gif_draws_the_contours_where_the_field_moves_them(tmp_path):
     # the zero field draws the ring around the mask's centre (16.5, 15.5) image px
     strip = pictures[0].shape[0] - h * GIF_ZOOM
     np.testing.assert_allclose((still - [strip, 0]) / GIF_ZOOM, [16.5, 15.5], atol=0.3)
+
+
+def test_dir_mode_tracks_on_the_grid_and_data_mode_checks_it(phantom_files, tmp_path):
+    """--dir resamples a 1.5 mm ACDC folder to the 2.0 mm, 64 px grid (the README's grid,
+    not the file's spacing with a 96 px crop); --data files on another grid than
+    --spacing-mm are refused naming both spacings."""
+    from binn.register.data.phantom import make_phantom
+    from tests.test_register_data_resample import write_acdc
+
+    _, data, fields = phantom_files
+    folder = write_acdc(tmp_path / "patient001", make_phantom(5, frames=5, slices=4, size=40,
+                                                              spacing_mm=1.5))  # fmt: skip
+    out = tmp_path / "d"
+    assert main(["strain", "--dir", str(folder), "--layout", "acdc", "--method", "demons",
+                 "--param", "iterations=5", "--out", str(out)]) == 0  # fmt: skip
+    inputs = json.loads((out / "strain.json").read_text())["inputs"]
+    assert inputs["grid"] == {"spacing_mm": 2.0, "size_px": 64}
+    assert inputs["source_spacing_mm"] == [1.5, 1.5] and inputs["slice_order"] == "base_first"
+    assert inputs["setting"] == "iterations=5,sigma=2"
+    args = ["strain", "--data", str(data), "--fields", str(fields), "--out", str(tmp_path / "x")]
+    assert main([*args, "--spacing-mm", "1.5"]) == 2 and not (tmp_path / "x").exists()
+    assert main([*args, "--spacing-mm", "2"]) == 0

@@ -4,18 +4,27 @@ A :class:`~binn.analysis.config.StrainRequest` (:mod:`binn.analysis.config`) nam
 source:
 
 - :class:`~binn.analysis.config.SubjectFolder`: an ACDC or UK Biobank subject folder
-  (:func:`binn.register.data.loaders.load_subject_folder`), cropped square around the LV
-  and tracked frame by frame to ED (:class:`~binn.analysis.config.StrainTracking`);
+  (:func:`binn.register.data.loaders.load_subject_folder`);
 - :class:`~binn.analysis.config.CineFiles`: a plain 4D cine with the ED label map on the
-  same grid, its ED (and optionally ES) frame given as 0-based indices; cropped and tracked
-  as above;
+  same grid, its ED (and optionally ES) frame given as 0-based indices
+  (:func:`binn.register.data.loaders.load_cine`);
 - :class:`~binn.analysis.config.TrackedFiles`: a subject file (``binn phantom`` / ``binn
   import-cine``) and its ``binn track`` output; nothing is retracked (the workflow's way).
 
+A folder or a cine goes through the loaders' one edge, as ``binn import-cine`` does: the
+labels' convention, the slice order (base first, or "undecidable", recorded), the grid
+(resampled in-plane to ``spacing_mm``, 2.0 mm by default), then a square crop around the
+LV (64 px by default, a network's own size) and tracking frame by frame to ED
+(:class:`~binn.analysis.config.StrainTracking`; a network must have been trained on the
+grid, a classical method runs the validated setting unless ``--param`` says otherwise).
+The grid, the setting and the geometry back to the original image are recorded in the
+outputs' ``inputs``.
+
 Then :mod:`binn.analysis.measures.aha` numbers the segments,
 :mod:`binn.analysis.measures.strain` computes the curves, peaks, time-to-peak and R_VAE
-(with a VAE), and :mod:`binn.analysis.rendering.strain_pages` writes the output folder
-(refused if it exists, unless ``force``).
+(with a VAE learnt on the same spacing), and :mod:`binn.analysis.rendering.strain_pages`
+writes the output folder (refused if it exists, unless ``force``; ``force`` replaces only a
+folder that holds nothing but a strain folder's files).
 """
 
 from __future__ import annotations
@@ -37,7 +46,7 @@ from binn.analysis.config import (
 )
 from binn.errors import BinnInputError
 from binn.register.config import TrackOptions
-from binn.vocabulary import AUTO_CONVENTION, MYOCARDIUM, get_method
+from binn.vocabulary import MYOCARDIUM, get_method
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +54,10 @@ log = logging.getLogger(__name__)
 @dataclasses.dataclass(frozen=True)
 class Prepared:
     """A subject ready for analysis: ``images (T, Z, H, W)``, ``labels_ed (Z, H, W)``,
-    ``spacing (3,)`` mm, tracked ``fields (T', Z, 2, H, W)`` px over ``frames (T',)``."""
+    ``spacing (3,)`` mm, tracked ``fields (T', Z, 2, H, W)`` px over ``frames (T',)``;
+    ``frame_time_ms``: the cine's frame interval (None: unknown, time in frames);
+    ``meta``: the subject's (geometry, slice order); ``registrar``: the tracker (None for
+    an existing tracking), whose ``meta`` may record the VAE a network was trained with."""
 
     name: str
     images: np.ndarray
@@ -59,6 +71,9 @@ class Prepared:
     setting: str
     inputs: dict[str, Any]
     notes: list[str]
+    frame_time_ms: float | None = None
+    meta: dict[str, Any] = dataclasses.field(default_factory=dict)
+    registrar: Any = None
 
 
 def _registrar(tracking: StrainTracking, vae: Path | None, device: str):
@@ -73,13 +88,20 @@ def _registrar(tracking: StrainTracking, vae: Path | None, device: str):
         tracking.batch_size,
         device,
         vae=prior,
+        spacing_mm=tracking.spacing_mm,
     )
 
 
-def _crop_and_track(
-    subject, request: StrainRequest, es_known: bool, inputs: dict[str, Any]
-) -> Prepared:
-    """Crop ``subject`` (a :class:`CineSubject`) square on the LV and track all frames."""
+def _geometry_inputs(meta: dict[str, Any]) -> dict[str, Any]:
+    """What the subject's ``meta`` says about its grid and slice order, for ``inputs``."""
+    keys = ("source_spacing_mm", "source_shape", "slice_order", "slice_order_evidence",
+            "label_convention", "geometry")  # fmt: skip
+    return {k: meta[k] for k in keys if k in meta}
+
+
+def _crop_and_track(subject, request: StrainRequest, inputs: dict[str, Any]) -> Prepared:
+    """Crop ``subject`` (a :class:`CineSubject` on the grid) square on the LV and track all
+    frames with ``request.tracking``."""
     from binn.register.data.crop import crop_subject
     from binn.register.track import track_sequence
 
@@ -87,7 +109,7 @@ def _crop_and_track(
     if tracking is None:
         raise BinnInputError(None, "a method is needed to track a subject folder or cine")
     registrar = _registrar(tracking, request.vae, request.device)
-    size = tracking.size or StrainTracking.fallback_size
+    size = tracking.size or StrainTracking.default_size
     if registrar.net is not None:
         if tracking.size is not None and tracking.size != registrar.net.image_size:
             raise BinnInputError(
@@ -96,12 +118,22 @@ def _crop_and_track(
             )
         size = registrar.net.image_size
     cropped, origin = crop_subject(subject, size)
-    log.info("%s: tracking %d frames x %d slices with %s", cropped.name, cropped.frames,
-             cropped.slices, tracking.method)  # fmt: skip
+    log.info(
+        "%s: tracking %d frames x %d slices with %s (%s) on the %s mm, %d px grid",
+        cropped.name, cropped.frames, cropped.slices, tracking.method, registrar.setting,
+        tracking.spacing_mm, size,
+    )  # fmt: skip
     myo = cropped.labels_ed == MYOCARDIUM
     result = track_sequence(cropped.images, registrar, "all", myo=myo, name=cropped.name)
+    es_known = cropped.meta.get("es_frame_1based", True) is not None
     notes = [] if es_known else ["ES frame not given: no ES marker in the curves"]
     notes += [f"refinement stopped early: {f}" for f in result.get("failures", [])]
+    if cropped.meta.get("slice_order") == "undecidable_kept":
+        notes.append(
+            "slice order undecidable from the labels ("
+            + str(cropped.meta.get("slice_order_evidence", {}).get("reason"))
+            + "): z = 1 taken as basal"
+        )
     return Prepared(
         name=cropped.name,
         images=cropped.images,
@@ -119,74 +151,51 @@ def _crop_and_track(
             "setting": registrar.setting,
             "params": registrar.params,
             "model": None if tracking.model is None else str(tracking.model),
+            "grid": {"spacing_mm": tracking.spacing_mm, "size_px": size},
             "crop_px": size,
             "crop_origin": origin.tolist(),
+            **_geometry_inputs(cropped.meta),
+            "frame_time_ms": cropped.meta.get("frame_time_ms"),
             "seconds_tracking": result["seconds"],
             "ms_per_pair": result["ms_per_pair"],
             "vae_recorded_in_model": registrar.meta.get("vae"),
         },
         notes=notes,
+        frame_time_ms=cropped.meta.get("frame_time_ms"),
+        meta=cropped.meta,
+        registrar=registrar,
     )
+
+
+def _tracking_of(request: StrainRequest) -> StrainTracking:
+    if request.tracking is None:
+        raise BinnInputError(None, "a method is needed to track a subject folder or cine")
+    return request.tracking
 
 
 def _from_folder(source: SubjectFolder, request: StrainRequest) -> Prepared:
     from binn.register.data.loaders import load_subject_folder
 
-    subject = load_subject_folder(source.path, source.layout, source.label_convention)
+    tracking = _tracking_of(request)
+    subject = load_subject_folder(
+        source.path, source.layout, source.label_convention, tracking.spacing_mm
+    )
     inputs = {"mode": "dir", "dir": str(source.path), "layout": source.layout}
-    return _crop_and_track(subject, request, True, inputs)
+    return _crop_and_track(subject, request, inputs)
 
 
 def _from_cine(source: CineFiles, request: StrainRequest) -> Prepared:
-    from binn.nifti import load_label_map, load_volume
-    from binn.register.data.intensity import normalise_intensity
-    from binn.register.data.loaders import detect_convention, to_acdc_labels
-    from binn.register.data.subject import CineSubject
+    from binn.register.data.loaders import load_cine
 
-    cine = load_volume(source.cine, dims=(4,))
-    labels = load_label_map(source.ed_labels)
-    t_n = cine.data.shape[0]
-    if cine.data.shape[1:] != labels.data.shape:
-        raise BinnInputError(
-            source.ed_labels,
-            f"grid {labels.data.shape} (z, y, x) differs from the cine's {cine.data.shape[1:]} "
-            f"({source.cine})",
-        )
-    if not np.allclose(cine.spacing, labels.spacing, rtol=1e-3):
-        raise BinnInputError(
-            source.ed_labels,
-            f"spacing {labels.spacing.tolist()} mm differs from the cine's {cine.spacing.tolist()}",
-        )
-    if not np.allclose(cine.affine, labels.affine, atol=1e-2):
-        raise BinnInputError(source.ed_labels, f"affine differs from that of {source.cine}")
-    for name, index in (("ED", source.ed_index), ("ES", source.es_index)):
-        if index is not None and not 0 <= index < t_n:
-            raise BinnInputError(
-                source.cine,
-                f"{name} frame {index + 1} (1-based) is not a frame of the {t_n}-frame cine",
-            )
-    if t_n < 2:
-        raise BinnInputError(source.cine, "the cine has fewer than 2 frames")
-    if source.es_index is not None and source.es_index == source.ed_index:
-        raise BinnInputError(source.cine, "the ES frame is the ED frame")
-    convention = source.label_convention
-    if convention == AUTO_CONVENTION:
-        convention = detect_convention(labels.data, labels.path)
-    lab = to_acdc_labels(labels.data, convention, labels.path)
-    if not np.any(lab == MYOCARDIUM):
-        raise BinnInputError(source.ed_labels, f"no myocardium (label {MYOCARDIUM}) on any slice")
-    raw = np.roll(cine.data, -source.ed_index, axis=0).astype(np.float64)
-    if not np.all(np.isfinite(raw)):
-        raise BinnInputError(source.cine, "cine contains NaN or Inf")
-    es_known = source.es_index is not None
-    subject = CineSubject(
-        name=Path(source.cine).name.split(".")[0],
-        images=normalise_intensity(raw, source.cine),
-        labels_ed=lab,
-        labels_es=lab,  # not used by the strain analysis
-        # the CineSubject contract needs an ES frame; without one it is dropped below
-        es_index=(source.es_index - source.ed_index) % t_n if es_known else 1,
-        spacing=cine.spacing.copy(),
+    tracking = _tracking_of(request)
+    subject = load_cine(
+        source.cine,
+        source.ed_labels,
+        source.ed_index,
+        source.es_index,
+        None,
+        source.label_convention,
+        tracking.spacing_mm,
     )
     inputs = {
         "mode": "cine",
@@ -194,9 +203,8 @@ def _from_cine(source: CineFiles, request: StrainRequest) -> Prepared:
         "ed_labels": str(source.ed_labels),
         "ed_frame": source.ed_index + 1,  # 1-based, as --ed-frame and Info.cfg
         "es_frame": None if source.es_index is None else source.es_index + 1,
-        "label_convention": convention,
     }
-    return _crop_and_track(subject, request, es_known, inputs)
+    return _crop_and_track(subject, request, inputs)
 
 
 def _from_tracked(source: TrackedFiles, request: StrainRequest) -> Prepared:
@@ -208,6 +216,17 @@ def _from_tracked(source: TrackedFiles, request: StrainRequest) -> Prepared:
             source.fields, "an existing tracking is analysed as it is: no method to track with"
         )
     subject = load_subject(source.data)
+    if request.spacing_mm is not None:
+        from binn.register.grid import check_same_spacing
+
+        check_same_spacing(
+            request.spacing_mm,
+            subject.spacing[1:],
+            "--spacing-mm",
+            "the subject file",
+            source.data,
+            "import the data onto that grid (binn import-cine --spacing-mm)",
+        )
     track = load_tracking(source.fields)
     z, h, w = subject.labels_ed.shape
     if track.fields.shape[1:] != (z, 2, h, w):
@@ -242,8 +261,16 @@ def _from_tracked(source: TrackedFiles, request: StrainRequest) -> Prepared:
             "fields": str(source.fields),
             "method": track.method,
             "setting": track.setting,
+            "grid": {
+                "spacing_mm": float(np.mean(subject.spacing[1:])),
+                "size_px": int(subject.labels_ed.shape[-1]),
+            },
+            **_geometry_inputs(subject.meta),
+            "frame_time_ms": subject.meta.get("frame_time_ms"),
         },
         notes=notes,
+        frame_time_ms=subject.meta.get("frame_time_ms"),
+        meta=subject.meta,
     )
 
 
@@ -264,32 +291,44 @@ def _source_path(source: SubjectFolder | CineFiles | TrackedFiles) -> Path:
     return source.ed_labels if isinstance(source, CineFiles) else source.data
 
 
+def _vae_for_r_vae(request: StrainRequest, prep: Prepared) -> tuple[Path | None, str]:
+    """The VAE that scores R_VAE per frame and the note that says which (or why none):
+    ``--vae``, else the one the tracking network records, resolved against the model's
+    folder and checked against its recorded digest
+    (:func:`binn.register.checkpoint.scoring_vae`), never a file of the current folder."""
+    from binn.register.checkpoint import scoring_vae
+
+    model = request.tracking.model if request.tracking is not None else None
+    meta = {} if prep.registrar is None else prep.registrar.meta
+    return scoring_vae(meta, model, request.vae)
+
+
+def _ed_frame(prep: Prepared) -> int:
+    """The 1-based number of the ED frame in the original cine (1 when not recorded)."""
+    recorded = prep.meta.get("geometry", {}).get("ed_frame_0based")
+    return 1 if recorded is None else int(recorded) + 1
+
+
 def strain_subject(request: StrainRequest) -> list[Path]:
     """Prepare, analyse and write one subject's strain folder; returns the files written."""
     from binn.analysis.measures.aha import assign_aha
     from binn.analysis.measures.strain import analyse_strain
-    from binn.analysis.rendering.strain_pages import write_strain_outputs
+    from binn.analysis.rendering.strain_pages import STRAIN_FILES, write_strain_outputs
+    from binn.io import check_output
     from binn.provenance import provenance
+    from binn.register.grid import check_vae_spacing
 
-    out = Path(request.out)
-    if out.exists() and not request.force:
-        raise BinnInputError(out, "output folder exists (use --force to replace it)")
+    out = check_output(request.out, request.force, folder=True, known=STRAIN_FILES)
     prep = prepare(request)
     source = _source_path(request.source)
     aha = assign_aha(prep.labels_ed, prep.spacing[1:], request.anterior_angle, source=source)
-    vae_path, vae_note = request.vae, "no --vae given"
-    recorded = prep.inputs.get("vae_recorded_in_model")
-    if vae_path is None and recorded:
-        if Path(recorded).is_file():
-            vae_path = Path(recorded)
-        else:
-            vae_note = f"no --vae given, and the VAE the model records ({recorded}) is missing"
+    vae_path, vae_note = _vae_for_r_vae(request, prep)
     vae = None
     if vae_path is not None:
         from binn.learn.score import load_vae
 
         vae = load_vae(vae_path, "cpu" if request.device == "auto" else request.device)
-        vae_note = f"VAE {vae_path}" + (" (recorded in the model)" if request.vae is None else "")
+        check_vae_spacing(getattr(vae, "spacing_mm", None), float(prep.spacing[1]), vae_path)
     analysis = analyse_strain(
         prep.name,
         prep.method,
@@ -320,8 +359,11 @@ def strain_subject(request: StrainRequest) -> list[Path]:
         prep.notes,
         provenance(inputs, None),
         request.force,
+        ed_frame=_ed_frame(prep),
+        frame_time_ms=prep.frame_time_ms,
+        colour_scale=request.colour_scale,
     )
-    log.info("%s: strain of %s written to %s", prep.name, prep.method, out)
+    log.info("%s: strain of %s (%s) written to %s", prep.name, prep.method, prep.setting, out)
     return written
 
 
@@ -333,16 +375,26 @@ def strain_tracked_subjects(
     anterior_angle: float | None = None,
     device: str = TrackOptions.device,
     force: bool = False,
+    spacing_mm: float | None = None,
+    colour_scale: str = StrainRequest.colour_scale,
 ) -> list[Path]:
     """Every subject file with its tracking output, each into the folder
-    ``out_dir/<subject file name without .npz>``, in one process (the workflow's way)."""
+    ``out_dir/<subject file name without .npz>``, in one process (the workflow's way);
+    ``spacing_mm``: the grid every subject file must be on (None: each its own)."""
     outs = [Path(out_dir) / Path(p.data).name.removesuffix(".npz") for p in pairs]
     if len(set(outs)) != len(outs):
         raise BinnInputError(out_dir, "two subject files share a file name")
     written: list[Path] = []
     for pair, out in zip(pairs, outs, strict=True):
         request = StrainRequest(
-            pair, out, vae=vae, anterior_angle=anterior_angle, device=device, force=force
+            pair,
+            out,
+            vae=vae,
+            anterior_angle=anterior_angle,
+            device=device,
+            force=force,
+            spacing_mm=spacing_mm,
+            colour_scale=colour_scale,
         )
         written += strain_subject(request)
     return written

@@ -8,6 +8,9 @@ and its subject (ED/ES labels, spacing, optional ground-truth ``motion`` and per
 - ES -> ED accuracy: the ES myocardium (label 2) is warped to ED with the ES field (nearest
   neighbour, :func:`binn.register.transform.warp`) and compared with the ED myocardium (Dice,
   mean contour distance, Hausdorff); ``*_before`` compares the unwarped ES myocardium.
+  ``es_myocardium`` says whether the ES slice holds myocardium (1) or not (0: the base
+  moved out of the slice); without it Dice is 0 and MCD/HD are NaN, and the report gives
+  Dice both with and without such pairs (:mod:`binn.analysis.tables.report_tables`).
 - volume preservation of the ES field over the ED myocardium: mean ``|det J - 1|`` and the
   fraction of folded pixels (``det J <= 0``).
 - peak Lagrangian strain over the frames present (radial: max, circumferential: min), with
@@ -53,8 +56,9 @@ METRIC_COLUMNS = (
     "peak_radial_strain", "peak_circ_strain",
     "epe_mm", "peak_radial_strain_gt", "peak_circ_strain_gt",
     "radial_strain_error", "circ_strain_error",
-    "ms_per_pair", "note",
+    "ms_per_pair", "es_myocardium", "note",
 )  # fmt: skip
+ES_EMPTY_NOTE = "no myocardium at ES"
 CURVE_COLUMNS = (
     "experiment", "subject", "z", "level", "method", "setting", "frame", "phase",
     "dice", "area_change", "radial_strain", "circ_strain", "mean_det_j",
@@ -171,8 +175,9 @@ def evaluate_subject(
         # ES -> ED accuracy and volume preservation
         row["dice_before"] = dice(myo_es[z], myo_ed[z])
         row["mcd_before_mm"], row["hd_before_mm"] = contour_distances(myo_es[z], myo_ed[z], spacing)
+        row["es_myocardium"] = float(myo_es[z].any())
         if not myo_es[z].any():
-            notes.append("no myocardium at ES")
+            notes.append(ES_EMPTY_NOTE)
         if len(es_pos):
             u_es = fields_z[es_pos[0]]
             warped = _warp_labels(myo_es[z][None], u_es[None])[0]

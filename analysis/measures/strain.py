@@ -5,9 +5,14 @@ circumferential directions about each slice's ED LV cavity centroid
 (:func:`binn.analysis.measures.metrics.radial_circumferential_strain_maps`, the
 definition binn's evaluation uses). A segment's strain in a frame is the mean over all its
 ED myocardium pixels, pooled over the slices of its level; the global strain is the mean
-over every pixel that has a segment (all levelled slices). Peaks over the tracked frames: radial the
-maximum, circumferential the minimum (most negative); the time-to-peak is the frame of the
-peak (0 = ED) and its phase ``frame / T`` in the cycle. Missing values are NaN.
+over every pixel that has a segment (all levelled slices): the **pixel-mean** definition
+(:data:`STRAIN_DEFINITION`), neither mid-wall nor contour-based. Peaks over the tracked
+frames: radial the maximum, circumferential the minimum (most negative); the time-to-peak is
+the frame of the peak (0 = ED) and its phase ``frame / T`` in the cycle; the values at the
+labelled ES frame stand beside them. Missing values are NaN.
+
+Frame numbers inside binn count from ED (0 = ED); pages and people use the cine's own 1-based
+numbers (as ACDC's ``Info.cfg``): :func:`cine_frame` converts.
 """
 
 from __future__ import annotations
@@ -22,6 +27,22 @@ from binn.errors import BinnInputError
 from binn.vocabulary import MYOCARDIUM
 
 N_ROWS = 17  # row 0 = global, rows 1..16 = AHA segments
+STRAIN_DEFINITION = {
+    "name": "pixel mean",
+    "text": "Green-Lagrange strain E = (F^T F - I)/2 with ED as reference, F = I + grad u "
+    "from the tracked displacement on the image grid; projected on the radial and "
+    "circumferential unit vectors about each slice's ED LV cavity centroid; averaged over "
+    "every ED myocardium pixel of a segment (global: every pixel with a segment), border "
+    "pixels included; not mid-wall, not contour-based. Dimensionless (x100 = %). Peak: "
+    "radial maximum, circumferential minimum over the tracked frames",
+}
+
+
+def cine_frame(index: int | np.ndarray, n_frames: int, ed_frame: int = 1) -> int | np.ndarray:
+    """The cine's 1-based frame number of frame ``index`` counted from ED (0 = ED) in a
+    ``n_frames`` cycle whose ED is the cine's frame ``ed_frame`` (1-based)."""
+    out = (np.asarray(index, np.int64) + ed_frame - 1) % n_frames + 1
+    return int(out) if out.ndim == 0 else out
 
 
 def row_name(row: int) -> str:
@@ -146,9 +167,19 @@ class StrainAnalysis:
         ok = np.isfinite(self.r_vae).any(axis=0)
         return self.r_vae[:, ok].mean(axis=1) if ok.any() else np.full(len(self.r_vae), np.nan)
 
+    def es_position(self) -> int | None:
+        """Position of the ES frame among the tracked frames, ``None`` when ES is unknown or
+        not tracked."""
+        if self.es_index is None:
+            return None
+        pos = np.flatnonzero(self.tracked.frames == self.es_index)
+        return int(pos[0]) if len(pos) else None
+
     def peak_rows(self) -> list[dict]:
         """One dict per row (global, segments 1-16): peaks, time-to-peak (frame and phase),
-        the ground truth's and the absolute peak errors (NaN without ground truth)."""
+        the value at ES (NaN when ES is unknown or not tracked) and the peak's offset from ES
+        in frames (``None`` then), the ground truth's and the absolute peak errors (NaN
+        without ground truth)."""
         c = self.tracked
         rows = []
         stats = {
@@ -161,6 +192,7 @@ class StrainAnalysis:
                 "radial": peak(self.truth.radial, self.truth.frames, "max"),
                 "circ": peak(self.truth.circ, self.truth.frames, "min"),
             }
+        es = self.es_position()
         for r in range(N_ROWS):
             row = {
                 "segment_id": r,
@@ -169,14 +201,24 @@ class StrainAnalysis:
                 "n_pixels": int(c.n_pixels[r]),
             }
             for key, (values, frames) in stats.items():
+                found = frames[r] >= 0
                 row[f"peak_{key}_strain"] = float(values[r])
-                row[f"time_to_peak_{key}_frame"] = int(frames[r]) if frames[r] >= 0 else None
+                row[f"time_to_peak_{key}_frame"] = int(frames[r]) if found else None
                 row[f"time_to_peak_{key}_phase"] = (
-                    float(frames[r]) / self.n_frames if frames[r] >= 0 else float("nan")
+                    float(frames[r]) / self.n_frames if found else float("nan")
+                )
+                curve = getattr(c, key)[r]
+                row[f"{key}_strain_es"] = float(curve[es]) if es is not None else float("nan")
+                row[f"peak_{key}_minus_es_frames"] = (
+                    int(frames[r]) - int(self.es_index) if found and es is not None else None
                 )
                 if gt:
                     row[f"peak_{key}_strain_gt"] = float(gt[key][0][r])
                     row[f"peak_{key}_strain_error"] = float(abs(values[r] - gt[key][0][r]))
+                    truth = getattr(self.truth, key)[r]
+                    row[f"{key}_strain_es_gt"] = (
+                        float(truth[es]) if es is not None else float("nan")
+                    )
             rows.append(row)
         return rows
 

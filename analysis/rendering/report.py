@@ -9,10 +9,16 @@ fixed names:
 
 ``table1_comparison``, ``table2_strain``, ``table3_generalisation``, ``table_alpha_sweep``,
 ``selections``, ``failed_cases``, ``regularity_pairs``, ``split``, ``strain_pages``,
-``strain_segments`` (each ``.csv`` and ``.md``), ``fig2_alpha_sweep.png``,
-``fig3_detj_cycle.png``, ``fig_regularity.png`` in the output folder, and ``summary.md``
-(in the output folder unless another path is given). Beside them ``regularity_{experiment}``
-(``.csv``, ``.md``) for each experiment of the regularity figure.
+``strain_groups``, ``strain_segments`` (each ``.csv`` and ``.md``), ``strain_index.html``
+(every strain page linked), ``fig2_alpha_sweep.png``, ``fig3_detj_cycle.png``,
+``fig_regularity.png`` in the output folder, and ``summary.md`` (in the output folder unless
+another path is given). Beside them ``regularity_{experiment}`` (``.csv``, ``.md``) for each
+experiment of the regularity figure.
+
+Every table with Dice says in its caption which slice pairs it counts: pairs whose ES slice
+holds no myocardium (the base moved out of the slice) enter Dice as 0; Tables 1 and 3 and
+the alpha sweep give Dice also without them ("Dice excl. empty ES", as the paper's tables
+count) and the number of such pairs per row ("Empty ES").
 """
 
 from __future__ import annotations
@@ -25,8 +31,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from binn.analysis.measures.reference import NORMAL_BANDS
 from binn.analysis.rendering import figures
-from binn.analysis.tables import labels, regularity, report_inputs, report_tables
+from binn.analysis.tables import labels, regularity, report_inputs, report_tables, strain_runs
 from binn.analysis.tables.io import read_csvs, to_markdown, write_csv, write_table
 from binn.errors import BinnInputError
 from binn.io import write_text
@@ -47,11 +54,17 @@ TABLE_NAMES = {
     "failed": "failed_cases",
 }
 FIG2, FIG3, FIG_REG = "fig2_alpha_sweep.png", "fig3_detj_cycle.png", "fig_regularity.png"
-PAIRS, SPLIT, STRAIN_PAGES, STRAIN_SEGMENTS = (
+PAIRS, SPLIT, STRAIN_PAGES, STRAIN_SEGMENTS, STRAIN_GROUPS = (
     "regularity_pairs",
     "split",
     "strain_pages",
     "strain_segments",
+    "strain_groups",
+)
+STRAIN_INDEX = "strain_index.html"
+DICE_BOTH = (
+    f"'{report_tables.DICE_ES_LABEL}' leaves those pairs out, as the paper's tables do; "
+    f"'{report_tables.EMPTY_ES_LABEL}' counts them per row."
 )
 FIRST_EXPERIMENTS = ("validation",)
 SELECTED_ACCURACY = ("dice", "mcd_mm", "hd_mm", "epe_mm")
@@ -102,6 +115,7 @@ def _runs_overview(metrics: pd.DataFrame) -> pd.DataFrame:
             "subjects": group["subject"].nunique(),
             "slices evaluated": int(group["level"].notna().sum()),
             "slices without myocardium": int(group["level"].isna().sum()),
+            "pairs without ES myocardium": int(report_tables.es_empty(group).sum()),
         })  # fmt: skip
     return pd.DataFrame(rows)
 
@@ -179,8 +193,8 @@ def build_report(
     chosen = [read_selection(p) for p in selections]
     config_info = report_inputs.read_configs(configs)
     split_obj = report_inputs.read_split(split) if split is not None else None
-    strain_runs = [
-        report_inputs.read_strain_run(f) for f in report_inputs.find_strain_folders(strain_dirs)
+    strain_folders = [
+        strain_runs.read_strain_run(f) for f in strain_runs.find_strain_folders(strain_dirs)
     ]
     written: list[Path] = []
     body: dict[str, str] = {}
@@ -194,7 +208,8 @@ def build_report(
         "# Table 1 style: motion-tracking accuracy and volume preservation (test subjects)\n\n"
         "ES myocardium warped to ED; mean ± std over subjects of per-subject level means; "
         "Subjects/Slices: how many are behind each row. "
-        "MCD/HD in mm, folds = % of myocardial pixels with det J <= 0, EPE vs ground truth."
+        "MCD/HD in mm, folds = % of myocardial pixels with det J <= 0, EPE vs ground truth. "
+        + (f"{report_tables.dice_caption(comparison)}; {DICE_BOTH}" if len(comparison) else "")
     )
     paths, body["table1"] = _table_section(
         out_dir, TABLE_NAMES["comparison"], title, csv, view, empty_cmp
@@ -226,7 +241,8 @@ def build_report(
         "# Table 3 style: generalisation to unseen data\n\n"
         f"Models trained on the training phantoms, evaluated on {len(subjects)} "
         f"subject{'s' if len(subjects) != 1 else ''} of another source ({shown}); "
-        "mean ± std over subjects."
+        "mean ± std over subjects. "
+        + (f"{report_tables.dice_caption(general)}; {DICE_BOTH}" if len(general) else "")
     )
     paths, body["table3"] = _table_section(
         out_dir, TABLE_NAMES["generalisation"], title, csv, view,
@@ -236,9 +252,11 @@ def build_report(
 
     sweep = _experiment(metric_rows, "alpha_sweep")
     csv, view = report_tables.alpha_sweep_table(sweep) if len(sweep) else (sweep, sweep)
+    alpha_title = "# alpha sweep (binn): all slices, mean ± std over subjects"
+    if len(sweep):
+        alpha_title += f"\n\n{report_tables.dice_caption(sweep)}; {DICE_BOTH}"
     paths, body["alpha"] = _table_section(
-        out_dir, TABLE_NAMES["alpha_sweep"],
-        "# alpha sweep (binn): all slices, mean ± std over subjects", csv, view,
+        out_dir, TABLE_NAMES["alpha_sweep"], alpha_title, csv, view,
         "No rows of experiment 'alpha_sweep' in the inputs.",
     )  # fmt: skip
     written += paths
@@ -262,7 +280,8 @@ def build_report(
     paths, body["selections"] = _table_section(
         out_dir, TABLE_NAMES["selections"],
         "# Hyperparameters chosen on validation data: mean |det J - 1| nearest the target\n\n"
-        "Mean ± std over the validation slices the rule averages.",
+        "Mean ± std over the validation slices the rule averages; Dice counts every "
+        "validation slice pair, a pair whose ES slice holds no myocardium as 0.",
         sel_csv, sel_view if len(sel_csv) else sel_csv, "No selection files were given.",
     )  # fmt: skip
     written += paths
@@ -277,10 +296,11 @@ def build_report(
 
     paths, body["split"] = _split_section(split, split_obj, out_dir)
     written += paths
-    paths, body["strain"] = _strain_section(strain_runs, out_dir, summary_path)
+    groups = split_obj["groups"] if split_obj is not None else {}
+    paths, body["strain"] = _strain_section(strain_folders, out_dir, summary_path, groups)
     written += paths
 
-    versions = _input_versions(chosen, split_obj, strain_runs)
+    versions = _input_versions(chosen, split_obj, strain_folders)
     summary_text = _summary(
         _SummaryInputs(
             metric_rows=metric_rows, body=body, summary_path=summary_path, written=written,
@@ -325,7 +345,7 @@ def _regularity_section(
             f"# Accuracy against mean |det J - 1| over every setting: {experiment}\n\n"
             "Level all; mean ± std over subjects of per-subject means over evaluable slices; "
             "families ordered by their most regular setting; `selected` = chosen on "
-            "validation data."
+            f"validation data. {report_tables.dice_caption(rows)}."
         )
         paths, md = _table_section(
             out_dir, name, title, table, regularity.regularity_view(table),
@@ -350,7 +370,9 @@ def _regularity_section(
         "is read at a common mean |det J - 1|: the selection target when both curves cover "
         "it, else the midpoint of the range both cover; a pair whose ranges do not overlap "
         "is not compared (no extrapolation). Values: mean ± std over subjects (n), the "
-        "same interpolation weights applied per subject; A - B paired over shared subjects."
+        "same interpolation weights applied per subject; A - B paired over shared subjects. "
+        "Dice as in the tables above: every slice pair, a pair whose ES slice holds no "
+        "myocardium as 0."
     )
     paths, pairs_md = _table_section(
         out_dir, PAIRS, title, pairs, view, "No experiment with two methods' settings to compare."
@@ -387,17 +409,41 @@ def _split_section(
 
 
 def _strain_section(
-    runs: Sequence[report_inputs.StrainRun], out_dir: Path, summary_path: Path
+    runs: Sequence[strain_runs.StrainRun],
+    out_dir: Path,
+    summary_path: Path,
+    groups: dict[str, str],
 ) -> tuple[list[Path], str]:
-    """``strain_pages`` (links relative to the report folder) and ``strain_segments``."""
+    """``strain_pages`` and ``strain_index.html`` (every page, links relative to the report
+    folder), ``strain_groups`` (per pathology group and method) and ``strain_segments``
+    (per level); the summary gets the group and level tables and a link to the index."""
     written = []
-    links = report_inputs.strain_links(runs, out_dir)
+    links = strain_runs.strain_links(runs, out_dir, groups)
     paths, _ = _table_section(
         out_dir, STRAIN_PAGES, "# Strain pages (binn strain), one per subject and method",
         links, links, "No strain folders were given.",
     )  # fmt: skip
     written += paths
-    csv, view = report_inputs.strain_level_table(runs)
+    write_text(out_dir / STRAIN_INDEX, strain_runs.strain_index_html(runs, out_dir, groups))
+    written.append(out_dir / STRAIN_INDEX)
+    csv, view = strain_runs.strain_group_table(runs, groups)
+    grouped = (
+        "per pathology group (from the split) and"
+        if any(g != "all" for g in csv["group"] if g != strain_runs.PUBLISHED_GROUP)
+        else "over all subjects (no pathology groups known) per"
+    )
+    title = (
+        f"# Global peak strain (%) {grouped} method (binn strain)\n\n"
+        "Mean ± std over subjects of the global peak radial (RR, max) and circumferential "
+        "(CC, min) strain; 'in normal range': subjects whose page flags nothing "
+        f"({NORMAL_BANDS.text()}). Rows '(quoted)' are published normal values, not computed."
+    )
+    paths, groups_md = _table_section(
+        out_dir, STRAIN_GROUPS, title, csv, view if len(runs) else csv,
+        "No strain folders were given.",
+    )  # fmt: skip
+    written += paths
+    csv, view = strain_runs.strain_level_table(runs)
     title = (
         "# Peak segmental strain (%) per level (AHA segments, binn strain)\n\n"
         "Per subject the peaks of a level's segments are averaged; mean ± std over subjects. "
@@ -407,13 +453,20 @@ def _strain_section(
         out_dir, STRAIN_SEGMENTS, title, csv, view, "No strain folders were given."
     )
     written += paths
-    summary_links = report_inputs.strain_links(runs, summary_path.parent)
-    md = (to_markdown(summary_links) if len(summary_links) else "") + "\n" + levels_md
+    index = os.path.relpath(out_dir / STRAIN_INDEX, summary_path.parent)
+    pages = os.path.relpath(out_dir / f"{STRAIN_PAGES}.md", summary_path.parent)
+    md = (
+        f"{len(runs)} strain pages: [index]({index}) ([table]({pages})).\n\n"
+        + (f"Global peaks {grouped} method:\n\n" if len(runs) else "")
+        + groups_md
+        + "\nPer slice level:\n\n"
+        + levels_md
+    )
     return written, md
 
 
 def _input_versions(
-    chosen: Sequence[dict], split: dict | None, strain: Sequence[report_inputs.StrainRun]
+    chosen: Sequence[dict], split: dict | None, strain: Sequence[strain_runs.StrainRun]
 ) -> dict[str, list[str]]:
     """Code versions recorded in the inputs' provenance -> which inputs carry each."""
     found: dict[str, list[str]] = {}
@@ -546,9 +599,14 @@ def _summary(s: _SummaryInputs) -> str:
         "- Dice, MCD (symmetric mean contour distance), HD (Hausdorff): ES myocardium warped to "
         "ED with the ES field (nearest neighbour) against the ED myocardium; 'no "
         "registration' compares them unwarped.",
+        "- Dice counts every slice pair with ED myocardium: a pair whose ES slice holds no "
+        "myocardium (the base moved out of the slice) enters it as 0 (MCD/HD are missing "
+        f"there). '{report_tables.DICE_ES_LABEL}' leaves such pairs out, as the paper's "
+        f"tables do; '{report_tables.EMPTY_ES_LABEL}' counts them per row.",
         "- |det J - 1|, folds (det J <= 0): ES field over the ED myocardium.",
         "- Strain: Green-Lagrange E = (F^T F - I)/2 from ED, radial/circumferential about the "
-        "ED LV cavity centroid, averaged over the myocardium per frame; peak = max (radial) / "
+        "ED LV cavity centroid, averaged over the myocardium pixels per frame (pixel mean, "
+        "border pixels included; not mid-wall or contour-based); peak = max (radial) / "
         "min (circumferential) over the tracked frames.",
         "- Refined settings (`refine=N`) are their own method: `binn+refineN` across its weights.",
         "- Equal regularity: a method's settings ordered by mean |det J - 1|, linear between "

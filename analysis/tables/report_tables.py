@@ -7,7 +7,13 @@ means; a cell with no value at all stays missing (``—`` in Markdown, empty in 
 
 "No registration" is the ES myocardium compared with the ED myocardium as it is (the
 ``*_before`` columns). The tagged-MRI reference strains are the only constants: they are
-quoted from the paper's Table 2 ("Reference [11]") and labelled as such.
+quoted from the paper's Table 2 ("Reference [11]", kept with the other published values in
+:mod:`binn.analysis.measures.reference`) and labelled as such.
+
+Dice is given both ways (:func:`with_es_variants`): ``dice`` over every slice pair, where a
+pair whose ES slice holds no myocardium (the base moved out of the slice) counts as 0, and
+``dice_es`` without such pairs, as the paper's tables count; ``n_empty_es`` says how many
+pairs of a row have no ES myocardium. Every caption says which Dice a table shows.
 """
 
 from __future__ import annotations
@@ -17,20 +23,68 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from binn.analysis.measures.evaluate import ES_EMPTY_NOTE
+from binn.analysis.measures.reference import (
+    PAPER_REFERENCE_LABEL,
+    PAPER_REFERENCE_STRAIN_PCT,
+)
 from binn.analysis.tables.labels import mean_std, method_label
 from binn.vocabulary import NO_REGISTRATION, table_order
 
 LEVEL_ORDER = ("apical", "mid", "basal", "all")
 GROUND_TRUTH = "ground truth"
-REFERENCE_LABEL = "Reference [11] (tagged MRI, quoted from Qin et al. 2020 Table 2)"
-# Peak strain (%) on tagged MRI of a UK Biobank cohort, as printed in the paper's Table 2,
-# column "Reference [11]": (radial RR, circumferential CC). Quoted, not computed by binn.
-PAPER_REFERENCE_STRAIN_PCT = {
-    "apical": (18.7, -20.8),
-    "mid": (23.1, -19.6),
-    "basal": (23.8, -16.7),
-}
-ACCURACY_COLUMNS = ("mcd_mm", "dice", "hd_mm", "abs_det_j_minus_1", "fold_fraction", "epe_mm")
+REFERENCE_LABEL = PAPER_REFERENCE_LABEL
+ACCURACY_COLUMNS = ("mcd_mm", "dice", "dice_es", "hd_mm", "abs_det_j_minus_1", "fold_fraction",
+                    "epe_mm")  # fmt: skip
+DICE_LABEL, DICE_ES_LABEL, EMPTY_ES_LABEL = "Dice", "Dice excl. empty ES", "Empty ES"
+
+
+def es_empty(metrics: pd.DataFrame) -> pd.Series:
+    """Rows (slice pairs with ED myocardium) whose ES slice holds no myocardium: the
+    ``es_myocardium`` column where it is known (0), else ``binn evaluate``'s note."""
+    empty = pd.Series(False, index=metrics.index)
+    known = pd.Series(False, index=metrics.index)
+    if "es_myocardium" in metrics.columns:
+        flag = pd.to_numeric(metrics["es_myocardium"], errors="coerce")
+        known = flag.notna()
+        empty = known & (flag == 0)
+    if "note" in metrics.columns:
+        noted = metrics["note"].fillna("").astype(str).str.contains(ES_EMPTY_NOTE, regex=False)
+        empty = empty | (~known & noted)
+    return empty & metrics["level"].notna()
+
+
+def with_es_variants(metrics: pd.DataFrame) -> pd.DataFrame:
+    """``metrics`` plus ``es_empty`` (bool), ``dice_es`` (``dice`` with the empty-ES pairs
+    left out, NaN there) and, where ``dice_before`` exists, ``dice_before_es`` likewise."""
+    empty = es_empty(metrics)
+    out = metrics.assign(es_empty=empty)
+    if "dice" in out.columns:
+        out["dice_es"] = out["dice"].where(~empty)
+    if "dice_before" in out.columns:
+        out["dice_before_es"] = out["dice_before"].where(~empty)
+    return out
+
+
+def empty_es_counts(metrics: pd.DataFrame) -> pd.Series:
+    """Pairs without ES myocardium per ``(method, setting, level)`` (level ``all`` pools)."""
+    rows = with_es_variants(metrics)
+    rows = rows[rows["level"].notna()].copy()
+    rows["setting"] = rows["setting"].fillna("").astype(str)
+    rows = pd.concat([rows, rows.assign(level="all")], ignore_index=True)
+    return rows.groupby(["method", "setting", "level"], sort=False)["es_empty"].sum()
+
+
+def dice_caption(metrics: pd.DataFrame) -> str:
+    """The sentence every table with Dice carries: which pairs its Dice counts, and how many
+    pairs (over every method and level-``all`` row) have no ES myocardium."""
+    rows = metrics[metrics["level"].notna()]
+    per_pair = rows.drop_duplicates(subset=["subject", "z"]) if len(rows) else rows
+    n_empty = int(es_empty(per_pair).sum()) if len(per_pair) else 0
+    return (
+        f"Dice counts every slice pair; the {n_empty} of {len(per_pair)} pairs whose ES slice "
+        "holds no myocardium (the base moved out of the slice) enter it as 0"
+    )
 
 
 def _method_rank(method: str) -> tuple[int, str]:
@@ -53,6 +107,14 @@ def no_registration_rows(metrics: pd.DataFrame) -> pd.DataFrame:
     for col in ("abs_det_j_minus_1", "fold_fraction", "epe_mm"):
         before[col] = np.nan
     return before
+
+
+def _with_counts(agg: pd.DataFrame, metrics: pd.DataFrame) -> pd.DataFrame:
+    """``agg`` with ``n_empty_es`` per (method, setting, level) of ``metrics``."""
+    counts = empty_es_counts(metrics).rename("n_empty_es").reset_index()
+    out = agg.merge(counts, on=["method", "setting", "level"], how="left", sort=False)
+    out["n_empty_es"] = out["n_empty_es"].fillna(0).astype(int)
+    return out
 
 
 def aggregate(metrics: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
@@ -94,21 +156,25 @@ def _display(agg: pd.DataFrame, spec: Sequence[tuple[str, str, float, int]]) -> 
         ]
     out["Subjects"] = agg["n_subjects"].astype("Int64")
     out["Slices"] = agg["n_slices"].astype("Int64")
+    if "n_empty_es" in agg.columns:
+        out[EMPTY_ES_LABEL] = agg["n_empty_es"].astype("Int64")
     return out.dropna(axis=1, how="all")
 
 
 def comparison_table(metrics: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Table 1 style: MCD, Dice, |det J - 1| (+ HD, folds, EPE) per level and method.
+    """Table 1 style: MCD, Dice (both ways), |det J - 1| (+ HD, folds, EPE) per level and
+    method, with the pairs without ES myocardium counted (``n_empty_es``).
 
     Returns ``(csv_table, markdown_view)``; includes the 'no registration' rows.
     """
-    rows = pd.concat([no_registration_rows(metrics), metrics], ignore_index=True)
-    agg = aggregate(rows, ACCURACY_COLUMNS)
+    rows = with_es_variants(pd.concat([no_registration_rows(metrics), metrics], ignore_index=True))
+    agg = _with_counts(aggregate(rows, ACCURACY_COLUMNS), rows)
     view = _display(
         agg,
         [
             ("MCD (mm)", "mcd_mm", 1.0, 3),
-            ("Dice", "dice", 1.0, 3),
+            (DICE_LABEL, "dice", 1.0, 3),
+            (DICE_ES_LABEL, "dice_es", 1.0, 3),
             ("|det J - 1|", "abs_det_j_minus_1", 1.0, 3),
             ("HD (mm)", "hd_mm", 1.0, 2),
             ("folds (%)", "fold_fraction", 100.0, 2),
@@ -137,7 +203,7 @@ def strain_table(metrics: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     gt = aggregate(gt_rows, cols)
     gt = gt[gt["peak_radial_strain_mean"].notna() | gt["peak_circ_strain_mean"].notna()]
     ref = pd.DataFrame([
-        {"method": REFERENCE_LABEL, "setting": "", "level": level, "n_subjects": np.nan,
+        {"method": PAPER_REFERENCE_LABEL, "setting": "", "level": level, "n_subjects": np.nan,
          "n_slices": np.nan, "peak_radial_strain_mean": rr / 100.0,
          "peak_circ_strain_mean": cc / 100.0}
         for level, (rr, cc) in PAPER_REFERENCE_STRAIN_PCT.items()
@@ -165,14 +231,16 @@ def strain_table(metrics: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def generalisation_table(metrics: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Table 3 style: MCD and Dice (+ |det J - 1|) per level on the unseen data set."""
-    rows = pd.concat([no_registration_rows(metrics), metrics], ignore_index=True)
-    agg = aggregate(rows, ("mcd_mm", "dice", "abs_det_j_minus_1"))
+    """Table 3 style: MCD and Dice both ways (+ |det J - 1|) per level on the unseen data
+    set, with the pairs without ES myocardium counted."""
+    rows = with_es_variants(pd.concat([no_registration_rows(metrics), metrics], ignore_index=True))
+    agg = _with_counts(aggregate(rows, ("mcd_mm", "dice", "dice_es", "abs_det_j_minus_1")), rows)
     view = _display(
         agg,
         [
             ("MCD (mm)", "mcd_mm", 1.0, 3),
-            ("Dice", "dice", 1.0, 3),
+            (DICE_LABEL, "dice", 1.0, 3),
+            (DICE_ES_LABEL, "dice_es", 1.0, 3),
             ("|det J - 1|", "abs_det_j_minus_1", 1.0, 3),
         ],
     )
@@ -180,15 +248,18 @@ def generalisation_table(metrics: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFr
 
 
 def alpha_sweep_table(metrics: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Fig. 2 companion: per alpha, accuracy, volume preservation and peak strain (level all)."""
-    cols = ("dice", "mcd_mm", "abs_det_j_minus_1", "fold_fraction", "peak_radial_strain",
-            "peak_circ_strain", "epe_mm")  # fmt: skip
-    agg = aggregate(metrics, cols)
+    """Fig. 2 companion: per alpha, accuracy (Dice both ways), volume preservation and peak
+    strain (level all), with the pairs without ES myocardium counted."""
+    cols = ("dice", "dice_es", "mcd_mm", "abs_det_j_minus_1", "fold_fraction",
+            "peak_radial_strain", "peak_circ_strain", "epe_mm")  # fmt: skip
+    rows = with_es_variants(metrics)
+    agg = _with_counts(aggregate(rows, cols), rows)
     agg = agg[agg["level"] == "all"].reset_index(drop=True)
     view = _display(
         agg,
         [
-            ("Dice", "dice", 1.0, 3),
+            (DICE_LABEL, "dice", 1.0, 3),
+            (DICE_ES_LABEL, "dice_es", 1.0, 3),
             ("MCD (mm)", "mcd_mm", 1.0, 3),
             ("|det J - 1|", "abs_det_j_minus_1", 1.0, 3),
             ("folds (%)", "fold_fraction", 100.0, 2),
