@@ -13,21 +13,24 @@ import argparse
 import json
 from pathlib import Path
 
-from binn.analysis.config import BenchConfig, StrainBenchConfig
+from binn.analysis.config import BenchConfig, CohortStrainBenchConfig, StrainBenchConfig
 from binn.device import DEVICES
 from binn.errors import BinnInputError
 from binn.register.config import PHANTOM_FAMILIES
-from binn.vocabulary import classical_methods, method_names, network_methods
+from binn.vocabulary import DATA_LAYOUTS, classical_methods, method_names, network_methods
 
 SPLITS = ("train", "val", "test")
 REGISTER = BenchConfig()
 STRAIN = StrainBenchConfig()
+COHORT = CohortStrainBenchConfig(data_dir=Path())
 
 
 def add_bench(bench_subparsers: argparse._SubParsersAction) -> None:
-    """Register ``binn bench register``, ``bench strain`` and ``bench workflow``."""
+    """Register ``binn bench register``, ``bench strain``, ``bench strain-cohort`` and
+    ``bench workflow``."""
     _add_register(bench_subparsers)
     _add_strain(bench_subparsers)
+    _add_strain_cohort(bench_subparsers)
     w = bench_subparsers.add_parser(
         "workflow",
         help="where a finished workflow run spent its time (from its benchmark files)",
@@ -169,6 +172,47 @@ def _add_strain(bench_subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_run_strain)
 
 
+def _add_strain_cohort(bench_subparsers: argparse._SubParsersAction) -> None:
+    p = bench_subparsers.add_parser(
+        "strain-cohort",
+        help="a labelled cine folder: peak strain per method and pathology group, beside "
+        "published normal values and the labels' ring-model strain",
+    )
+    p.add_argument("--json", action="store_true", help="print the JSON object on one line")
+    p.add_argument("--dir", type=Path, required=True, help="folder of subject folders")
+    p.add_argument("--layout", choices=DATA_LAYOUTS, default=COHORT.layout, help="folder layout")
+    p.add_argument(
+        "--groups",
+        type=_comma_list,
+        default=None,
+        help="pathology groups to include, comma-separated (e.g. NOR; unset: all)",
+    )
+    p.add_argument(
+        "--methods",
+        type=_comma_list,
+        default=",".join(COHORT.methods),
+        help="classical methods at their validated settings, comma-separated",
+    )
+    p.add_argument(
+        "--model",
+        action="append",
+        default=[],
+        metavar="METHOD=PATH",
+        help="a network to include, e.g. binn=model.pt (repeatable)",
+    )
+    p.add_argument(
+        "--refine",
+        type=int,
+        default=COHORT.refine,
+        help="also each network refined by this many steps (0: unrefined only)",
+    )
+    p.add_argument("--spacing-mm", type=float, default=COHORT.spacing_mm, help="grid spacing, mm")
+    p.add_argument("--size", type=int, default=COHORT.size, help="grid size, px")
+    p.add_argument("--limit", type=int, default=None, help="at most this many subjects per group")
+    p.add_argument("--device", choices=DEVICES, default=COHORT.device, help="torch device")
+    p.set_defaults(func=_run_strain_cohort)
+
+
 def _comma_list(text: str) -> tuple[str, ...]:
     return tuple(m for m in text.split(",") if m)
 
@@ -199,14 +243,20 @@ def register_config(args: argparse.Namespace) -> BenchConfig:
     )
 
 
-def strain_config(args: argparse.Namespace) -> StrainBenchConfig:
-    """The :class:`StrainBenchConfig` of parsed ``binn bench strain`` options."""
+def _models(items: list[str]) -> dict[str, Path]:
+    """Repeated ``--model METHOD=PATH`` -> ``{method: path}``."""
     models = {}
-    for item in args.model:
+    for item in items:
         method, sep, path = item.partition("=")
         if not sep:
             raise BinnInputError(None, f"--model {item!r}: expected METHOD=PATH")
         models[method] = Path(path)
+    return models
+
+
+def strain_config(args: argparse.Namespace) -> StrainBenchConfig:
+    """The :class:`StrainBenchConfig` of parsed ``binn bench strain`` options."""
+    models = _models(args.model)
     return StrainBenchConfig(
         subjects=args.subjects,
         family=args.family,
@@ -233,6 +283,25 @@ def _run_strain(args: argparse.Namespace) -> int:
 
     result = bench_strain(strain_config(args))
     print(json.dumps(result, indent=2 if not args.json else None))
+    return 0
+
+
+def _run_strain_cohort(args: argparse.Namespace) -> int:
+    from binn.analysis.commands.bench_strain_cohort import bench_strain_cohort
+
+    cfg = CohortStrainBenchConfig(
+        data_dir=args.dir,
+        layout=args.layout,
+        groups=args.groups,
+        methods=tuple(args.methods),
+        models=_models(args.model),
+        refine=args.refine,
+        spacing_mm=args.spacing_mm,
+        size=args.size,
+        limit=args.limit,
+        device=args.device,
+    )
+    print(json.dumps(bench_strain_cohort(cfg), indent=None if args.json else 2))
     return 0
 
 

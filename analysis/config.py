@@ -203,6 +203,27 @@ class BenchConfig:
 
 
 @dataclass(frozen=True)
+class CohortStrainBenchConfig:
+    """One ``binn bench strain-cohort`` run (:mod:`binn.analysis.commands.bench_strain_cohort`):
+    every subject folder of ``data_dir`` (``layout``) whose group is in ``groups`` (None:
+    all), resampled to the grid (``spacing_mm``, ``size``), tracked over the whole cycle by
+    the classical ``methods`` at their validated settings and by each network of ``models``
+    (method -> checkpoint), unrefined and, when ``refine`` > 0, refined by that many steps;
+    ``limit``: at most this many subjects per group (None: all); ``device``: networks'."""
+
+    data_dir: Path
+    layout: str = "acdc"
+    groups: tuple[str, ...] | None = None
+    methods: tuple[str, ...] = field(default_factory=classical_methods)
+    models: dict[str, Path] = field(default_factory=dict)
+    refine: int = 0
+    spacing_mm: float = DEFAULT_SPACING_MM
+    size: int = DEFAULT_SIZE_PX
+    limit: int | None = None
+    device: str = TrackOptions.device
+
+
+@dataclass(frozen=True)
 class StrainBenchConfig:
     """One ``binn bench strain`` run (:mod:`binn.analysis.commands.bench_strain`):
     ``subjects`` held-out phantoms of ``family`` with ``frames`` frames and ``slices``

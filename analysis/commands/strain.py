@@ -57,7 +57,8 @@ class Prepared:
     ``spacing (3,)`` mm, tracked ``fields (T', Z, 2, H, W)`` px over ``frames (T',)``;
     ``frame_time_ms``: the cine's frame interval (None: unknown, time in frames);
     ``meta``: the subject's (geometry, slice order); ``registrar``: the tracker (None for
-    an existing tracking), whose ``meta`` may record the VAE a network was trained with."""
+    an existing tracking), whose ``meta`` may record the VAE a network was trained with;
+    ``labels_es (Z, H, W)``: the ES labels when the source has them (None otherwise)."""
 
     name: str
     images: np.ndarray
@@ -74,6 +75,7 @@ class Prepared:
     frame_time_ms: float | None = None
     meta: dict[str, Any] = dataclasses.field(default_factory=dict)
     registrar: Any = None
+    labels_es: np.ndarray | None = None
 
 
 def _registrar(tracking: StrainTracking, vae: Path | None, device: str):
@@ -132,7 +134,7 @@ def _crop_and_track(subject, request: StrainRequest, inputs: dict[str, Any]) -> 
         notes.append(
             "slice order undecidable from the labels ("
             + str(cropped.meta.get("slice_order_evidence", {}).get("reason"))
-            + "): z = 1 taken as basal"
+            + "): slice z0 taken as basal"
         )
     return Prepared(
         name=cropped.name,
@@ -164,6 +166,7 @@ def _crop_and_track(subject, request: StrainRequest, inputs: dict[str, Any]) -> 
         frame_time_ms=cropped.meta.get("frame_time_ms"),
         meta=cropped.meta,
         registrar=registrar,
+        labels_es=cropped.labels_es if cropped.labels_es.any() else None,
     )
 
 
