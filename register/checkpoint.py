@@ -1,6 +1,7 @@
 """Registration-network checkpoints: save, load, and check against the data they meet.
 
-A checkpoint is a ``torch.save`` dict with ``arch``, ``width``, ``image_size``, ``max_disp``,
+A checkpoint is a ``torch.save`` dict with ``arch``, ``width``, ``image_size``, ``spacing_mm``
+(the grid it was trained on, required), ``max_disp``,
 ``method`` (a network method of :data:`binn.vocabulary.METHODS`), ``alpha``, ``lam``,
 ``setting``, ``state_dict``, ``step``, ``val_loss`` and ``provenance``; a ``binn``
 checkpoint may also hold ``vae`` (the VAE it was trained with, which test-time refinement and

@@ -431,32 +431,25 @@ def grid_spacing(
     return reference
 
 
-def check_vae_spacing(
-    vae_path: Path, pairs: PairSet, subjects: Sequence[Subject | Path], rtol: float = 0.01
-) -> None:
-    """Refuse a VAE learnt on another pixel spacing than the training subjects' in-plane one.
+def check_vae_spacing(vae_path: Path, pairs: PairSet, subjects: Sequence[Subject | Path]) -> None:
+    """Refuse a VAE learnt on another pixel spacing than a training subject's in-plane one
+    (:func:`binn.register.grid.check_vae_spacing`, the one tolerance every command uses).
 
     The VAE's R_VAE is a prior on displacement gradients in pixels, so it only transfers to
     images of the spacing it was trained on. Checkpoints without ``spacing_mm`` (older
     ones) are accepted with a warning.
     """
     from binn.learn.checkpoint import read_torch_file
+    from binn.register import grid
 
     recorded = read_torch_file(vae_path).get("spacing_mm")
     if recorded is None:
         log.warning("%s records no spacing_mm: cannot check it against the subjects", vae_path)
         return
-    vae_spacing = np.broadcast_to(np.asarray(recorded, dtype=float), (2,))
     for i, spacing in enumerate(pairs.spacing):
-        if not np.all(np.isfinite(spacing)):
-            continue
-        if np.any(np.abs(spacing - vae_spacing) > rtol * vae_spacing):
-            raise BinnInputError(
-                vae_path,
-                f"VAE was trained at {vae_spacing.tolist()} mm pixels but training subject "
-                f"{_source(subjects[i])} has {spacing.tolist()} mm in-plane (more than "
-                f"{100 * rtol:g} % apart): resample the data or retrain the VAE",
-            )
+        if np.all(np.isfinite(spacing)):
+            grid.check_vae_spacing(recorded, spacing, f"{vae_path} (training subject "
+                                   f"{_source(subjects[i])})")  # fmt: skip
 
 
 def _cpu_copy(weights: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

@@ -70,7 +70,6 @@ CSV_COLUMNS = (
 STRAIN_FILES = ("strain.csv", "strain.json", "index.html", "*.png", "contours_z*.gif")
 """What a strain folder holds (:func:`binn.io.check_output`: ``--force`` replaces a folder
 written before output manifests only when it holds nothing else)."""
-"""What a strain folder holds (``--force`` replaces a folder of only these)."""
 
 
 def _finite_or_none(value: Any) -> Any:

@@ -13,7 +13,7 @@ bilinear interpolation (:func:`displacement_in_original`).
 Displacement convention (the registration's, ``docs/interfaces.md``): ``u_t`` is defined
 on the ED grid and ``I_t(x + u_t(x)) ~ I_ED(x)``: the point at ``x`` in ED is at
 ``x + u_t(x)`` in frame ``t``. In the original image's space, ``u`` is a vector in world
-mm (the NIfTI world, RAS+: x to the subject's left, y anterior, z superior) at each
+mm (the NIfTI world, RAS+: x to the subject's right, y anterior, z superior) at each
 original voxel centre, three components ``(x, y, z)``; it lies in the slice plane (binn
 tracks in-plane), so the through-plane component of the slice frame is zero.
 """
