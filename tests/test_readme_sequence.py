@@ -135,3 +135,17 @@ def _check(name: str, out: str) -> None:
         assert all(0.0 <= d <= 1.0 for d in dice)
     elif name == "bench simulate":
         assert json.loads(out)
+
+
+def test_readme_is_for_users_and_its_results_block_is_generated() -> None:
+    """At most 150 lines; the one results table sits between the markers ``binn publish``
+    fills (naming the commit it came from), and no other line names a commit."""
+    import re
+
+    text = README.read_text()
+    assert len(text.splitlines()) <= 150
+    before, rest = text.split("<!-- results:start -->\n", 1)
+    block, after = rest.split("<!-- results:end -->", 1)
+    assert "| Method |" in block and "From commit `" in block
+    commit = re.compile(r"`[0-9a-f]{7,40}`")
+    assert not commit.search(before) and not commit.search(after)
