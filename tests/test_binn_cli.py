@@ -229,8 +229,11 @@ def test_a_real_sigint_exits_130_without_a_traceback(tmp_path):
     import time
 
     script = tmp_path / "slow.py"
+    # a process started in the background of a non-interactive shell (CI) inherits SIGINT
+    # ignored, and Python then installs no Ctrl-C handler: restore the terminal's default
     script.write_text(
-        "import sys, time\n"
+        "import signal, sys, time\n"
+        "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
         "import binn.analysis.cli as commands\n"
         "def slow(args):\n"
         "    print('working', flush=True)\n"
