@@ -18,6 +18,7 @@ from binn.analysis.config import COLOUR_SCALES, StrainRequest
 from binn.device import DEVICES
 from binn.errors import BinnInputError
 from binn.register.config import TrackOptions
+from binn.register.data.cli import add_cine_arguments, one_based
 from binn.resample import DEFAULT_SPACING_MM
 from binn.vocabulary import AUTO_CONVENTION, DATA_LAYOUTS, LABEL_CONVENTIONS, method_names
 
@@ -49,25 +50,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
         default=None,
         help="what the label values mean (unset: the layout's own for --dir, auto for --cine)",
     )
-    src.add_argument(
-        "--cine", type=Path, default=None, metavar="4D.nii.gz", help="4D cine (with --ed-labels)"
-    )
-    src.add_argument(
-        "--ed-labels",
-        type=Path,
-        default=None,
-        metavar="ED.nii.gz",
-        help="ED label map of --cine, on its grid",
-    )
-    src.add_argument(
-        "--ed-frame", type=int, default=1, help="ED frame of --cine, 1-based (as ACDC's Info.cfg)"
-    )
-    src.add_argument(
-        "--es-frame",
-        type=int,
-        default=None,
-        help="ES frame of --cine, 1-based (unset: no ES marker)",
-    )
+    add_cine_arguments(src, es_frame_help="ES frame of --cine, 1-based (unset: no ES marker)")
     src.add_argument(
         "--data",
         type=Path,
@@ -171,13 +154,6 @@ def _tracking(args: argparse.Namespace):
     )
 
 
-def _one_based(option: str, frame: int | None) -> int | None:
-    """A 1-based ``--ed-frame``/``--es-frame`` as a 0-based index (as ``import-cine``)."""
-    from binn.register.data.cli import one_based
-
-    return one_based(option, frame)
-
-
 def _validated() -> str:
     """The validated classical settings, for the help text."""
     from binn.register.config import validated_settings_text
@@ -202,8 +178,8 @@ def _source(args: argparse.Namespace):
         return CineFiles(
             args.cine,
             args.ed_labels,
-            _one_based("--ed-frame", args.ed_frame),
-            _one_based("--es-frame", args.es_frame),
+            one_based("--ed-frame", args.ed_frame),
+            one_based("--es-frame", args.es_frame),
             args.label_convention or AUTO_CONVENTION,
         )
     if len(args.data) != 1 or (args.fields is not None and len(args.fields) != 1):

@@ -83,28 +83,13 @@ def _add_import_cine(subparsers: argparse._SubParsersAction) -> None:
     src = q.add_argument_group("input (--dir with --layout, or --cine with --ed-labels)")
     src.add_argument("--dir", type=Path, default=None, help="patient / subject folder")
     src.add_argument("--layout", choices=DATA_LAYOUTS, default=None, help="folder layout of --dir")
-    src.add_argument(
-        "--cine", type=Path, default=None, metavar="4D.nii.gz", help="4D cine (x, y, z, t)"
-    )
-    src.add_argument(
-        "--ed-labels",
-        type=Path,
-        default=None,
-        metavar="ED.nii.gz",
-        help="ED label map of --cine, on its grid",
-    )
+    add_cine_arguments(src, es_frame_help="ES frame of --cine, 1-based (required)")
     src.add_argument(
         "--es-labels",
         type=Path,
         default=None,
         metavar="ES.nii.gz",
         help="ES label map of --cine (unset: no ES labels, nothing at ES is scored)",
-    )
-    src.add_argument(
-        "--ed-frame", type=int, default=1, help="ED frame of --cine, 1-based (as ACDC's Info.cfg)"
-    )
-    src.add_argument(
-        "--es-frame", type=int, default=None, help="ES frame of --cine, 1-based (required)"
     )
     q.add_argument("--out", type=Path, required=True, help="subject file (.npz)")
     q.add_argument("--force", action="store_true", help="replace an existing --out")
@@ -128,6 +113,26 @@ def _add_import_cine(subparsers: argparse._SubParsersAction) -> None:
         "--dir, auto for --cine",
     )
     q.set_defaults(func=_run_import)
+
+
+def add_cine_arguments(group: argparse._ArgumentGroup, es_frame_help: str) -> None:
+    """The options that name a 4D cine and its ED labels, as ``import-cine`` and ``strain``
+    take them: ``--cine``, ``--ed-labels``, 1-based ``--ed-frame`` / ``--es-frame``
+    (:func:`one_based` turns them into indices)."""
+    group.add_argument(
+        "--cine", type=Path, default=None, metavar="4D.nii.gz", help="4D cine (x, y, z, t)"
+    )
+    group.add_argument(
+        "--ed-labels",
+        type=Path,
+        default=None,
+        metavar="ED.nii.gz",
+        help="ED label map of --cine, on its grid",
+    )
+    group.add_argument(
+        "--ed-frame", type=int, default=1, help="ED frame of --cine, 1-based (as ACDC's Info.cfg)"
+    )
+    group.add_argument("--es-frame", type=int, default=None, help=es_frame_help)
 
 
 def one_based(option: str, frame: int | None) -> int | None:
