@@ -1,4 +1,5 @@
-"""VAE checkpoints: what they hold, atomic writing, and checked reading."""
+"""VAE checkpoints: what they hold, atomic writing, and checked reading (``torch.save`` files
+or binn ``.safetensors``, :func:`binn.weights.read_checkpoint_dict`)."""
 
 from __future__ import annotations
 
@@ -24,20 +25,6 @@ def save_checkpoint(path: str | Path, model: MotionVAE2D, **extra: Any) -> None:
     payload["state_dict"] = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     with atomic_path(path, suffix=".pt") as tmp:
         torch.save(payload, tmp)
-
-
-def read_torch_file(path: str | Path) -> dict[str, Any]:
-    """``torch.load`` a dict (weights-only unpickler); bad files raise :class:`BinnInputError`."""
-    path = Path(path)
-    if not path.is_file():
-        raise BinnInputError(path, "file does not exist")
-    try:
-        data = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises many types for foreign/corrupt files
-        raise BinnInputError(path, f"not a readable PyTorch checkpoint ({exc})") from exc
-    if not isinstance(data, dict):
-        raise BinnInputError(path, "checkpoint is not a dictionary")
-    return data
 
 
 def model_from_checkpoint(

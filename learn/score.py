@@ -19,10 +19,11 @@ import torch
 from binn.device import resolve_device
 from binn.errors import BinnInputError
 from binn.io import load_npz
-from binn.learn.checkpoint import model_from_checkpoint, read_torch_file
+from binn.learn.checkpoint import model_from_checkpoint
 from binn.learn.gradients import displacement_gradient
 from binn.learn.masks import crop_window, dilate_mask, lv_centre
 from binn.learn.model import GRADIENT_UNIT_PX, RECONSTRUCTION, MotionVAE2D, vae_loss
+from binn.weights import read_checkpoint_dict
 
 
 def load_vae(
@@ -37,7 +38,7 @@ def load_vae(
     raise :class:`BinnInputError` naming ``path``. The model's ``spacing_mm`` is the
     training cases' pixel spacing (mm) from the checkpoint, ``None`` where it has none.
     """
-    data = read_torch_file(path)
+    data = read_checkpoint_dict(path)
     if "arch" in data and data.get("gradient_unit_px") != GRADIENT_UNIT_PX:
         raise BinnInputError(
             path,

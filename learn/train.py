@@ -26,7 +26,7 @@ from tqdm import tqdm
 from binn.errors import BinnInputError
 from binn.io import atomic_path, write_text
 from binn.learn.augment import random_orientations, random_shifts, reorient
-from binn.learn.checkpoint import read_torch_file, save_checkpoint
+from binn.learn.checkpoint import save_checkpoint
 from binn.learn.config import AUGMENTATIONS, LR_SCHEDULES, TrainConfig
 from binn.learn.dataset import (
     WindowSet,
@@ -39,6 +39,7 @@ from binn.learn.gradients import displacement_gradient
 from binn.learn.model import MotionVAE2D, vae_loss
 from binn.learn.score import resolve_device
 from binn.provenance import config_hash, provenance
+from binn.weights import read_checkpoint_dict
 
 log = logging.getLogger(__name__)
 
@@ -210,7 +211,7 @@ def train_vae(
     best: dict[str, Any] = {"epoch": 0, "val_loss": float("inf")}
     best_weights: dict[str, torch.Tensor] | None = None
     start_epoch = 1
-    state = read_torch_file(paths["state"]) if resume and paths["state"].is_file() else None
+    state = read_checkpoint_dict(paths["state"]) if resume and paths["state"].is_file() else None
     if state is not None and state.get("identity_hash") != config_hash(identity):
         if out.is_file():
             raise BinnInputError(

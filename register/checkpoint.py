@@ -16,7 +16,6 @@ different file is an error, never another file that happens to sit at a relative
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 from typing import Any
@@ -26,8 +25,9 @@ import torch
 # the one device resolution (binn.device), re-exported for the register stage's callers
 from binn.device import resolve_device as resolve_device
 from binn.errors import BinnInputError
-from binn.io import atomic_path
+from binn.io import atomic_path, file_sha256
 from binn.register.network import RegistrationNet
+from binn.weights import read_checkpoint_dict
 
 REQUIRED_KEYS = ("arch", "width", "image_size", "max_disp", "method", "state_dict")
 
@@ -46,18 +46,16 @@ def save_checkpoint(path: Path, net: RegistrationNet, **meta: Any) -> None:
 def load_checkpoint(
     path: Path, device: str | torch.device = "cpu", image_size: int | None = None
 ) -> tuple[RegistrationNet, dict[str, Any]]:
-    """Load a network (eval mode) and its metadata; check it against ``image_size`` px.
+    """Load a network (eval mode) and its metadata from a ``torch.save`` checkpoint or a binn
+    ``.safetensors`` file; check it against ``image_size`` px.
 
     A model trained at another crop size raises :class:`BinnInputError` naming the file.
     """
     path = Path(path)
     if not path.is_file():
         raise BinnInputError(path, "model file does not exist")
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as exc:  # torch raises many types for corrupt files
-        raise BinnInputError(path, f"not a readable checkpoint ({exc})") from exc
-    if not isinstance(ckpt, dict) or any(k not in ckpt for k in REQUIRED_KEYS):
+    ckpt = read_checkpoint_dict(path)
+    if any(k not in ckpt for k in REQUIRED_KEYS):
         raise BinnInputError(path, f"not a registration checkpoint (needs {REQUIRED_KEYS})")
     if ckpt["arch"] != "qin2018":
         raise BinnInputError(path, f"unknown architecture {ckpt['arch']!r}")
@@ -76,15 +74,6 @@ def load_checkpoint(
 
 VAE_KEY = "vae"
 VAE_DIGEST_KEY = "vae_sha256"
-
-
-def file_sha256(path: str | Path) -> str:
-    """The SHA-256 of a file's bytes, as 64 hex digits (read in 1 MiB chunks)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def vae_record(vae_path: str | Path, model_path: str | Path) -> dict[str, str]:
