@@ -20,6 +20,7 @@ from binn.register.config import (
     AnatomyBenchConfig,
     PhantomConfig,
     SplitConfig,
+    SynthCineConfig,
 )
 from binn.resample import DEFAULT_SIZE_PX, DEFAULT_SPACING_MM
 from binn.vocabulary import AUTO_CONVENTION, DATA_LAYOUTS, LABEL_CONVENTIONS
@@ -27,6 +28,7 @@ from binn.vocabulary import AUTO_CONVENTION, DATA_LAYOUTS, LABEL_CONVENTIONS
 log = logging.getLogger(__name__)
 
 PHANTOM = PhantomConfig()
+SYNTH = SynthCineConfig()
 SPLIT = SplitConfig()
 ANATOMY = AnatomyBenchConfig()
 LABEL_CONVENTION_CHOICES = (AUTO_CONVENTION, *LABEL_CONVENTIONS)
@@ -35,6 +37,7 @@ LABEL_CONVENTION_CHOICES = (AUTO_CONVENTION, *LABEL_CONVENTIONS)
 def add_data_commands(subparsers: argparse._SubParsersAction) -> None:
     """Register ``binn phantom``, ``binn import-cine`` and ``binn split``."""
     _add_phantom(subparsers)
+    _add_synth_cine(subparsers)
     _add_import_cine(subparsers)
     _add_split(subparsers)
 
@@ -180,6 +183,63 @@ def _add_split(subparsers: argparse._SubParsersAction) -> None:
         help="also write one row per subject (excluded ones with their reason)",
     )
     p.set_defaults(func=_run_split)
+
+
+def _add_synth_cine(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "synth-cine",
+        help="synthetic training cine moved by simulated (FEM) motion, randomised appearance",
+    )
+    p.add_argument(
+        "--cases",
+        type=Path,
+        nargs="+",
+        required=True,
+        metavar="CASE.npz",
+        help="binn simulate outputs to draw the slices from (failed cases are skipped)",
+    )
+    p.add_argument("--seed", type=int, required=True, help="random seed of the subject")
+    p.add_argument("--out", type=Path, required=True, help="subject file (.npz)")
+    p.add_argument("--force", action="store_true", help="replace an existing --out")
+    p.add_argument("--frames", type=int, default=SYNTH.frames, help="frames T over one cycle")
+    p.add_argument(
+        "--slices", type=int, default=SYNTH.slices, help="slices Z, one simulated case each"
+    )
+    p.add_argument(
+        "--spacing-mm",
+        type=float,
+        default=SYNTH.spacing_mm,
+        help="in-plane spacing of the grid, mm: the simulated cases must be on it",
+    )
+    p.set_defaults(func=_run_synth_cine)
+
+
+def _run_synth_cine(args: argparse.Namespace) -> int:
+    from binn.io import check_output
+    from binn.provenance import provenance
+    from binn.register.data.subject import save_subject
+    from binn.register.data.synth_cine import load_usable_cases, make_synthetic_cine
+
+    check_output(args.out, args.force)
+    cases = load_usable_cases(args.cases, args.spacing_mm)
+    subject = make_synthetic_cine(cases, args.seed, frames=args.frames, slices=args.slices)
+    config = {
+        "command": "synth-cine",
+        "cases": [c.name for c in cases],
+        "frames": args.frames,
+        "slices": args.slices,
+        "spacing_mm": args.spacing_mm,
+    }
+    save_subject(args.out, subject, provenance(config, seed=args.seed))
+    log.info(
+        "synthetic %s from %d cases (T=%d, ES=%d) -> %s",
+        subject.name,
+        len(cases),
+        subject.frames,
+        subject.es_index,
+        args.out,
+    )
+    return 0
 
 
 def _run_phantom(args: argparse.Namespace) -> int:
