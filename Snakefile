@@ -12,7 +12,12 @@ from binn.vocabulary import NETWORK, method_wildcard
 from binn.workflow import Layout, check_config_files, validate_config
 from binn.workflow.experiments import EXPERIMENT_NAMES, REGULARITY_EXPERIMENTS, SELECTED
 from binn.workflow.scheduling import PREREQUISITE, TOWARDS_REPORT, TRAINING
-from binn.workflow.subjects import DOMAINS, PHANTOM_SPLITS
+from binn.workflow.subjects import (
+    DOMAINS,
+    GENERATED_SPLITS,
+    PHANTOM_SPLITS,
+    SYNTHETIC_SPLITS,
+)
 
 min_version("9.0")
 
@@ -44,7 +49,7 @@ P = L.paths
 wildcard_constraints:
     case=r"[A-Za-z0-9_]+",
     subject=r"[A-Za-z0-9_]+",
-    split="|".join(PHANTOM_SPLITS),
+    split="|".join(GENERATED_SPLITS),
     domain="|".join(DOMAINS),
     method=method_wildcard(),
     setting=r"[A-Za-z0-9_.=+\-]+",

@@ -294,7 +294,17 @@ def setting_from_slug(slug: str) -> str:
 
 # The phantom subject sets and the offset of each in the seed of its phantoms:
 # phantom i of set s has seed ``run_seed * 100000 + PHANTOM_SEED_OFFSET[s] + i``.
-PHANTOM_SEED_OFFSET = {"train": 10_000, "val": 20_000, "test": 30_000, "general": 40_000}
+TABLE3_EXPERIMENTS = {"generalisation": "phantom", "synthetic_generalisation": "synthetic"}
+"""The experiments of Table 3 (networks on data they were not trained on) and the training
+domain of their networks: phantoms, or the FEM-driven synthetic cine."""
+PHANTOM_SEED_OFFSET = {
+    "train": 10_000,
+    "val": 20_000,
+    "test": 30_000,
+    "general": 40_000,
+    "synth_train": 50_000,
+    "synth_val": 60_000,
+}
 PHANTOM_SEED_STRIDE = 100_000
 
 

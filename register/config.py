@@ -60,6 +60,10 @@ def classical_params(method: str, params: dict[str, float] | None = None) -> dic
     return {**VALIDATED_CLASSICAL.get(method, {}), **given}
 
 
+SHIPPED = "shipped"
+"""``train-reg --init`` value naming the shipped model of the method (``pretrained/``)."""
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """Hyper-parameters of one registration-network training (stored in the checkpoint).
@@ -70,7 +74,9 @@ class TrainConfig:
     ``steps``: optimisation steps of ``batch_size`` pairs; ``lr``: Adam learning rate;
     ``val_every``: steps between validations; ``val_pairs``: the fixed, seeded validation
     subsample (all pairs when fewer); ``device``: one of ``auto|cpu|cuda``; ``precision``: one
-    of :data:`PRECISIONS` (see :func:`register.train.resolve_precision`).
+    of :data:`PRECISIONS` (see :func:`register.train.resolve_precision`); ``init``: a
+    checkpoint of the same method, width, size and grid to start from (fine-tuning;
+    :data:`SHIPPED` for the shipped model of the method), None for random weights.
     """
 
     method: str = "l2"
@@ -85,6 +91,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
     precision: str = "auto"
+    init: str | None = None
 
     def weight_name(self) -> str:
         """The field holding this run's training weight (``alpha`` for binn, ``lam`` for l2)."""
@@ -137,6 +144,17 @@ class PhantomConfig:
     slices: int = 3
     snr_db: float = 20.0
     size: int = DEFAULT_SIZE_PX
+    spacing_mm: float = DEFAULT_SPACING_MM
+
+
+@dataclass(frozen=True)
+class SynthCineConfig:
+    """One synthetic training subject as the workflow makes it (``binn synth-cine``):
+    ``frames`` T over one cycle, ``slices`` Z (each from one simulated case), on the grid of
+    the simulated cases (``spacing_mm`` must be theirs)."""
+
+    frames: int = 20
+    slices: int = 3
     spacing_mm: float = DEFAULT_SPACING_MM
 
 

@@ -10,6 +10,8 @@ rule phantom:
         P.log("data", "{split}", "{subject}"),
     benchmark:
         P.benchmark("data", "{split}", "{subject}")
+    wildcard_constraints:
+        split="|".join(PHANTOM_SPLITS),
     priority: PREREQUISITE  # the trainings wait for every phantom of their splits
     conda:
         "../environment.yml"
@@ -17,7 +19,7 @@ rule phantom:
         mem_mb=3500,  # measured 2.45 GB peak at paper scale (96 px, 50 frames, 9 slices)
         runtime=10,
     params:
-        seed=lambda wc: L.phantom_seed(wc.split, wc.subject),
+        seed=lambda wc: L.subject_seed(wc.split, wc.subject),
         family=lambda wc: L.phantom_family(wc.split),
         frames=config["phantom"]["frames"],
         slices=config["phantom"]["slices"],
@@ -28,6 +30,35 @@ rule phantom:
         "binn --log-file {log} phantom --seed {params.seed} --family {params.family}"
         " --frames {params.frames} --slices {params.slices} --size {params.size}"
         " --spacing-mm {params.spacing} --snr {params.snr} --out {output}"
+
+
+rule synth_cine:
+    """A synthetic training subject moved by the run's simulated (FEM) motion."""
+    input:
+        L.case_inputs,
+    output:
+        P.subject_npz("{split}", "{subject}"),
+    log:
+        P.log("data", "{split}", "{subject}"),
+    benchmark:
+        P.benchmark("data", "{split}", "{subject}")
+    wildcard_constraints:
+        split="|".join(SYNTHETIC_SPLITS),
+    priority: PREREQUISITE  # the trainings wait for every subject of their splits
+    conda:
+        "../environment.yml"
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        seed=lambda wc: L.subject_seed(wc.split, wc.subject),
+        frames=config["synthetic"]["frames"],
+        slices=config["synthetic"]["slices"],
+        spacing=config["grid"]["spacing_mm"],
+    shell:
+        "binn --log-file {log} synth-cine --cases {input} --seed {params.seed}"
+        " --frames {params.frames} --slices {params.slices} --spacing-mm {params.spacing}"
+        " --out {output}"
 
 
 if L.real:
@@ -82,7 +113,8 @@ if L.real:
 
 
 rule train_registration:
-    """One network per training domain (phantom or real subjects), method and weight."""
+    """One network per training domain (phantom, synthetic or real subjects), method and
+    weight."""
     input:
         train=L.training_data,
         val=L.validation_data,

@@ -409,3 +409,24 @@ def test_publish_refuses_a_readme_without_markers_or_a_summary_without_table1(ru
     with pytest.raises(BinnInputError, match=r"summary\.md: section 'Table 1 style.*no Markdown"):
         publish(run, page)
     assert not page.exists()
+
+
+def test_table3_shows_each_training_domain_apart(tmp_path):
+    """Networks trained on phantoms and on the synthetic cine, on the same unseen subjects
+    with the same setting, stay two rows each (never averaged together)."""
+
+    metrics = []
+    for experiment, offset in (("generalisation", -0.1), ("synthetic_generalisation", 0.05)):
+        for m in ("l2", "binn"):
+            metrics += _metric_rows(experiment, m, SETTING[m], DICE[m] + offset, gt=False)
+    pd.DataFrame(metrics, columns=list(METRIC_COLUMNS)).to_csv(tmp_path / "m.csv", index=False)
+    build_report([tmp_path / "m.csv"], [], [], [], tmp_path / "r")
+    t3 = pd.read_csv(tmp_path / "r" / "table3_generalisation.csv")
+    binn_all = t3[(t3.method == "binn") & (t3.level == "all")].set_index("trained_on")
+    assert binn_all.loc["phantom", "dice_mean"] == pytest.approx(0.75 - 0.1 + 0.1)
+    assert binn_all.loc["synthetic", "dice_mean"] == pytest.approx(0.75 + 0.05 + 0.1)
+    assert t3[t3.method == "none"].trained_on.isna().all()  # no registration: once, no domain
+    assert len(t3[t3.method == "none"]) == 4  # one row per level
+    md = (tmp_path / "r" / "table3_generalisation.md").read_text()
+    assert "| Trained on |" in md and "synthetic" in md
+    assert "the training phantoms and the FEM-driven synthetic cine" in md

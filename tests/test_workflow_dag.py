@@ -81,15 +81,19 @@ def _expected_counts(config: dict) -> dict[str, int]:
         + len(methods)  # comparison: the selected setting of each method
         + n_unrefined  # alpha sweep: the unrefined alphas
         + sum(n_settings.values())  # test sweep: every setting, ES->ED
-        + len(networks)  # generalisation: the networks
+        + len(networks)  # generalisation: the phantom-trained networks
+        + sum(n_settings[m] for m in networks)  # synthetic validation: every network setting
+        + len(networks)  # synthetic generalisation: the synthetic-trained networks
     )
+    syn = config["synthetic"]
     return {
         "simulate_case": config["simulate"]["source"]["n_cases"],
         "train_vae": 1,
         "phantom": ph["n_train"] + ph["n_val"] + ph["n_test"] + ph["n_general"],
-        "train_registration": sum(_n_models(reg, m) for m in networks),
+        "synth_cine": syn["n_train"] + syn["n_val"],
+        "train_registration": 2 * sum(_n_models(reg, m) for m in networks),
         "track_evaluate": tracks,
-        "select_setting": len(methods),
+        "select_setting": len(methods) + len(networks),
         "strain": len(methods),  # every test subject, per selected method
         "run_config": 1,
         "report": 1,
@@ -112,15 +116,19 @@ def _real_expected_counts(config: dict, split: dict, n_cases: int) -> dict[str, 
         + sum(n_settings.values())  # test sweep: every setting, ES->ED
         + nets  # phantom validation of the phantom-trained networks
         + len(networks)  # generalisation: phantom-trained networks on the real test subjects
+        + nets  # synthetic validation (on the real validation subjects)
+        + len(networks)  # synthetic generalisation: on the real test subjects
     )
+    syn = config["synthetic"]
     return {
         "import_real_subject": len(split["train"]) + len(split["val"]) + len(split["test"]),
         "simulate_case": n_cases,
         "train_vae": 1,
         "phantom": ph["n_train"] + ph["n_val"],
-        "train_registration": 2 * sum(_n_models(reg, m) for m in networks),
+        "synth_cine": syn["n_train"] + syn["n_val"],
+        "train_registration": 3 * sum(_n_models(reg, m) for m in networks),
         "track_evaluate": tracks,
-        "select_setting": len(methods) + len(networks),
+        "select_setting": len(methods) + 2 * len(networks),
         "strain": len(methods),
         "run_config": 1,
         "report": 1,
@@ -142,6 +150,25 @@ def test_dry_run_fans_out_as_designed(name: str, tmp_path: Path) -> None:
     assert _job_counts(result.stdout) == _expected_counts(_load_validated(name))
 
 
+def test_the_pretrained_target_trains_selects_and_exports_the_synthetic_networks(
+    tmp_path: Path,
+) -> None:
+    """``snakemake pretrained``: synthetic cine, synthetic-trained networks, their
+    validation and test tracking and selection, then one export whose command parses."""
+    result = run_snakemake(tmp_path, "test.yaml", "--dry-run", "--cores", "2", "-p", "pretrained")
+    assert result.returncode == 0, result.stderr[-3000:]
+    counts = _job_counts(result.stdout)
+    config = _load_validated("test.yaml")
+    reg, networks = config["register"], network_methods()
+    assert counts["export_pretrained"] == 1 and counts["pretrained"] == 1
+    assert counts["synth_cine"] == config["synthetic"]["n_train"] + config["synthetic"]["n_val"]
+    assert counts["train_registration"] == sum(_n_models(reg, m) for m in networks)
+    assert counts["select_setting"] == len(networks)
+    assert "export-pretrained" in result.stdout and not _unparsable_commands(result.stdout)
+    assert "results/shipped/binn.safetensors" in result.stdout
+    assert "strain" not in counts and "report" not in counts
+
+
 def test_missing_data_dir_is_named(tmp_path: Path) -> None:
     missing = tmp_path / "no_such_acdc"
     configfile = tmp_path / "bad.yaml"
@@ -160,7 +187,7 @@ def test_layout_paths_and_splits() -> None:
     assert layout.experiment("generalisation").split == "general"
     # phantom seeds never collide across splits
     seeds = {
-        layout.phantom_seed(s, n)
+        layout.subject_seed(s, n)
         for s in ("train", "val", "test", "general")
         for n in layout.subjects(s)
     }
@@ -404,10 +431,12 @@ def test_dry_run_model_and_tracking_paths_agree(tmp_path: Path) -> None:
     # a selected run fills {setting} with the training weight the selection (checkpoint) holds
     config = _test_config()
     for method in network_methods():
-        (pattern,) = [p for p in read - direct if f"/{method}/" in p]
-        for text in config["register"][method]:
-            weight = network_model_setting(canonical_setting(text))
-            assert pattern.format(setting=weight) in written, (text, pattern)
+        patterns = [p for p in read - direct if f"/{method}/" in p]
+        assert len(patterns) == 2  # the phantom- and the synthetic-trained models
+        for pattern in patterns:
+            for text in config["register"][method]:
+                weight = network_model_setting(canonical_setting(text))
+                assert pattern.format(setting=weight) in written, (text, pattern)
     assert any(path.endswith("binn/alpha=0.001.pt") for path in written)
     assert "1e-3" not in result.stdout
     # every command line of the rules is one the binn command line accepts

@@ -1,7 +1,8 @@
 """``binn report``: tables, figures and ``summary.md`` from the evaluation files of a run.
 
 Experiments are told apart by the ``experiment`` column: ``comparison`` (Table 1, Table 2,
-Fig. 3), ``alpha_sweep`` (Fig. 2 and its table), ``generalisation`` (Table 3), and any
+Fig. 3), ``alpha_sweep`` (Fig. 2 and its table), ``generalisation`` and
+``synthetic_generalisation`` (Table 3, one block per training domain), and any
 experiment that evaluates several settings of a method (``validation``, a test sweep) for
 the equal-regularity comparison (:mod:`binn.analysis.tables.regularity`). Every file below
 is always written (with a line saying so when its input is absent), so the outputs have
@@ -39,7 +40,7 @@ from binn.errors import BinnInputError
 from binn.io import write_text
 from binn.provenance import code_version
 from binn.register.selection import read_selection
-from binn.vocabulary import NO_REGISTRATION, PROPOSED_METHOD
+from binn.vocabulary import NO_REGISTRATION, PROPOSED_METHOD, TABLE3_EXPERIMENTS
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +73,26 @@ SELECTED_ACCURACY = ("dice", "mcd_mm", "hd_mm", "epe_mm")
 
 def _experiment(table: pd.DataFrame, name: str) -> pd.DataFrame:
     return table[table["experiment"] == name] if len(table) else table
+
+
+DOMAIN_WORDS = {
+    "phantom": "the training phantoms",
+    "synthetic": "the FEM-driven synthetic cine",
+}
+"""How Table 3's caption names each training domain of :data:`TABLE3_EXPERIMENTS`."""
+
+
+def _table3_rows(metric_rows: pd.DataFrame) -> pd.DataFrame:
+    """The rows of Table 3's experiments, each with the training domain of its networks
+    (``trained_on``, :data:`binn.vocabulary.TABLE3_EXPERIMENTS`)."""
+    parts = [
+        _experiment(metric_rows, name).assign(trained_on=domain)
+        for name, domain in TABLE3_EXPERIMENTS.items()
+    ]
+    parts = [p for p in parts if len(p)]
+    if not parts:
+        return metric_rows.iloc[:0].assign(trained_on="")
+    return pd.concat(parts, ignore_index=True)
 
 
 def _read_failed(paths: Sequence[str | Path]) -> pd.DataFrame:
@@ -233,20 +254,21 @@ def build_report(
     )
     written += paths
 
-    general = _experiment(metric_rows, "generalisation")
+    general = _table3_rows(metric_rows)
     csv, view = report_tables.generalisation_table(general) if len(general) else (general, general)
     subjects = sorted(map(str, general["subject"].unique())) if len(general) else []
     shown = ", ".join(subjects[:6]) + (", ..." if len(subjects) > 6 else "")
+    domains = " and ".join(DOMAIN_WORDS[d] for d in general["trained_on"].unique()) or "—"
     title = (
         "# Table 3 style: generalisation to unseen data\n\n"
-        f"Models trained on the training phantoms, evaluated on {len(subjects)} "
+        f"Models trained on {domains}, evaluated on {len(subjects)} "
         f"subject{'s' if len(subjects) != 1 else ''} of another source ({shown}); "
         "mean ± std over subjects. "
         + (f"{report_tables.dice_caption(general)}; {DICE_BOTH}" if len(general) else "")
     )
     paths, body["table3"] = _table_section(
         out_dir, TABLE_NAMES["generalisation"], title, csv, view,
-        "No rows of experiment 'generalisation' in the inputs.",
+        f"No rows of experiments {' / '.join(map(repr, TABLE3_EXPERIMENTS))} in the inputs.",
     )  # fmt: skip
     written += paths
 

@@ -17,18 +17,22 @@ networks, the frames (``es``: ES->ED pairs only; ``all``: whole sequences) and i
 - ``generalisation`` (Table 3): the selected networks trained on phantoms, on the family-B
   phantoms (synthetic mode) or on the real test subjects (real mode, selected by
   ``phantom_validation`` on the phantom validation subjects).
+- ``synthetic_validation`` / ``synthetic_generalisation`` (Table 3, trained on simulation):
+  every setting of the networks trained on the FEM-driven synthetic cine, ES->ED on the
+  primary validation subjects (phantom, or real in real mode), and the selected ones on the
+  subjects of ``generalisation``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from binn.vocabulary import PROPOSED_METHOD, method_names, network_methods
+from binn.vocabulary import PROPOSED_METHOD, TABLE3_EXPERIMENTS, method_names, network_methods
 from binn.workflow.settings import RunSettings
 
 SELECTED = "selected"
 """The setting slug of a run that tracks with the setting its selection file names."""
-VALIDATION_EXPERIMENTS = ("validation", "phantom_validation")
+VALIDATION_EXPERIMENTS = ("validation", "phantom_validation", "synthetic_validation")
 """The experiments whose metrics ``binn select`` chooses settings from."""
 EXPERIMENT_NAMES = (
     "validation",
@@ -37,8 +41,16 @@ EXPERIMENT_NAMES = (
     "alpha_sweep",
     "test_sweep",
     "generalisation",
+    "synthetic_validation",
+    "synthetic_generalisation",
 )
-REPORT_EXPERIMENTS = ("validation", "test_sweep", "comparison", "alpha_sweep", "generalisation")
+REPORT_EXPERIMENTS = (
+    "validation",
+    "test_sweep",
+    "comparison",
+    "alpha_sweep",
+    *TABLE3_EXPERIMENTS,
+)
 """The experiments whose metrics and curves the report reads."""
 REGULARITY_EXPERIMENTS = ("validation", "test_sweep")
 """The experiments of the report's accuracy-against-regularity curves."""
@@ -80,14 +92,26 @@ def design(settings: RunSettings, real: bool, test_frames: str = "all") -> dict[
         Experiment("alpha_sweep", test, primary, frames, sweep),
         Experiment("test_sweep", test, primary, "es", everything),
     ]
+    every_network = tuple((m, s) for m in network_methods() for s in settings.slugs(m))
     if real:
-        phantom_nets = tuple((m, s) for m in network_methods() for s in settings.slugs(m))
         out += [
-            Experiment("phantom_validation", "val", "phantom", "es", phantom_nets),
+            Experiment("phantom_validation", "val", "phantom", "es", every_network),
             Experiment("generalisation", test, "phantom", frames, networks, "phantom_validation"),
         ]
     else:
         out.append(
             Experiment("generalisation", "general", "phantom", "all", networks, "validation")
         )
+    general = out[-1]
+    out += [
+        Experiment("synthetic_validation", val, "synthetic", "es", every_network),
+        Experiment(
+            "synthetic_generalisation",
+            general.split,
+            "synthetic",
+            general.frames,
+            networks,
+            "synthetic_validation",
+        ),
+    ]
     return {e.name: e for e in out}
