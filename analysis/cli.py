@@ -1,7 +1,7 @@
 """Command line of the analysis stage, the one module :mod:`binn.cli` reads for it:
 ``binn evaluate``, ``track-evaluate``, ``select``, ``report``, ``publish``,
-``evaluate-pair``, ``strain`` (:mod:`binn.analysis.strain_cli`) and ``binn bench register``,
-``bench strain``, ``bench workflow`` (:mod:`binn.analysis.bench_cli`).
+``evaluate-pair``, ``export-pretrained``, ``strain`` (:mod:`binn.analysis.strain_cli`) and
+``binn bench register``, ``bench strain``, ``bench workflow`` (:mod:`binn.analysis.bench_cli`).
 
 Each handler turns the parsed options into typed calls of :mod:`binn.analysis.commands`,
 :mod:`binn.analysis.tables` or :mod:`binn.analysis.rendering`. Kept light: numpy, pandas,
@@ -29,6 +29,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     _add_report(subparsers)
     _add_publish(subparsers)
     _add_evaluate_pair(subparsers)
+    _add_export_pretrained(subparsers)
     strain_cli.add_commands(subparsers)
 
 
@@ -253,6 +254,74 @@ def _add_publish(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_run_publish)
 
 
+def _add_export_pretrained(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "export-pretrained",
+        help="the selected networks of a run (and their VAE) as shipped float16 models with a "
+        "model card",
+    )
+    p.add_argument(
+        "--model",
+        action="append",
+        required=True,
+        metavar="METHOD=PATH",
+        help="a network method's checkpoint (may hold {setting}); once per network method",
+    )
+    p.add_argument(
+        "--selection",
+        action="append",
+        required=True,
+        metavar="METHOD=SELECT.json",
+        help="the setting binn select chose for the method; once per network method",
+    )
+    p.add_argument(
+        "--test-metrics",
+        type=Path,
+        nargs="+",
+        required=True,
+        metavar="METRICS.csv",
+        help="metrics of the selected networks on the run's test subjects",
+    )
+    p.add_argument(
+        "--run-config", type=Path, required=True, metavar="CONFIG.yaml", help="the run's config"
+    )
+    p.add_argument("--out-dir", type=Path, required=True, metavar="DIR", help="where to write")
+    p.set_defaults(func=_run_export_pretrained)
+
+
+def _method_pairs(values: list[str], option: str) -> dict[str, str]:
+    """``METHOD=VALUE`` options as a dict; a malformed one or an unknown method is refused."""
+    from binn.errors import BinnInputError
+    from binn.vocabulary import network_methods
+
+    out = {}
+    for value in values:
+        method, sep, path = value.partition("=")
+        if not sep or method not in network_methods() or not path:
+            raise BinnInputError(
+                None, f"{option} {value!r}: expected METHOD=PATH, METHOD one of {network_methods()}"
+            )
+        out[method] = path
+    return out
+
+
+def _run_export_pretrained(args: argparse.Namespace) -> int:
+    from binn.analysis.commands.export_pretrained import PretrainedExport, export
+
+    selections = _method_pairs(args.selection, "--selection")
+    card = export(
+        PretrainedExport(
+            models=_method_pairs(args.model, "--model"),
+            selections={k: Path(v) for k, v in selections.items()},
+            test_metrics=tuple(args.test_metrics),
+            run_config=args.run_config,
+            out_dir=args.out_dir,
+        )
+    )
+    print(json.dumps({"models": card["models"], "check": card["check"]}))
+    return 0
+
+
 def _add_evaluate_pair(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "evaluate-pair", help="register an ES stack to its ED stack slice by slice and score it"
@@ -286,7 +355,12 @@ def _add_evaluate_pair(subparsers: argparse._SubParsersAction) -> None:
         help="ES label map, on the ES image's grid",
     )
     p.add_argument("--method", choices=method_names(), required=True, help="tracking method")
-    p.add_argument("--model", type=Path, default=None, help="network checkpoint (network methods)")
+    p.add_argument(
+        "--model",
+        type=Path,
+        default=None,
+        help="network checkpoint (network methods); unset: the shipped model (pretrained/)",
+    )
     p.add_argument(
         "--param",
         action="append",

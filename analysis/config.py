@@ -22,7 +22,7 @@ from typing import ClassVar
 
 from binn.register.config import PhantomConfig, TrackOptions, TrainConfig
 from binn.resample import DEFAULT_SIZE_PX, DEFAULT_SPACING_MM
-from binn.vocabulary import AUTO_CONVENTION, classical_methods
+from binn.vocabulary import AUTO_CONVENTION, PROPOSED_METHOD, classical_methods
 
 
 @dataclass(frozen=True)
@@ -38,17 +38,19 @@ class SelectionRule:
 
 @dataclass(frozen=True)
 class StrainTracking:
-    """How ``binn strain`` tracks a cine it loads: ``method`` with its ``params``
-    (``refine*`` options for a network; a classical method's unnamed parameters are the
-    validated setting, :data:`binn.register.config.VALIDATED_CLASSICAL`), ``model`` (a
-    network's checkpoint), ``size``: the square crop around the LV in px (None: the
-    network's size, else :attr:`default_size`), ``spacing_mm``: the in-plane grid spacing
-    the cine and labels are resampled to (mm; a network must have been trained on it),
-    ``batch_size``: frames per network batch."""
+    """How ``binn strain`` tracks a cine it loads: ``method`` (default
+    :attr:`default_method`, the proposed network) with its ``params`` (``refine*`` options
+    for a network; a classical method's unnamed parameters are the validated setting,
+    :data:`binn.register.config.VALIDATED_CLASSICAL`), ``model`` (a network's checkpoint;
+    None: the shipped model, :mod:`binn.register.pretrained`), ``size``: the square crop
+    around the LV in px (None: the network's size, else :attr:`default_size`),
+    ``spacing_mm``: the in-plane grid spacing the cine and labels are resampled to (mm; a
+    network must have been trained on it), ``batch_size``: frames per network batch."""
 
     default_size: ClassVar[int] = DEFAULT_SIZE_PX
+    default_method: ClassVar[str] = PROPOSED_METHOD
 
-    method: str
+    method: str = PROPOSED_METHOD
     params: dict[str, float] = field(default_factory=dict)
     model: Path | None = None
     size: int | None = None

@@ -93,6 +93,34 @@ rule run_config:
         write_text(log[0], f"wrote {output[0]}\n")
 
 
+rule export_pretrained:
+    """The selected synthetic-trained networks and their VAE as the shipped models, with a
+    model card (target: pretrained)."""
+    input:
+        **L.shipped_inputs(),
+    output:
+        L.shipped_files(),
+    log:
+        P.log("export_pretrained"),
+    conda:
+        "../environment.yml"
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        args=lambda wc: L.shipped_args(),
+        out_dir=L.shipped_dir(),
+    shell:
+        "binn --log-file {log} export-pretrained {params.args} --test-metrics {input.metrics}"
+        " --run-config {input.config} --out-dir {params.out_dir}"
+
+
+rule pretrained:
+    """Train (on the synthetic cine only), select and export the shipped models."""
+    input:
+        L.shipped_files(),
+
+
 rule report:
     input:
         config=P.run_config(),

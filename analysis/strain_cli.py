@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from binn.analysis.config import COLOUR_SCALES, StrainRequest
+from binn.analysis.config import COLOUR_SCALES, StrainRequest, StrainTracking
 from binn.device import DEVICES
 from binn.errors import BinnInputError
 from binn.register.config import TrackOptions
@@ -27,8 +27,6 @@ LABEL_CONVENTION_CHOICES = (AUTO_CONVENTION, *LABEL_CONVENTIONS)
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
     """Register ``binn strain``."""
-    from binn.analysis.commands.strain import StrainTracking
-
     p = subparsers.add_parser(
         "strain",
         help="AHA segmental radial/circumferential strain of one subject: CSV, JSON, "
@@ -68,9 +66,17 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
         help="binn track output of each --data, in order",
     )
     trk = p.add_argument_group("tracking (--dir, --cine)")
-    trk.add_argument("--method", choices=method_names(), default=None, help="tracking method")
     trk.add_argument(
-        "--model", type=Path, default=None, help="network checkpoint (network methods)"
+        "--method",
+        choices=method_names(),
+        default=None,
+        help=f"tracking method (unset: {StrainTracking.default_method})",
+    )
+    trk.add_argument(
+        "--model",
+        type=Path,
+        default=None,
+        help="network checkpoint (network methods; unset: the shipped model in pretrained/)",
     )
     trk.add_argument(
         "--param",
@@ -139,13 +145,10 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
 
 def _tracking(args: argparse.Namespace):
     """The :class:`StrainTracking` of ``--method``/``--model``/``--param``/``--size``."""
-    from binn.analysis.commands.strain import StrainTracking
     from binn.vocabulary import parse_params
 
-    if args.method is None:
-        raise BinnInputError(None, "--method is needed to track (--dir or --cine)")
     return StrainTracking(
-        args.method,
+        StrainTracking.default_method if args.method is None else args.method,
         parse_params(args.param),
         args.model,
         args.size,

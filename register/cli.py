@@ -23,6 +23,7 @@ from binn.device import DEVICES
 from binn.errors import BinnInputError
 from binn.register.config import (
     PRECISIONS,
+    SHIPPED,
     TRACK_FRAMES,
     TrackOptions,
     TrainConfig,
@@ -121,6 +122,13 @@ def _add_train(subparsers: argparse._SubParsersAction) -> None:
         help="validation pairs at most (a fixed, seeded subsample)",
     )
     p.add_argument("--seed", type=int, default=TRAIN.seed, help="seed of weights and batches")
+    p.add_argument(
+        "--init",
+        default=TRAIN.init,
+        metavar="MODEL",
+        help=f"fine-tune: start from this checkpoint of the same method, width and grid "
+        f"('{SHIPPED}': the shipped model); unset: random weights",
+    )
     p.add_argument("--device", choices=DEVICES, default=TRAIN.device, help="torch device")
     p.add_argument(
         "--precision",
@@ -149,7 +157,10 @@ def add_track_arguments(p: argparse.ArgumentParser) -> None:
         help="tracking method (or the one --selection names)",
     )
     p.add_argument(
-        "--model", default=None, help="network checkpoint; may contain {setting} (--selection)"
+        "--model",
+        default=None,
+        help="network checkpoint; may contain {setting} (--selection); unset: the shipped "
+        "model (pretrained/)",
     )
     p.add_argument(
         "--param",
@@ -270,6 +281,7 @@ def _run_train(args: argparse.Namespace) -> int:
         seed=args.seed,
         device=args.device,
         precision=args.precision,
+        init=args.init,
     )
     check_output(args.out, args.force)
     result = train_registration(args.train, args.val, cfg, args.out, vae_path=args.vae)

@@ -36,6 +36,7 @@ from binn.register.config import (
 from binn.register.grid import check_model_grid, check_vae_spacing, inplane_spacing
 from binn.register.losses import freeze
 from binn.register.network import RegistrationNet
+from binn.register.pretrained import model_or_shipped
 from binn.register.refine import Objective, RefineConfig, refine_config, refine_fields
 from binn.register.selection import load_selection
 from binn.resample import same_spacing
@@ -55,9 +56,11 @@ log = logging.getLogger(__name__)
 class Registrar:
     """A configured method: ``__call__(fixed (N,H,W), moving (N,H,W)) -> (N, 2, H, W)`` px.
 
-    Networks: ``model`` is a checkpoint path (or an in-memory :class:`RegistrationNet`),
-    pairs are batched ``batch_size`` at a time. Their only parameters are the test-time
-    refinement options (``refine=N``, ``refine_lr``, ``refine_grid``, ``refine_ncc``, see
+    Networks: ``model`` is a checkpoint path (or an in-memory :class:`RegistrationNet`;
+    None: the shipped model, :func:`register.pretrained.model_or_shipped`, whose path is
+    ``model_path`` as a given checkpoint's is), pairs are batched ``batch_size`` at a time.
+    Their only parameters are the test-time refinement options (``refine=N``,
+    ``refine_lr``, ``refine_grid``, ``refine_ncc``, see
     :mod:`register.refine`), which refine each field under the training objective with the
     training weight (``alpha``/``lam`` from the checkpoint, or ``weight`` for an in-memory
     net) and, for ``binn``, the training VAE (``vae`` overrides the path the checkpoint
@@ -94,6 +97,7 @@ class Registrar:
         self.batch_size = batch_size
         self.threads = int(threads)
         self.meta: dict[str, Any] = {}
+        self.model_path: Path | None = None
         self.net: RegistrationNet | None = None
         self.refine = RefineConfig()
         self.objective: Objective | None = None
@@ -106,8 +110,9 @@ class Registrar:
                     f"{method}: parameters {sorted(base)} are fixed at training; pass "
                     "--model instead (a network takes only refine* parameters)",
                 )
-            if model is None:
-                raise BinnInputError(None, f"method {method!r} needs --model MODEL.pt")
+            if not isinstance(model, RegistrationNet):
+                model = model_or_shipped(method, model)
+                self.model_path = model
             self.device = resolve_device(device)
             if isinstance(model, RegistrationNet):
                 self.net = model.to(self.device).eval()
@@ -479,7 +484,7 @@ def _track_subject(
         "data": str(data),
         "method": choice.method,
         "setting": registrar.setting,
-        "model": None if choice.model is None else str(choice.model),
+        "model": None if registrar.model_path is None else str(registrar.model_path),
         "params": registrar.params,
         "frames": frames,
         "spacing_mm": list(np.asarray(subject.spacing, dtype=float)),

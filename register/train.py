@@ -28,7 +28,7 @@ from binn.errors import BinnInputError
 from binn.io import atomic_path, write_text
 from binn.provenance import provenance
 from binn.register.checkpoint import resolve_device, save_checkpoint, vae_record
-from binn.register.config import PRECISIONS, TrainConfig
+from binn.register.config import PRECISIONS, SHIPPED, TrainConfig
 from binn.register.losses import freeze, l2_gradient_penalty, mse, vae_penalty
 from binn.register.network import RegistrationNet
 from binn.register.transform import warp
@@ -223,6 +223,26 @@ def validate(
     return {k: v / len(pairs) for k, v in totals.items()}
 
 
+def _initial_weights(cfg: TrainConfig, net: RegistrationNet, spacing_mm: float) -> dict[str, str]:
+    """Load ``cfg.init`` (a checkpoint, or :data:`SHIPPED`) into ``net`` for fine-tuning and
+    return what the new checkpoint records of it (path and SHA-256). A checkpoint of another
+    method, width, size or grid raises :class:`BinnInputError` naming it."""
+    from binn.register.checkpoint import file_sha256, load_checkpoint
+    from binn.register.grid import check_model_grid
+    from binn.register.pretrained import shipped_model
+
+    path = shipped_model(cfg.method) if cfg.init == SHIPPED else Path(str(cfg.init))
+    start, meta = load_checkpoint(path, image_size=net.image_size)
+    if meta["method"] != cfg.method:
+        raise BinnInputError(path, f"--init is a {meta['method']} network, not {cfg.method}")
+    if float(meta["width"]) != float(cfg.width):
+        raise BinnInputError(path, f"--init has width {meta['width']}, not --width {cfg.width}")
+    check_model_grid(meta, spacing_mm, net.image_size, path)
+    net.load_state_dict(start.state_dict())
+    log.info("starting from %s (%s, step %s)", path, meta.get("setting"), meta.get("step"))
+    return {"model": str(path), "sha256": file_sha256(path)}
+
+
 def train_registration(
     train_subjects: Sequence[Subject | Path],
     val_subjects: Sequence[Subject | Path],
@@ -283,6 +303,7 @@ def train_registration(
         raise BinnInputError(None, "the ED myocardium mask is empty in every training slice")
 
     net = RegistrationNet(cfg.width, train.size).to(device)
+    init = _initial_weights(cfg, net, spacing_mm) if cfg.init is not None else None
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     state: dict[str, Any] = {"step": 0, "best": float("inf"), "best_step": 0, "history": []}
     best_weights: dict[str, torch.Tensor] | None = None
@@ -296,6 +317,8 @@ def train_registration(
         "train_config": dataclasses.asdict(cfg),
         "spacing_mm": spacing_mm,
     }
+    if init is not None:
+        meta["init"] = init
     if needs_vae and vae_path is not None:
         # relative to the model's folder (a moved results folder keeps its models usable)
         # with its SHA-256, read back by recorded_vae against the model's folder only
@@ -439,10 +462,10 @@ def check_vae_spacing(vae_path: Path, pairs: PairSet, subjects: Sequence[Subject
     images of the spacing it was trained on. Checkpoints without ``spacing_mm`` (older
     ones) are accepted with a warning.
     """
-    from binn.learn.checkpoint import read_torch_file
     from binn.register import grid
+    from binn.weights import read_checkpoint_dict
 
-    recorded = read_torch_file(vae_path).get("spacing_mm")
+    recorded = read_checkpoint_dict(vae_path).get("spacing_mm")
     if recorded is None:
         log.warning("%s records no spacing_mm: cannot check it against the subjects", vae_path)
         return

@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 STAGES = {"simulate": 1, "learn": 2, "register": 3, "analysis": 4}
 FRONTS = ("binn.cli", "binn.workflow")
 FRONT_LAYER = 5
-SOURCE_FOLDERS = ("binn", *STAGES)
+SOURCE_FOLDERS = ("binn", *STAGES, "pretrained")  # pretrained/: the shipped models (data)
 
 
 def layer(module: str) -> int | None:

@@ -83,8 +83,8 @@ def test_readme_command_line_sequence(tmp_path, monkeypatch, capsys) -> None:
     commands = readme_commands()
     names = [c[0] if c[0] not in ("verify", "bench") else " ".join(c[:2]) for c in commands]
     assert names == [
-        "simulate", "verify cylinder", "train-vae", "plausibility", "phantom", "train-reg",
-        "track", "evaluate-pair", "bench simulate",
+        "simulate", "verify cylinder", "train-vae", "plausibility", "phantom", "synth-cine",
+        "train-reg", "track", "evaluate-pair", "bench simulate",
     ]  # fmt: skip
     cases: list[str] = []
     for argv, name in zip(commands, names, strict=True):
@@ -126,6 +126,8 @@ def _check(name: str, out: str) -> None:
         assert len(scores) >= 2 and np.isfinite(scores).all()
     elif name == "phantom":
         assert Path("subject.npz").is_file()
+    elif name == "synth-cine":
+        assert np.load("synth.npz")["motion"].ndim == 5
     elif name == "train-reg":
         assert Path("model.pt").is_file() and np.isfinite(json.loads(out)["best_val_loss"])
     elif name == "evaluate-pair":

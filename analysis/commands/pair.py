@@ -26,10 +26,12 @@ def crop_size(request: PairRequest) -> int:
     """The crop of ``request`` in px: ``size``, else the network's, else the default grid's."""
     if request.size is not None:
         return request.size
-    if request.model is not None and get_method(request.method).is_network:
+    if get_method(request.method).is_network:
         from binn.register.checkpoint import load_checkpoint
+        from binn.register.pretrained import model_or_shipped
 
-        return int(load_checkpoint(request.model)[1]["image_size"])
+        model = model_or_shipped(request.method, request.model)
+        return int(load_checkpoint(model)[1]["image_size"])
     return DEFAULT_SIZE_PX
 
 
@@ -78,6 +80,7 @@ def evaluate_pair_files(request: PairRequest) -> dict[str, Any]:
     )
     result["inputs"] = {k: str(getattr(request, k)) for k in FILES}
     result["params"] = registrar.params
+    result["model"] = None if registrar.model_path is None else str(registrar.model_path)
     result["size"] = size
     result["spacing_mm"] = [float(v) for v in np.asarray(pair.spacing)[1:]]
     result["grid"] = {"spacing_mm": request.spacing_mm, "size_px": size}

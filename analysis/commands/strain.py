@@ -152,7 +152,7 @@ def _crop_and_track(subject, request: StrainRequest, inputs: dict[str, Any]) -> 
             "method": tracking.method,
             "setting": registrar.setting,
             "params": registrar.params,
-            "model": None if tracking.model is None else str(tracking.model),
+            "model": None if registrar.model_path is None else str(registrar.model_path),
             "grid": {"spacing_mm": tracking.spacing_mm, "size_px": size},
             "crop_px": size,
             "crop_origin": origin.tolist(),

@@ -18,13 +18,15 @@ printed in a dry run.
 
 from __future__ import annotations
 
+import os
 import shlex
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from binn.register.pretrained import CARD, CARD_TEXT, VAE_FILE
 from binn.simulate.cases import CaseSpec
-from binn.vocabulary import get_method, method_names
+from binn.vocabulary import get_method, method_names, network_methods
 from binn.workflow import cases as case_source
 from binn.workflow import scheduling
 from binn.workflow.config import canonical_config, config_text
@@ -40,10 +42,12 @@ from binn.workflow.settings import RunSettings
 from binn.workflow.subjects import (
     DOMAIN_SPLITS,
     is_real,
+    is_synthetic,
     phantom_family,
     phantom_subject_seed,
     phantom_subjects,
     split_of_real_set,
+    synthetic_subjects,
 )
 
 
@@ -130,17 +134,20 @@ class Layout:
         return read_split(self.paths.split_json())
 
     def subjects(self, split: str) -> list[str]:
-        """Subject names of a set: phantom ``train``/``val``/``test``/``general`` or real
-        ``real_train``/``real_val``/``real_test``."""
+        """Subject names of a set: phantom ``train``/``val``/``test``/``general``, synthetic
+        ``synth_train``/``synth_val`` or real ``real_train``/``real_val``/``real_test``."""
         if is_real(split):
             return list(self.split()[split_of_real_set(split)])
+        if is_synthetic(split):
+            return synthetic_subjects(self.config["synthetic"], split)
         return phantom_subjects(self.config["phantom"], split)
 
     def split_npz(self, split: str) -> list[str]:
         """The cine files of every subject of a set."""
         return [self.paths.subject_npz(split, s) for s in self.subjects(split)]
 
-    def phantom_seed(self, split: str, subject: str) -> int:
+    def subject_seed(self, split: str, subject: str) -> int:
+        """The seed of a generated (phantom or synthetic) subject."""
         return phantom_subject_seed(self.config["seed"], split, subject)
 
     def phantom_family(self, split: str) -> str:
@@ -175,8 +182,11 @@ class Layout:
 
     def train_steps(self, domain: str) -> int:
         """Optimisation steps of a network of ``domain``: ``real_data.train_steps`` for the
-        real domain when set, else ``register.steps``."""
+        real domain and ``synthetic.train_steps`` for the synthetic one when set, else
+        ``register.steps``."""
         steps = self.config["register"]["steps"]
+        if domain == "synthetic":
+            return int(self.config["synthetic"].get("train_steps", steps))
         if domain == "real":
             return int(self.config["real_data"].get("train_steps", steps))
         return int(steps)
@@ -210,8 +220,14 @@ class Layout:
     def _candidate_weights(self, wc: Any) -> list[str]:
         """The training weights whose models a network tracking job ``wc`` reads: its
         setting's, or for the selected setting every candidate's."""
-        slugs = self.settings.slugs(wc.method) if wc.setting == SELECTED else [wc.setting]
-        return list(dict.fromkeys(self.settings.model_setting(wc.method, s) for s in slugs))
+        if wc.setting == SELECTED:
+            return self._candidate_weights_of(wc.method)
+        return [self.settings.model_setting(wc.method, wc.setting)]
+
+    def _candidate_weights_of(self, method: str) -> list[str]:
+        """The training weights of every setting of the network ``method``."""
+        slugs = self.settings.slugs(method)
+        return list(dict.fromkeys(self.settings.model_setting(method, s) for s in slugs))
 
     def _tracks_with_vae(self, wc: Any) -> bool:
         """Whether tracking job ``wc`` refines under the prior: a method that needs it, with
@@ -297,6 +313,43 @@ class Layout:
     def strain_fields(self, method: str) -> list[str]:
         """The selected fields of every test subject, in :meth:`strain_subjects` order."""
         return self.experiment_fields("comparison", method, SELECTED)
+
+    # --- shipped models ---------------------------------------------------------------------
+    def shipped_dir(self) -> str:
+        """Where ``pretrained`` writes the shipped models: ``shipped_dir`` of the config
+        (``pretrained`` in ``config/pretrained.yaml``: the checkout's own folder), else
+        ``<results>/shipped``."""
+        return self.config.get("shipped_dir") or self.paths.path("shipped")
+
+    def shipped_files(self) -> list[str]:
+        """The files ``binn export-pretrained`` writes."""
+        names = [f"{m}.safetensors" for m in network_methods()] + [VAE_FILE, CARD, CARD_TEXT]
+        return [os.path.join(self.shipped_dir(), n) for n in names]
+
+    def shipped_inputs(self) -> dict[str, Any]:
+        """What the export reads: the synthetic networks' selections, every candidate model
+        (the selection picks one), their test metrics and the run's config."""
+        methods = network_methods()
+        exp = self.experiment("synthetic_generalisation")
+        candidates = {
+            m: [self.paths.model(exp.domain, m, w) for w in self._candidate_weights_of(m)]
+            for m in methods
+        }
+        return {
+            "selections": [self.paths.selection(exp.selection, m) for m in methods],
+            "models": [p for m in methods for p in candidates[m]],
+            "metrics": self.experiment_metrics(exp.name),
+            "config": self.paths.run_config(),
+        }
+
+    def shipped_args(self) -> str:
+        """``binn export-pretrained`` options (less the test metrics, config and output)."""
+        exp = self.experiment("synthetic_generalisation")
+        args = []
+        for m in network_methods():
+            args += ["--model", f"{m}={self.paths.model(exp.domain, m, '{setting}')}"]
+            args += ["--selection", f"{m}={self.paths.selection(exp.selection, m)}"]
+        return " ".join(shlex.quote(a) for a in args)
 
     # --- report ---------------------------------------------------------------------------
     def report_metrics(self) -> list[str]:

@@ -1,0 +1,145 @@
+"""Shipped models: safetensors round trip, export with a card, checks at load (checksum,
+grid), the shipped model used when no model is given, and fine-tuning from a model."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from binn.errors import BinnInputError
+from binn.io import file_sha256
+from binn.learn.checkpoint import save_checkpoint as save_vae
+from binn.learn.score import load_vae
+from binn.register import pretrained
+from binn.register.checkpoint import load_checkpoint, recorded_vae
+from binn.register.data.phantom import make_phantom
+from binn.register.data.subject import save_subject
+from binn.register.track import Registrar
+from binn.register.train import TrainConfig, train_registration
+from binn.weights import read_checkpoint_dict, read_safetensors, save_safetensors
+from tests.test_register_train import toy_subject
+
+SIZE = 64
+
+
+def test_safetensors_round_trip_and_refusals(tmp_path):
+    state = {"w": torch.randn(3, 4), "steps": torch.arange(5)}
+    save_safetensors(tmp_path / "m.safetensors", state, {"arch": "x", "grid": [2.0, 64]})
+    back = read_checkpoint_dict(tmp_path / "m.safetensors")
+    assert back["arch"] == "x" and back["grid"] == [2.0, 64]
+    assert back["state_dict"]["w"].dtype == torch.float32
+    assert torch.allclose(back["state_dict"]["w"], state["w"], rtol=1e-3, atol=1e-3)
+    assert torch.equal(back["state_dict"]["steps"], state["steps"])
+    from safetensors.torch import save_file
+
+    save_file({"w": torch.zeros(2)}, str(tmp_path / "foreign.safetensors"))
+    with pytest.raises(BinnInputError, match="without binn's"):
+        read_safetensors(tmp_path / "foreign.safetensors")
+    (tmp_path / "bad.safetensors").write_bytes(b"not a safetensors file at all")
+    with pytest.raises(BinnInputError, match="not a readable safetensors"):
+        read_safetensors(tmp_path / "bad.safetensors")
+
+
+def _subject(seed: int):
+    """A toy cine on the 2.0 mm grid, 64 px (the shipped models' grid)."""
+    return dataclasses.replace(
+        toy_subject(seed, frames=3, slices=1, size=SIZE), spacing=np.array([8.0, 2.0, 2.0])
+    )
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory) -> Path:
+    """Tiny binn (with its VAE) and l2 networks, trained 2 steps, exported to ``out/``."""
+    from binn.learn.model import MotionVAE2D
+
+    run = tmp_path_factory.mktemp("export")
+    data = []
+    for seed in (1, 2):
+        data.append(run / f"s{seed}.npz")
+        save_subject(data[-1], _subject(seed), {})
+    torch.manual_seed(0)
+    vae = MotionVAE2D(image_size=SIZE, latent_dim=4, nf=4, max_norm=0.1)
+    save_vae(run / "prior" / "vae.pt", vae, spacing_mm=2.0)
+    models = {}
+    for method in ("binn", "l2"):
+        cfg = TrainConfig(method=method, width=0.0625, steps=2, batch_size=2, device="cpu")
+        models[method] = run / "models" / f"{method}.pt"
+        train_registration(data[:1], data[1:], cfg, models[method], run / "prior" / "vae.pt")
+    facts = {"grid": {"spacing_mm": 2.0, "size": SIZE}, "commit": "test"}
+    pretrained.export_pretrained(pretrained.ExportRequest(models, run / "out", facts))
+    return run
+
+
+def test_the_export_writes_float16_models_and_a_card_that_checks(exported):
+    out = exported / "out"
+    card = json.loads((out / pretrained.CARD).read_text())
+    assert set(card["models"]) == {"binn", "l2", "vae"}
+    assert card["grid"] == {"spacing_mm": 2.0, "size": SIZE}
+    for name, entry in card["models"].items():
+        assert file_sha256(out / entry["file"]) == entry["sha256"]
+        assert pretrained.shipped_model(name, out) == out / entry["file"]
+    original = torch.load(exported / "models" / "binn.pt", weights_only=False)["state_dict"]
+    net, meta = load_checkpoint(out / "binn.safetensors")
+    for key, value in net.state_dict().items():
+        expected = original[key].half().float() if value.is_floating_point() else original[key]
+        assert torch.equal(value, expected)
+    assert recorded_vae(meta, out / "binn.safetensors") == out / pretrained.VAE_FILE
+    assert load_vae(out / pretrained.VAE_FILE).spacing_mm == 2.0
+    text = (out / pretrained.CARD_TEXT).read_text()
+    assert card["models"]["binn"]["sha256"][:16] in text
+    # the check the card records is what the shipped file computes
+    phantom = make_phantom(**pretrained.CHECK_PHANTOM)
+    again = pretrained.phantom_epe_mm(out / "binn.safetensors", phantom)
+    assert again["epe_mm"] == pytest.approx(card["check"]["es_to_ed"]["binn"]["epe_mm"], abs=1e-4)
+
+
+def test_a_damaged_or_missing_shipped_file_names_itself_and_the_fix(exported, tmp_path):
+    copy = tmp_path / "shipped"
+    shutil.copytree(exported / "out", copy)
+    data = bytearray((copy / "l2.safetensors").read_bytes())
+    data[-1] ^= 0xFF
+    (copy / "l2.safetensors").write_bytes(bytes(data))
+    with pytest.raises(BinnInputError, match="fails its checksum") as info:
+        pretrained.shipped_model("l2", copy)
+    assert "l2.safetensors" in str(info.value) and pretrained.REGENERATE in str(info.value)
+    (copy / "binn.safetensors").unlink()
+    with pytest.raises(BinnInputError, match="missing") as info:
+        pretrained.shipped_model("binn", copy)
+    assert pretrained.REGENERATE in str(info.value)
+    with pytest.raises(BinnInputError, match="no shipped model for 'demons'"):
+        pretrained.shipped_model("demons", copy)
+
+
+def test_no_model_means_the_shipped_one_on_its_own_grid(exported, monkeypatch):
+    monkeypatch.setattr(pretrained, "shipped_folder", lambda: exported / "out")
+    registrar = Registrar("binn", device="cpu", spacing_mm=2.0)
+    assert registrar.model_path == exported / "out" / "binn.safetensors"
+    with pytest.raises(BinnInputError, match=r"1\.5 mm pixels but the network is on 2 mm"):
+        Registrar("l2", device="cpu", spacing_mm=1.5)
+    assert Registrar("demons").model_path is None
+
+
+def test_fine_tuning_starts_from_the_given_model(exported, tmp_path):
+    data = [exported / "s1.npz"], [exported / "s2.npz"]
+    start = exported / "out" / "l2.safetensors"
+    cfg = TrainConfig(method="l2", width=0.0625, steps=1, batch_size=2, lr=0.0, device="cpu")
+    train_registration(*data, dataclasses.replace(cfg, init=str(start)), tmp_path / "ft.pt")
+    tuned, meta = load_checkpoint(tmp_path / "ft.pt")
+    first, _ = load_checkpoint(start)
+    assert meta["init"] == {"model": str(start), "sha256": file_sha256(start)}
+    start_weights = dict(first.named_parameters())
+    for key, value in tuned.named_parameters():  # lr 0: still the initial weights
+        assert torch.equal(value, start_weights[key]), key
+    with pytest.raises(BinnInputError, match="is a l2 network, not binn"):
+        wrong = dataclasses.replace(cfg, method="binn", init=str(start))
+        train_registration(*data, wrong, tmp_path / "x.pt", exported / "prior" / "vae.pt")
+    with pytest.raises(BinnInputError, match="width"):
+        train_registration(
+            *data, dataclasses.replace(cfg, width=0.125, init=str(start)), tmp_path / "y.pt"
+        )
