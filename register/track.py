@@ -36,7 +36,7 @@ from binn.register.config import (
 from binn.register.grid import check_model_grid, check_vae_spacing, inplane_spacing
 from binn.register.losses import freeze
 from binn.register.network import RegistrationNet
-from binn.register.pretrained import model_or_shipped
+from binn.register.pretrained import SHIPPED_REFINE, model_or_shipped
 from binn.register.refine import Objective, RefineConfig, refine_config, refine_fields
 from binn.register.selection import load_selection
 from binn.resample import same_spacing
@@ -57,8 +57,10 @@ class Registrar:
     """A configured method: ``__call__(fixed (N,H,W), moving (N,H,W)) -> (N, 2, H, W)`` px.
 
     Networks: ``model`` is a checkpoint path (or an in-memory :class:`RegistrationNet`;
-    None: the shipped model, :func:`register.pretrained.model_or_shipped`, whose path is
-    ``model_path`` as a given checkpoint's is), pairs are batched ``batch_size`` at a time.
+    None: the shipped model, :func:`register.pretrained.model_or_shipped`, refined as
+    :data:`register.pretrained.SHIPPED_REFINE` says unless ``params`` name ``refine*``; its
+    path is ``model_path`` as a given checkpoint's is), pairs are batched ``batch_size`` at
+    a time.
     Their only parameters are the test-time refinement options (``refine=N``,
     ``refine_lr``, ``refine_grid``, ``refine_ncc``, see
     :mod:`register.refine`), which refine each field under the training objective with the
@@ -110,6 +112,9 @@ class Registrar:
                     f"{method}: parameters {sorted(base)} are fixed at training; pass "
                     "--model instead (a network takes only refine* parameters)",
                 )
+            if model is None and not refine:
+                refine = dict(SHIPPED_REFINE)  # the shipped network's validated setting
+                self.params.update(refine)
             if not isinstance(model, RegistrationNet):
                 model = model_or_shipped(method, model)
                 self.model_path = model

@@ -120,6 +120,10 @@ def test_no_model_means_the_shipped_one_on_its_own_grid(exported, monkeypatch):
     monkeypatch.setattr(pretrained, "shipped_folder", lambda: exported / "out")
     registrar = Registrar("binn", device="cpu", spacing_mm=2.0)
     assert registrar.model_path == exported / "out" / "binn.safetensors"
+    assert registrar.params == pretrained.SHIPPED_REFINE  # its validated setting
+    assert registrar.setting == f"alpha=0.001,refine={pretrained.SHIPPED_REFINE['refine']}"
+    raw = Registrar("binn", {"refine": 0}, device="cpu", spacing_mm=2.0)
+    assert raw.objective is None and raw.setting == "alpha=0.001,refine=0"
     with pytest.raises(BinnInputError, match=r"1\.5 mm pixels but the network is on 2 mm"):
         Registrar("l2", device="cpu", spacing_mm=1.5)
     assert Registrar("demons").model_path is None
@@ -143,3 +147,44 @@ def test_fine_tuning_starts_from_the_given_model(exported, tmp_path):
         train_registration(
             *data, dataclasses.replace(cfg, width=0.125, init=str(start)), tmp_path / "y.pt"
         )
+
+
+def test_the_shipped_models_match_their_card_and_track_a_phantom_as_it_says():
+    """The files in pretrained/ load, match the card's checksums and sizes (10 MB at most
+    in all), sit on the default grid, and track the card's phantom to the end-point error
+    the card records (within 0.05 mm: float32 convolutions differ across CPUs in the last
+    bits), well below no registration's."""
+    folder = pretrained.shipped_folder()
+    card = pretrained.read_card()
+    assert set(card["models"]) == {"binn", "l2", "vae"}
+    assert sum(e["bytes"] for e in card["models"].values()) <= 10 * 2**20
+    for name, entry in card["models"].items():
+        path = pretrained.shipped_model(name)
+        assert path.stat().st_size == entry["bytes"]
+    assert card["grid"] == {"size": 64, "spacing_mm": 2.0}
+    assert "no real image or label" in card["trained_on"]
+    for method in ("binn", "l2"):
+        net, meta = load_checkpoint(folder / card["models"][method]["file"])
+        assert meta["method"] == method and meta["setting"] == card["models"][method]["setting"]
+        assert net.image_size == 64 and meta["spacing_mm"] == 2.0
+        assert card["validation"][method]["n_subjects"] >= 1
+        assert card["test"][method]["n_subjects"] >= 1
+    binn_meta = load_checkpoint(folder / "binn.safetensors")[1]
+    assert recorded_vae(binn_meta, folder / "binn.safetensors") == folder / "vae.safetensors"
+    phantom = make_phantom(**card["check"]["phantom"])
+    for method in ("binn", "l2"):
+        result = pretrained.phantom_epe_mm(folder / f"{method}.safetensors", phantom)
+        recorded = card["check"]["es_to_ed"][method]
+        assert result["epe_mm"] == pytest.approx(recorded["epe_mm"], abs=0.05)
+        assert result["epe_mm"] < 0.7 * result["no_registration_epe_mm"]
+
+
+def test_track_without_a_model_uses_the_shipped_one_and_says_so(tmp_path):
+    from binn.cli import main
+
+    save_subject(tmp_path / "s.npz", make_phantom(seed=3, frames=4, slices=1), {})
+    argv = ["track", "--data", str(tmp_path / "s.npz"), "--method", "binn"]
+    assert main([*argv, "--out", str(tmp_path / "f.npz")]) == 0
+    fields = np.load(tmp_path / "f.npz")
+    recorded = json.loads(str(fields["provenance_json"]))["config"]["model"]
+    assert recorded == str(pretrained.shipped_folder() / "binn.safetensors")

@@ -49,10 +49,16 @@ def _chosen(selection: Path) -> dict[str, Any]:
 
 
 def _test_numbers(paths: tuple[Path, ...]) -> dict[str, Any]:
-    """Mean ± std over subjects (level all) and n per method of the test metrics."""
-    rows = report_tables.with_es_variants(read_csvs(paths, ("method", "setting", "level")))
+    """Mean ± std over subjects (level all) and n per method of the test metrics, with the
+    experiment and the subjects they come from."""
+    required = ("experiment", "subject", "method", "setting", "level")
+    rows = report_tables.with_es_variants(read_csvs(paths, required))
     agg = report_tables.aggregate(rows, TEST_COLUMNS)
-    out: dict[str, Any] = {}
+    out: dict[str, Any] = {
+        "experiment": sorted(map(str, rows["experiment"].unique())),
+        "subjects": sorted(map(str, rows["subject"].unique())),
+        "pairs": "the ES -> ED pair of every slice (binn track-evaluate metrics), level all",
+    }
     for _, row in agg[agg["level"] == "all"].iterrows():
         out[str(row["method"])] = {
             "setting": str(row["setting"]),
