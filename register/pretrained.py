@@ -195,6 +195,16 @@ def card_markdown(card: dict[str, Any]) -> str:
         "or label), exported by `" + REGENERATE + "`."
     )
     lines.append("")
+    lines.append(
+        "Used by `binn strain` (default method `binn`) and by `track`, `track-evaluate` and "
+        "`evaluate-pair` with `--method binn|l2` and no `--model`, refined "
+        f"{SHIPPED_REFINE['refine']} steps under the network's own objective unless "
+        "`--param refine=N` is given (`refine=0`: the raw network). Every number below comes "
+        "from the run that made them (synthetic and phantom data); their evaluation on real "
+        "cine is in `docs/shipped.md`. `check` is the raw networks' ES -> ED end-point error "
+        "on one phantom, which the tests reproduce."
+    )
+    lines.append("")
     lines.append("| model | file | setting | bytes | SHA-256 |")
     lines.append("|---|---|---|---|---|")
     for name, entry in card["models"].items():
