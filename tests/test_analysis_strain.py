@@ -339,6 +339,24 @@ def test_cine_mode_tracks_and_checks_the_grid(phantom_files, tmp_path):
     assert not (tmp_path / "o").exists()
 
 
+def test_without_a_method_the_shipped_binn_tracks_and_its_own_vae_scores(phantom_files, tmp_path):
+    """``binn strain`` with no --method: the shipped binn network, refined as shipped, named
+    in the outputs, and R_VAE scored by the VAE it records beside it."""
+    from binn.register.pretrained import SHIPPED_REFINE, shipped_folder
+
+    subject, _, _ = phantom_files
+    cine, labels = _write_cine(subject, tmp_path)
+    args = ["strain", "--cine", str(cine), "--ed-labels", str(labels),
+            "--es-frame", str(subject.es_index + 1), "--out", str(tmp_path / "out")]  # fmt: skip
+    assert main(args) == 0
+    obj = json.loads((tmp_path / "out" / "strain.json").read_text())
+    assert obj["method"] == "binn"
+    assert obj["setting"].endswith(f"refine={SHIPPED_REFINE['refine']}")
+    assert obj["inputs"]["model"] == str(shipped_folder() / "binn.safetensors")
+    assert str(shipped_folder() / "vae.safetensors") in obj["inputs"]["vae"]
+    assert obj["global"]["peak_radial_strain"] > 0 > obj["global"]["peak_circ_strain"]
+
+
 def test_r_vae_per_frame_is_the_vae_score_of_each_field(phantom_files, tiny_vae):
     import torch
 

@@ -301,9 +301,9 @@ def _vae_for_r_vae(request: StrainRequest, prep: Prepared) -> tuple[Path | None,
     (:func:`binn.register.checkpoint.scoring_vae`), never a file of the current folder."""
     from binn.register.checkpoint import scoring_vae
 
-    model = request.tracking.model if request.tracking is not None else None
-    meta = {} if prep.registrar is None else prep.registrar.meta
-    return scoring_vae(meta, model, request.vae)
+    if prep.registrar is None:  # --data/--fields: no network here
+        return scoring_vae({}, None, request.vae)
+    return scoring_vae(prep.registrar.meta, prep.registrar.model_path, request.vae)
 
 
 def _ed_frame(prep: Prepared) -> int:
