@@ -107,7 +107,7 @@ def model_or_shipped(method: str, model: str | Path | None) -> Path | None:
     return path
 
 
-def _export_network(source: Path, out: Path, extra: dict[str, Any]) -> dict[str, Any]:
+def _export_network(source: Path, out: Path, extra: dict[str, Any]) -> None:
     """Write the checkpoint ``source`` as float16 safetensors ``out`` with ``extra`` meta."""
     from binn.register.checkpoint import VAE_DIGEST_KEY, VAE_KEY
     from binn.weights import read_checkpoint_dict, save_safetensors
@@ -116,7 +116,6 @@ def _export_network(source: Path, out: Path, extra: dict[str, Any]) -> dict[str,
     meta = {k: v for k, v in data.items() if k not in ("state_dict", VAE_KEY, VAE_DIGEST_KEY)}
     meta.update(extra)
     save_safetensors(out, data["state_dict"], meta)
-    return meta
 
 
 def phantom_epe_mm(model: Path, subject: Any) -> dict[str, float]:
