@@ -107,12 +107,12 @@ def model_or_shipped(method: str, model: str | Path | None) -> Path | None:
     return path
 
 
-def _export_network(source: Path, out: Path, extra: dict[str, Any]) -> None:
-    """Write the checkpoint ``source`` as float16 safetensors ``out`` with ``extra`` meta."""
+def _export_network(data: dict[str, Any], out: Path, extra: dict[str, Any]) -> None:
+    """Write the checkpoint dict ``data`` as float16 safetensors ``out`` with ``extra`` meta
+    (its own VAE record replaced by ``extra``'s)."""
     from binn.register.checkpoint import VAE_DIGEST_KEY, VAE_KEY
-    from binn.weights import read_checkpoint_dict, save_safetensors
+    from binn.weights import save_safetensors
 
-    data = read_checkpoint_dict(source)
     meta = {k: v for k, v in data.items() if k not in ("state_dict", VAE_KEY, VAE_DIGEST_KEY)}
     meta.update(extra)
     save_safetensors(out, data["state_dict"], meta)
@@ -157,28 +157,30 @@ def export_pretrained(request: ExportRequest) -> dict[str, Any]:
 
     out = request.out_dir
     out.mkdir(parents=True, exist_ok=True)
-    files = {m: f"{m}.safetensors" for m in request.networks}
-    extra: dict[str, dict[str, Any]] = {m: {} for m in request.networks}
-    for method, model in request.networks.items():
+    networks = {m: read_checkpoint_dict(p) for m, p in request.networks.items()}
+    files = {m: f"{m}.safetensors" for m in networks}
+    extra: dict[str, dict[str, Any]] = {m: {} for m in networks}
+    for method, data in networks.items():
         if not get_method(method).needs_vae:
             continue
-        vae_source = recorded_vae(read_checkpoint_dict(model), model)
+        model = request.networks[method]
+        vae_source = recorded_vae(data, model)
         if vae_source is None:
             raise BinnInputError(model, f"the {method} network records no VAE to ship")
         vae = read_checkpoint_dict(vae_source)
         save_safetensors(out / VAE_FILE, vae.pop("state_dict"), vae)
         files["vae"] = VAE_FILE
         extra[method] = {VAE_KEY: VAE_FILE, VAE_DIGEST_KEY: file_sha256(out / VAE_FILE)}
-    for method, model in request.networks.items():
-        _export_network(model, out / files[method], extra[method])
+    for method, data in networks.items():
+        _export_network(data, out / files[method], extra[method])
     phantom = make_phantom(**CHECK_PHANTOM)
-    check = {m: phantom_epe_mm(out / files[m], phantom) for m in request.networks}
+    check = {m: phantom_epe_mm(out / files[m], phantom) for m in networks}
     models = {}
     for name, file in files.items():
         models[name] = {"file": file, "sha256": file_sha256(out / file)}
         models[name]["bytes"] = (out / file).stat().st_size
-        if name in request.networks:
-            models[name]["setting"] = str(read_checkpoint_dict(out / file).get("setting"))
+        if name in networks:
+            models[name]["setting"] = str(networks[name].get("setting"))
     card = {**request.facts, "models": models}
     card["check"] = {"phantom": CHECK_PHANTOM, "es_to_ed": check}
     write_text(out / CARD, json.dumps(card, indent=2) + "\n")

@@ -49,16 +49,20 @@ def split_of_real_set(split: str) -> str:
     return split.removeprefix("real_")
 
 
+def numbered_subjects(split: str, count: int) -> list[str]:
+    """The names of a generated set: ``f"{split}{i:03d}"`` for ``i`` below ``count``."""
+    return [f"{split}{i:03d}" for i in range(count)]
+
+
 def phantom_subjects(phantom: dict[str, Any], split: str) -> list[str]:
     """Names of the phantoms of ``split`` (config block ``phantom``, ``n_<split>`` of them)."""
-    return [f"{split}{i:03d}" for i in range(phantom[f"n_{split}"])]
+    return numbered_subjects(split, phantom[f"n_{split}"])
 
 
 def synthetic_subjects(synthetic: dict[str, Any], split: str) -> list[str]:
     """Names of the synthetic subjects of ``split`` (config block ``synthetic``: ``n_train``
     for ``synth_train``, ``n_val`` for ``synth_val``)."""
-    count = synthetic[f"n_{split.removeprefix('synth_')}"]
-    return [f"{split}{i:03d}" for i in range(count)]
+    return numbered_subjects(split, synthetic[f"n_{split.removeprefix('synth_')}"])
 
 
 def phantom_subject_seed(run_seed: int, split: str, subject: str) -> int:
