@@ -22,8 +22,12 @@ def config_hash(config: Any) -> str:
 
 
 @cache
-def code_version() -> str:
-    """Return ``<package version>+g<git commit>[.dirty]`` or the package version alone."""
+def code_version(written: str | Path | None = None) -> str:
+    """Return ``<package version>+g<git commit>[.dirty]`` or the package version alone.
+
+    ``written``: a folder of the checkout that the caller is writing (Snakemake removes a
+    job's outputs before it runs, so tracked outputs would mark every such run dirty);
+    changes inside it do not count (a folder outside the checkout changes nothing)."""
     try:
         commit = subprocess.run(
             ["git", "-C", str(_REPO_ROOT), "rev-parse", "--short=12", "HEAD"],
@@ -32,8 +36,11 @@ def code_version() -> str:
             check=True,
             timeout=10,
         ).stdout.strip()
+        status = ["git", "-C", str(_REPO_ROOT), "status", "--porcelain", "--untracked-files=no"]
+        if written is not None and Path(written).resolve().is_relative_to(_REPO_ROOT.resolve()):
+            status += ["--", ".", f":(exclude){Path(written).resolve()}"]
         dirty = subprocess.run(
-            ["git", "-C", str(_REPO_ROOT), "status", "--porcelain", "--untracked-files=no"],
+            status,
             capture_output=True,
             text=True,
             check=True,

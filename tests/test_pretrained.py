@@ -188,3 +188,31 @@ def test_track_without_a_model_uses_the_shipped_one_and_says_so(tmp_path):
     fields = np.load(tmp_path / "f.npz")
     recorded = json.loads(str(fields["provenance_json"]))["config"]["model"]
     assert recorded == str(pretrained.shipped_folder() / "binn.safetensors")
+
+
+def test_code_version_ignores_only_the_folder_being_written(tmp_path, monkeypatch):
+    """Snakemake removes a job's tracked outputs before it runs: the export's card must not
+    call the commit dirty for that, but for any other change it must."""
+    import subprocess
+
+    from binn import provenance
+
+    repo = tmp_path / "repo"
+    (repo / "out").mkdir(parents=True)
+    (repo / "out" / "model.bin").write_text("weights")
+    (repo / "code.py").write_text("x = 1\n")
+    git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run([*git[:3], "init", "-q"], check=True)
+    subprocess.run([*git, "add", "."], check=True)
+    subprocess.run([*git, "commit", "-qm", "init"], check=True)
+    monkeypatch.setattr(provenance, "_REPO_ROOT", repo)
+    provenance.code_version.cache_clear()
+    (repo / "out" / "model.bin").unlink()
+    assert provenance.code_version().endswith(".dirty")
+    clean = provenance.code_version(written=repo / "out")
+    assert "+g" in clean and not clean.endswith(".dirty")
+    assert provenance.code_version(written=tmp_path / "elsewhere").endswith(".dirty")
+    (repo / "code.py").write_text("x = 2\n")
+    provenance.code_version.cache_clear()  # cached per process; the checkout changed
+    assert provenance.code_version(written=repo / "out").endswith(".dirty")
+    provenance.code_version.cache_clear()  # later tests see the real checkout

@@ -87,7 +87,7 @@ def export(request: PretrainedExport) -> dict[str, Any]:
     register = config.get("register", {})
     facts = {
         "trained_on": "FEM-driven synthetic cine (binn synth-cine) only: no real image or label",
-        "commit": code_version(),
+        "commit": code_version(written=request.out_dir),
         "grid": config.get("grid"),
         "generator": {"synthetic": config.get("synthetic"), "simulate": config.get("simulate")},
         "training": {
