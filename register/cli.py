@@ -129,13 +129,6 @@ def _add_train(subparsers: argparse._SubParsersAction) -> None:
         help=f"fine-tune: start from this checkpoint of the same method, width and grid "
         f"('{SHIPPED}': the shipped model); unset: random weights",
     )
-    p.add_argument(
-        "--label-weight",
-        type=float,
-        default=TRAIN.label_weight,
-        help="weight of the label-map term beside the image MSE (needs every frame's labels: "
-        "synthetic or phantom subjects); 0: images only",
-    )
     p.add_argument("--device", choices=DEVICES, default=TRAIN.device, help="torch device")
     p.add_argument(
         "--precision",
@@ -289,7 +282,6 @@ def _run_train(args: argparse.Namespace) -> int:
         device=args.device,
         precision=args.precision,
         init=args.init,
-        label_weight=args.label_weight,
     )
     check_output(args.out, args.force)
     result = train_registration(args.train, args.val, cfg, args.out, vae_path=args.vae)

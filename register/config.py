@@ -76,10 +76,7 @@ class TrainConfig:
     subsample (all pairs when fewer); ``device``: one of ``auto|cpu|cuda``; ``precision``: one
     of :data:`PRECISIONS` (see :func:`register.train.resolve_precision`); ``init``: a
     checkpoint of the same method, width, size and grid to start from (fine-tuning;
-    :data:`SHIPPED` for the shipped model of the method), None for random weights;
-    ``label_weight``: weight of a label-map term added to the image MSE (the MSE of the
-    warped frame's one-hot labels against ED's, :func:`register.losses.label_mse`), which
-    needs every frame's labels (synthetic and phantom subjects have them); 0 = images only.
+    :data:`SHIPPED` for the shipped model of the method), None for random weights.
     """
 
     method: str = "l2"
@@ -95,7 +92,6 @@ class TrainConfig:
     device: str = "auto"
     precision: str = "auto"
     init: str | None = None
-    label_weight: float = 0.0
 
     def weight_name(self) -> str:
         """The field holding this run's training weight (``alpha`` for binn, ``lam`` for l2)."""

@@ -1,5 +1,4 @@
-"""Loss pieces of registration training: image similarity, label-map similarity, L2
-smoothness, the BINN prior.
+"""Loss pieces of registration training: image similarity, L2 smoothness, the BINN prior.
 
 All take fields ``(B, 2, H, W)`` in pixels (registration convention) and return scalars
 (means over the batch) so that they compose as ``mse + alpha * vae`` or ``mse + lam * l2``.
@@ -16,13 +15,6 @@ from binn.learn.gradients import displacement_gradient
 def mse(warped: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Mean squared intensity difference of ``(B, C, H, W)`` images (intensities in [0, 1])."""
     return torch.mean((warped - target) ** 2)
-
-
-def label_mse(warped_onehot: torch.Tensor, target_onehot: torch.Tensor) -> torch.Tensor:
-    """Mean squared difference of ``(B, C, H, W)`` one-hot label maps (the warped one soft,
-    bilinear): the fraction of pixels whose labels disagree, times 2 / C, for hard maps.
-    SynthMorph's idea: a loss on anatomy, blind to the images' contrast."""
-    return torch.mean((warped_onehot - target_onehot) ** 2)
 
 
 def l2_gradient_penalty(field: torch.Tensor) -> torch.Tensor:

@@ -1,6 +1,5 @@
 """Training of the registration network: ``binn`` (MSE + alpha R_VAE) or ``l2`` (MSE + lam
-||grad u||^2) on pairs (random frame t -> ED, every slice) of cine subjects, optionally with
-a label-map term beside the MSE (``label_weight``, for subjects with every frame's labels).
+||grad u||^2) on pairs (random frame t -> ED, every slice) of cine subjects.
 
 Validation is by subject (a fixed, seeded subsample of at most ``val_pairs`` pairs of the
 validation subjects), the best-validation weights are written as the checkpoint at the end,
@@ -30,10 +29,10 @@ from binn.io import atomic_path, write_text
 from binn.provenance import provenance
 from binn.register.checkpoint import resolve_device, save_checkpoint, vae_record
 from binn.register.config import PRECISIONS, SHIPPED, TrainConfig
-from binn.register.losses import freeze, l2_gradient_penalty, label_mse, mse, vae_penalty
+from binn.register.losses import freeze, l2_gradient_penalty, mse, vae_penalty
 from binn.register.network import RegistrationNet
 from binn.register.transform import warp
-from binn.vocabulary import MYOCARDIUM, STORED_LABELS, get_method
+from binn.vocabulary import MYOCARDIUM, get_method
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +53,7 @@ class PairSet:
     subject, frame, slice. Each subject keeps only the image slices its pairs use, once
     (all of ``images`` for a full set): pairs are never copied, so memory is one copy of the
     images instead of three. :meth:`batch` gathers ``source``/``target`` ``(B, 1, H, W)``
-    float32 and ``myo`` ``(B, H, W)`` float32 (the ED myocardium of the slice);
-    ``with_labels`` keeps every used frame's label slice too, for :meth:`labels`.
+    float32 and ``myo`` ``(B, H, W)`` float32 (the ED myocardium of the slice).
 
     ``max_pairs`` keeps a fixed, seeded subsample of at most that many pairs, spread evenly
     over the subjects (validation); ``None`` keeps every pair. Subjects are read one at a
@@ -68,13 +66,11 @@ class PairSet:
         frames: str = "all",
         max_pairs: int | None = None,
         seed: int = 0,
-        with_labels: bool = False,
     ):
         if max_pairs is not None and max_pairs < 1:
             raise BinnInputError(None, f"max_pairs must be positive, got {max_pairs}")
         self._slices: list[torch.Tensor] = []  # per subject (R, H, W): the slices it keeps
         self._myo: list[torch.Tensor] = []  # per subject (Z, H, W): ED myocardium
-        self._labels: list[torch.Tensor] = []  # per subject (R, H, W) uint8, with_labels only
         rows: list[np.ndarray] = []  # per pair: subject, source row, target row, slice
         keys: list[np.ndarray] = []
         spacings: list[np.ndarray] = []
@@ -114,15 +110,6 @@ class PairSet:
             tgt = np.array([row_of[z] for z in tz[:, 1].tolist()])
             index = len(self._slices)
             self._slices.append(torch.from_numpy(images[used[:, 0], used[:, 1]]))
-            if with_labels:
-                labels = getattr(s, "labels", None)
-                if labels is None or np.shape(labels) != images.shape:
-                    raise BinnInputError(
-                        _source(item),
-                        "the label-map term needs every frame's labels (T, Z, H, W), as "
-                        "synthetic and phantom subjects have; this subject has none",
-                    )
-                self._labels.append(torch.from_numpy(np.asarray(labels)[used[:, 0], used[:, 1]]))
             myo = (np.asarray(s.labels_ed) == MYOCARDIUM).astype(np.float32)
             self._myo.append(torch.from_numpy(myo))
             rows.append(np.column_stack([np.full(len(tz), index), src, tgt, tz[:, 1]]))
@@ -146,21 +133,11 @@ class PairSet:
         myo = torch.stack([self._myo[s][z] for s, _, _, z in rows])
         return src[:, None], tgt[:, None], myo
 
-    def labels(self, idx: torch.Tensor | Sequence[int] | slice) -> tuple[torch.Tensor, ...]:
-        """``source``, ``target`` one-hot label maps ``(B, C, H, W)`` float32 of pairs ``idx``,
-        one channel per value of :data:`binn.vocabulary.STORED_LABELS` (needs ``with_labels``)."""
-        if not self._labels:
-            raise ValueError("this PairSet was built without labels (with_labels=False)")
-        rows = self._rows[idx].reshape(-1, 4).tolist()
-        src = torch.stack([self._labels[s][r] for s, r, _, _ in rows]).long()
-        tgt = torch.stack([self._labels[s][r] for s, _, r, _ in rows]).long()
-        return one_hot(src), one_hot(tgt)
-
     def fingerprint(self) -> str:
         """A digest of the pairs' content (images, masks, pair index): resuming a run on
         data that changed under the same names would silently mix two runs."""
         digest = hashlib.blake2b(digest_size=16)
-        for tensor in (*self._slices, *self._myo, *self._labels, self._rows):
+        for tensor in (*self._slices, *self._myo, self._rows):
             digest.update(tensor.contiguous().numpy().data)
         return digest.hexdigest()
 
@@ -169,15 +146,6 @@ class PairSet:
         per_slice = [(m > 0).sum(dim=(1, 2)).tolist() for m in self._myo]
         inside = sum(per_slice[s][z] for s, _, _, z in self._rows.tolist())
         return inside / (len(self) * self.size * self._myo[0].shape[-1])
-
-
-def one_hot(labels: torch.Tensor) -> torch.Tensor:
-    """``(B, H, W)`` integer label maps as ``(B, C, H, W)`` float32 one-hot maps over
-    :data:`binn.vocabulary.STORED_LABELS`, background first (other values count as
-    background)."""
-    channels = [labels == value for value in STORED_LABELS[1:]]
-    background = ~torch.stack(channels).any(dim=0)
-    return torch.stack([background, *channels], dim=1).float()
 
 
 def resolve_precision(precision: str, device: torch.device) -> str:
@@ -210,13 +178,10 @@ def registration_loss(
     cfg: TrainConfig,
     vae: nn.Module | None,
     mixed: bool = False,
-    labels: tuple[torch.Tensor, torch.Tensor] | None = None,
 ) -> tuple[torch.Tensor, dict[str, float]]:
-    """Loss of one batch and its parts (``mse``, ``labels``, ``reg``) for ``cfg.method``: MSE
-    plus ``cfg.label_weight`` times the label-map MSE of ``labels`` (source and target
-    one-hot maps ``(B, C, H, W)``, :meth:`PairSet.labels`; needed when the weight is not 0)
-    plus the method's training weight times its regulariser, R_VAE of the frozen ``vae`` over
-    the ED myocardium for a method that needs the learnt prior (binn), else ||grad u||^2 (l2).
+    """Loss of one batch and its parts (``mse``, ``reg``) for ``cfg.method``: MSE plus the
+    method's training weight times its regulariser, R_VAE of the frozen ``vae`` over the ED
+    myocardium for a method that needs the learnt prior (binn), else ||grad u||^2 (l2).
 
     ``mixed``: the network runs under bfloat16 autocast (training with ``precision
     bfloat16``); its field, the warp and the losses are float32 either way.
@@ -228,20 +193,14 @@ def registration_loss(
         field = net(source, target)
     field = field.float()
     sim = mse(warp(source, field), target)
-    anatomy = torch.zeros((), device=field.device)
-    if cfg.label_weight:
-        if labels is None:
-            raise BinnInputError(None, "label_weight > 0 needs the pairs' label maps")
-        anatomy = label_mse(warp(labels[0], field), labels[1])
     if method.needs_vae:
         if vae is None:
             raise BinnInputError(None, f"method {cfg.method!r} needs a VAE (--vae)")
         reg = vae_penalty(vae, field, myo)
     else:
         reg = l2_gradient_penalty(field)
-    loss = sim + cfg.label_weight * anatomy + cfg.weight() * reg
-    parts = {"mse": float(sim.detach()), "labels": float(anatomy.detach())}
-    return loss, {**parts, "reg": float(reg.detach())}
+    loss = sim + cfg.weight() * reg
+    return loss, {"mse": float(sim.detach()), "reg": float(reg.detach())}
 
 
 @torch.no_grad()
@@ -250,23 +209,16 @@ def validate(
 ) -> dict[str, float]:
     """Mean loss, MSE and regulariser over all pairs of ``pairs`` (eval mode)."""
     net.eval()
-    totals = {"loss": 0.0, "mse": 0.0, "labels": 0.0, "reg": 0.0}
+    totals = {"loss": 0.0, "mse": 0.0, "reg": 0.0}
     for i in range(0, len(pairs), cfg.batch_size):
-        idx = slice(i, i + cfg.batch_size)
-        source, target, myo = pairs.batch(idx)
+        source, target, myo = pairs.batch(slice(i, i + cfg.batch_size))
         loss, parts = registration_loss(
-            net,
-            source.to(device),
-            target.to(device),
-            myo.to(device),
-            cfg,
-            vae,
-            labels=_label_batch(pairs, idx, cfg, device),
+            net, source.to(device), target.to(device), myo.to(device), cfg, vae
         )
         n = source.shape[0]
         totals["loss"] += float(loss) * n
-        for name, value in parts.items():
-            totals[name] += value * n
+        totals["mse"] += parts["mse"] * n
+        totals["reg"] += parts["reg"] * n
     net.train()
     return {k: v / len(pairs) for k, v in totals.items()}
 
@@ -322,11 +274,8 @@ def train_registration(
     device = resolve_device(cfg.device)
     cfg = dataclasses.replace(cfg, precision=resolve_precision(cfg.precision, device))
     mixed = cfg.precision == "bfloat16"
-    with_labels = bool(cfg.label_weight)
-    train = PairSet(train_subjects, with_labels=with_labels)
-    val = PairSet(
-        val_subjects, frames="all", max_pairs=cfg.val_pairs, seed=cfg.seed, with_labels=with_labels
-    )
+    train = PairSet(train_subjects)
+    val = PairSet(val_subjects, frames="all", max_pairs=cfg.val_pairs, seed=cfg.seed)
     if val.size != train.size:
         raise BinnInputError(None, f"train ({train.size}px) and val ({val.size}px) sizes differ")
     spacing_mm = grid_spacing(train, train_subjects, val, val_subjects)
@@ -402,14 +351,7 @@ def train_registration(
         idx = torch.from_numpy(rng.integers(0, len(train), cfg.batch_size))
         source, target, myo = train.batch(idx)
         loss, parts = registration_loss(
-            net,
-            source.to(device),
-            target.to(device),
-            myo.to(device),
-            cfg,
-            vae,
-            mixed,
-            labels=_label_batch(train, idx, cfg, device),
+            net, source.to(device), target.to(device), myo.to(device), cfg, vae, mixed
         )
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -555,16 +497,6 @@ def _same_run(a: dict, b: dict) -> bool:
     return {k: v for k, v in a.items() if k != "steps"} == {
         k: v for k, v in b.items() if k != "steps"
     }
-
-
-def _label_batch(
-    pairs: PairSet, idx: torch.Tensor | slice, cfg: TrainConfig, device: torch.device
-) -> tuple[torch.Tensor, torch.Tensor] | None:
-    """The one-hot label maps of pairs ``idx`` on ``device`` when ``cfg`` weighs them."""
-    if not cfg.label_weight:
-        return None
-    source, target = pairs.labels(idx)
-    return source.to(device), target.to(device)
 
 
 def _prefix(v: dict[str, float]) -> dict[str, float]:

@@ -77,23 +77,6 @@ def test_cycle_starts_at_ed_and_reaches_es():
     assert np.abs(fields[-1]).max() < np.abs(fields[7]).max()  # relaxing towards ED
 
 
-def test_the_lv_rigid_motion_composes_a_rotation_and_translation_after_the_field():
-    """Every point's frame-t position is ``R_t (x + u_t(x) - c) + c + a_t tau``: checked
-    against the rotation matrix directly at ES (activation 1) on the ring's field."""
-    lv_fields = motion.cycle_fields(ring_case().disp, frames=10, es_index=4)
-    centre = np.array([30.0, 34.0])
-    tau, twist = np.array([1.5, -2.0]), np.radians(8.0)
-    moved = motion.lv_rigid_motion(lv_fields, centre, tau, twist, frames=10, es_index=4)
-    assert not moved[0].any()
-    grid = np.stack(np.mgrid[:SIZE, :SIZE]).astype(np.float64)
-    rotation = motion.orthogonal(twist, mirror=False)
-    arm = grid + lv_fields[4] - centre[:, None, None]
-    expected = np.einsum("ij,jhw->ihw", rotation, arm) + centre[:, None, None] + tau[:, None, None]
-    assert np.abs(grid + moved[4] - expected).max() < 1e-4
-    relaxed = motion.lv_rigid_motion(lv_fields, centre, tau, 0.0, frames=10, es_index=4)
-    assert np.abs((relaxed - lv_fields)[-1]).max() < np.abs(tau).max()  # fades after ES
-
-
 @pytest.fixture(scope="module")
 def subject():
     cases = [ring_case("a"), ring_case("b", centre=(33.0, 29.0))]
@@ -115,49 +98,20 @@ def test_the_stored_motion_is_the_ground_truth_of_the_labels(subject):
         assert dice > unmoved / (ed_myo.sum() + (subject.labels_es[z] == MYOCARDIUM).sum())
 
 
-def test_the_myocardium_grows_by_the_drawn_area_and_the_motion_does_not_fold(subject):
-    """The simulated motion is incompressible, so the myocardium's area at ES over ED is the
-    drawn through-plane growth (det J there, and the labels up to the aliasing of
-    nearest-neighbour label warping); the cavity empties in systole; nowhere does the motion
-    fold."""
+def test_the_myocardium_keeps_its_area_and_the_motion_does_not_fold(subject):
+    """The simulated motion is incompressible in the myocardium (det J ~ 1 there, so the
+    labels keep their area up to the aliasing of nearest-neighbour label warping), the
+    cavity empties in systole, and nowhere does the motion fold."""
     u = subject.motion.astype(np.float64)
     jac = (1 + np.gradient(u[:, :, 0], axis=2)) * (1 + np.gradient(u[:, :, 1], axis=3))
     jac -= np.gradient(u[:, :, 0], axis=3) * np.gradient(u[:, :, 1], axis=2)
     assert jac.min() > 0.0
-    es = subject.es_index
-    growth = np.array([drawn["area_growth"] for drawn in subject.meta["slices"]])
-    assert np.all((growth >= motion.AREA_GROWTH[0]) & (growth <= motion.AREA_GROWTH[1]))
-    for z in range(subject.slices):
-        wall = subject.labels_ed[z] == MYOCARDIUM
-        assert abs(jac[es, z][wall].mean() / growth[z] - 1.0) < 0.05, z
+    inner = ndimage.binary_erosion(subject.labels_ed == MYOCARDIUM, iterations=1)
+    assert abs(jac[:, inner].mean() - 1.0) < 0.03
     myo = (subject.labels == MYOCARDIUM).sum(axis=(2, 3)).astype(float)
-    assert np.all(np.abs(myo[es] / myo[0] / growth - 1.0) < 0.1)
+    assert np.all(np.abs(myo / myo[0] - 1.0) < 0.15)
     cavity = (subject.labels == LV_CAVITY).sum(axis=(2, 3)).astype(float)
-    assert np.all(cavity[es] < 0.8 * cavity[0])
-
-
-@pytest.mark.parametrize("growth", [1.0, 1.25, 1.5])
-def test_through_plane_thickening_thins_the_ed_wall_and_ends_at_the_simulated_es(growth):
-    """With no simulated motion the ES frame is the simulated wall itself: the thinned ED
-    wall, pulled back by the ES field, is the simulated one, whose area is ``growth`` times
-    the new ED wall's; the cavity does not move, frame 0 is zero, and the map is one-to-one."""
-    case = ring_case()
-    disp, thinned = motion.through_plane_thickening(
-        np.zeros_like(case.disp), case.myocardium, growth, SPACING
-    )
-    assert not disp[0].any()
-    assert abs(case.myocardium.sum() / thinned.sum() / growth - 1.0) < 0.1  # pixel aliasing
-    grid = np.stack(np.mgrid[:SIZE, :SIZE]).astype(np.float64)
-    points = grid + disp[-1]
-    pulled = ndimage.map_coordinates(case.myocardium.astype(float), points, order=1) >= 0.5
-    assert np.array_equal(pulled, thinned)
-    cavity = ndimage.binary_fill_holes(case.myocardium) & ~case.myocardium
-    assert np.abs(disp[:, :, cavity]).max() == 0.0
-    u = disp[-1].astype(np.float64)
-    jac = (1 + np.gradient(u[0], axis=0)) * (1 + np.gradient(u[1], axis=1))
-    jac -= np.gradient(u[0], axis=1) * np.gradient(u[1], axis=0)
-    assert jac.min() > 0.0
-    assert abs(jac[thinned].mean() / growth - 1.0) < 0.05
+    assert np.all(cavity[subject.es_index] < 0.8 * cavity[0])
 
 
 def test_the_images_show_the_anatomy(subject):

@@ -2,10 +2,8 @@
 
 A subject of ``slices`` slices, each made from one simulated case (``binn simulate``
 output) drawn from a pool: the case rotated and mirrored at random
-(:mod:`synth_motion`) with its wall thinned at ED by a drawn through-plane thickening, an
-ED tissue map around its myocardium (:mod:`synth_anatomy`), the
-case's motion over a cycle with a rigid LV translation and twist and a modelled motion
-outside the LV, and a randomised
+(:mod:`synth_motion`), an ED tissue map around its myocardium (:mod:`synth_anatomy`), the
+case's motion over a cycle with a modelled motion outside the LV, and a randomised
 appearance (:mod:`synth_appearance`). Frame ``t`` shows the ED tissue map moved by the
 motion (each sub-pixel looks up where it was at ED), so the stored ``motion`` is the exact
 ground truth in the registration convention and ``labels`` the exact label maps.
@@ -46,16 +44,10 @@ def _slice(
     mirror = bool(rng.uniform() < 0.5)
     shift = rng.normal(0.0, SHIFT_PX, 2)
     disp, myocardium = motion.rotate_case(case, motion.orthogonal(angle, mirror), shift)
-    growth = float(rng.uniform(*motion.AREA_GROWTH))
-    disp, myocardium = motion.through_plane_thickening(disp, myocardium, growth, case.spacing)
     tissue = anatomy.tissue_map(rng, myocardium, case.spacing)
     lv = ndimage.binary_fill_holes(myocardium)
     rv = (tissue == anatomy.RV_BLOOD) | (tissue == anatomy.RV_WALL)
     lv_fields = motion.cycle_fields(disp, frames, es_index)
-    translation = rng.normal(0.0, motion.LV_TRANSLATION_MM / case.spacing, 2)
-    twist = float(np.radians(rng.uniform(*motion.LV_TWIST_DEG)))
-    centre = np.array(ndimage.center_of_mass(lv))
-    lv_fields = motion.lv_rigid_motion(lv_fields, centre, translation, twist, frames, es_index)
     fields = motion.outside_motion(rng, lv_fields, lv, rv, case.spacing, frames, es_index)
     look = appearance.sample_appearance(
         rng, int(tissue.max()) + 1, tissue.shape, np.array(ndimage.center_of_mass(lv))
@@ -75,9 +67,6 @@ def _slice(
         "case": case.name,
         "rotation_deg": float(np.degrees(angle)),
         "mirror": mirror,
-        "area_growth": growth,
-        "lv_translation_mm": (translation * case.spacing).tolist(),
-        "lv_twist_deg": float(np.degrees(twist)),
         "bssfp_like": look.bssfp,
         "native_spacing_mm": look.native_spacing_mm,
         "snr_db": look.snr_db,

@@ -20,24 +20,8 @@ Outside the LV (:func:`outside_motion`), a model, not a simulation:
   amplitude up to :data:`BACKGROUND_MM` at ES), following the activation: the chest wall and
   the other organs move a little during a breath-held cine.
 
-The three blend smoothly (weights from distances), so the field has no seam.
-
-The whole LV also moves rigidly (:func:`lv_rigid_motion`), a model: real hearts translate
-in-plane between ED and ES (the labels' LV centroid moves by about 4 mm on ACDC) and twist
-(apex and base rotate by up to about 10 degrees in opposite senses), which a pressure-loaded
-ring does not do. A translation of standard deviation :data:`LV_TRANSLATION_MM` per axis and
-a rotation in :data:`LV_TWIST_DEG` about the LV's centroid grow with the activation.
-
-Through-plane thickening (:func:`through_plane_thickening`), also a model: a short-axis
-slice sees the wall thicken more than plane strain allows (the base descends in systole and
-the thicker wall of the next level moves into the slice; real cine shows the myocardium's
-in-plane area grow from ED to ES), while an incompressible plane-strain solution keeps its
-area. The slice's ED wall is made thinner than the simulated one by an area factor drawn in
-:data:`AREA_GROWTH`, keeping the endocardium (and so the ED cavity the inverse solve
-matched), and grows back with the activation, so that ES is exactly the simulated ES.
-
-Every field is in the registration convention (``I_t(x + u_t(x)) = I_ED(x)``, px, on the
-ED grid).
+The three blend smoothly (weights from distances), so the field has no seam. Every field is
+in the registration convention (``I_t(x + u_t(x)) = I_ED(x)``, px, on the ED grid).
 """
 
 from __future__ import annotations
@@ -58,18 +42,6 @@ RV_CONTRACTION = (0.05, 0.20)
 """Range of the RV's contraction towards its centroid at ES (fraction of the distance)."""
 BACKGROUND_MM = 2.0
 """Largest amplitude of the smooth background motion at ES (mm)."""
-AREA_GROWTH = (1.0, 1.5)
-"""Range of the myocardium's in-plane area at ES over ED added by through-plane motion
-(none to 50 %: normal systolic wall thickening is 30-60 % of the ED thickness)."""
-THICKENING_DECAY_MM = 8.0
-"""Decay length (mm) of the thickening's displacement outside the epicardium (more than the
-largest epicardial shift, so the map stays one-to-one)."""
-WALL_ANGLES = 72
-"""Angular bins of :func:`wall_radii`."""
-LV_TRANSLATION_MM = 3.0
-"""Standard deviation (mm, per axis) of the LV's rigid in-plane translation at ES."""
-LV_TWIST_DEG = (-10.0, 10.0)
-"""Range of the LV's rigid in-plane rotation at ES (degrees)."""
 INVERSE_ITERATIONS = 30
 """Fixed-point iterations of :func:`source_positions` (converges for |grad u| < 1)."""
 
@@ -163,32 +135,6 @@ def cycle_fields(disp: np.ndarray, frames: int, es_index: int) -> np.ndarray:
     return fields.astype(np.float32)
 
 
-def lv_rigid_motion(
-    lv_fields: np.ndarray,
-    centre: np.ndarray,
-    translation_px: np.ndarray,
-    twist_rad: float,
-    frames: int,
-    es_index: int,
-) -> np.ndarray:
-    """``lv_fields (T, 2, H, W)`` px followed by a rotation by ``a_t * twist_rad`` about
-    ``centre (2,)`` px and a translation ``a_t * translation_px (2,)`` px, ``a_t`` the
-    activation (0 at ED, 1 at ES): the field ``u + (R - I)(x + u - c) + tau`` of the composed
-    map, ``(T, 2, H, W)`` float32 px, frame 0 still zero."""
-    activation = activation_curve(frames, es_index)
-    shape = lv_fields.shape[-2:]
-    grid = np.stack(np.mgrid[: shape[0], : shape[1]]).astype(np.float64)
-    moved = np.empty_like(lv_fields)
-    for t in range(frames):
-        angle = activation[t] * twist_rad
-        rotation = orthogonal(angle, mirror=False) - np.eye(2)
-        arm = grid + lv_fields[t] - centre[:, None, None]
-        turned = np.einsum("ij,jhw->ihw", rotation, arm)
-        moved[t] = lv_fields[t] + turned + activation[t] * translation_px[:, None, None]
-    moved[0] = 0.0
-    return moved.astype(np.float32)
-
-
 def smooth_background(rng: np.random.Generator, shape: tuple[int, int], spacing: float):
     """A smooth random field ``(2, H, W)`` px: three plane waves of wavelength 40-100 mm,
     the largest amplitude at most :data:`BACKGROUND_MM`."""
@@ -245,82 +191,3 @@ def source_positions(field: np.ndarray, points: np.ndarray) -> np.ndarray:
         )
         x = flat - u
     return x.reshape(points.shape)
-
-
-def wall_radii(myocardium: np.ndarray, centre: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Endocardial and epicardial radius (px) about ``centre (2,)`` px in
-    :data:`WALL_ANGLES` equal angular bins from -pi (``arctan2`` of rows, columns): the
-    nearest and farthest myocardium pixel edge of each bin; bins the wall does not reach are
-    interpolated around the circle, and both radii are smoothed over 5 bins.
-    Returns ``(endo, epi)``, each ``(WALL_ANGLES,)`` float64 px, ``0 <= endo < epi``."""
-    rows, cols = np.nonzero(myocardium)
-    radius = np.hypot(rows - centre[0], cols - centre[1])
-    angle = np.arctan2(rows - centre[0], cols - centre[1])
-    bins = ((angle + np.pi) / (2.0 * np.pi) * WALL_ANGLES).astype(int) % WALL_ANGLES
-    endo = np.full(WALL_ANGLES, np.inf)
-    epi = np.full(WALL_ANGLES, -np.inf)
-    np.minimum.at(endo, bins, radius - 0.5)
-    np.maximum.at(epi, bins, radius + 0.5)
-    reached = np.isfinite(endo)
-    index = np.arange(WALL_ANGLES)
-    endo = np.interp(index, index[reached], endo[reached], period=WALL_ANGLES)
-    epi = np.interp(index, index[reached], epi[reached], period=WALL_ANGLES)
-    endo = ndimage.uniform_filter1d(np.maximum(endo, 0.0), 5, mode="wrap")
-    epi = ndimage.uniform_filter1d(epi, 5, mode="wrap")
-    return endo, np.maximum(epi, endo + 1.0)
-
-
-def _at_angle(values: np.ndarray, angle: np.ndarray) -> np.ndarray:
-    """``values (WALL_ANGLES,)`` per bin, linearly interpolated at ``angle`` (radians)."""
-    position = (angle + np.pi) / (2.0 * np.pi) * WALL_ANGLES - 0.5
-    return np.interp(position, np.arange(WALL_ANGLES), values, period=WALL_ANGLES)
-
-
-def through_plane_thickening(
-    disp: np.ndarray, myocardium: np.ndarray, growth: float, spacing: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """The simulated sweep ``disp (K, 2, H, W)`` px (frame 0 ED, K-1 ES, on the ED grid of
-    ``myocardium (H, W)`` bool) with the wall thinned at ED by the area factor ``growth``
-    (>= 1) and growing back linearly over the K frames (module docstring).
-
-    In polar coordinates about the LV's centroid, a point at radius ``r`` of the new ED wall
-    (endocardial radius ``a``, new epicardial radius ``b'`` with ``b'^2 - a^2 = (b^2 -
-    a^2) / growth``) is at ``sqrt(a^2 + s_k (r^2 - a^2))`` of the simulated ED wall in frame
-    ``k``, ``s_k = 1 + (growth - 1) k / (K - 1)``; the cavity stays, and outside the wall the
-    epicardium's shift decays over :data:`THICKENING_DECAY_MM`. Frame ``k``'s field is that
-    map followed by the simulated one. Returns the new ``disp (K, 2, H, W)`` float32 px on the
-    new ED grid and the new ED ``myocardium (H, W)`` bool. ``growth == 1`` returns the inputs.
-    """
-    if growth < 1.0:
-        raise ValueError(f"area growth must be >= 1, got {growth}")
-    if growth == 1.0:
-        return disp, myocardium
-    lv = ndimage.binary_fill_holes(myocardium)
-    centre = np.array(ndimage.center_of_mass(lv))
-    endo, epi = wall_radii(myocardium, centre)
-    grid = np.stack(np.mgrid[: myocardium.shape[0], : myocardium.shape[1]]).astype(np.float64)
-    offset = grid - centre[:, None, None]
-    radius = np.hypot(*offset)
-    angle = np.arctan2(*offset)
-    a = _at_angle(endo, angle)
-    b_new = np.sqrt(a**2 + (_at_angle(epi, angle) ** 2 - a**2) / growth)
-    decay = THICKENING_DECAY_MM / spacing
-    steps = disp.shape[0]
-    within = np.clip(radius, a, b_new)  # the cavity's points stay, the outside's follow b'
-    fade = np.exp(-((np.maximum(radius - b_new, 0.0) / decay) ** 2))
-    moved = np.empty_like(disp)
-    points = grid
-    for k in range(steps):
-        s = 1.0 + (growth - 1.0) * k / max(steps - 1, 1)
-        shift = (np.sqrt(a**2 + s * (within**2 - a**2)) - within) * fade
-        scale = np.where(radius > 0.0, shift / np.maximum(radius, 1e-9), 0.0)
-        points = grid + scale * offset
-        simulated = np.stack(
-            [ndimage.map_coordinates(disp[k, c], points, order=1, mode="nearest") for c in range(2)]
-        )
-        moved[k] = points - grid + simulated
-    thinned = (  # the simulated ED wall pulled back by the last (ES) frame's map
-        ndimage.map_coordinates(myocardium.astype(np.float32), points, order=1, mode="constant")
-        >= 0.5
-    )
-    return moved.astype(np.float32), thinned
