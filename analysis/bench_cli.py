@@ -206,6 +206,12 @@ def _add_strain_cohort(bench_subparsers: argparse._SubParsersAction) -> None:
         default=COHORT.refine,
         help="also each network refined by this many steps (0: unrefined only)",
     )
+    p.add_argument(
+        "--adapt",
+        type=int,
+        default=COHORT.adapt,
+        help="also each network adapted to each subject by this many steps (0: not adapted)",
+    )
     p.add_argument("--spacing-mm", type=float, default=COHORT.spacing_mm, help="grid spacing, mm")
     p.add_argument("--size", type=int, default=COHORT.size, help="grid size, px")
     p.add_argument("--limit", type=int, default=None, help="at most this many subjects per group")
@@ -296,6 +302,7 @@ def _run_strain_cohort(args: argparse.Namespace) -> int:
         methods=tuple(args.methods),
         models=_models(args.model),
         refine=args.refine,
+        adapt=args.adapt,
         spacing_mm=args.spacing_mm,
         size=args.size,
         limit=args.limit,

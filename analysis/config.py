@@ -210,7 +210,8 @@ class CohortStrainBenchConfig:
     every subject folder of ``data_dir`` (``layout``) whose group is in ``groups`` (None:
     all), resampled to the grid (``spacing_mm``, ``size``), tracked over the whole cycle by
     the classical ``methods`` at their validated settings and by each network of ``models``
-    (method -> checkpoint), unrefined and, when ``refine`` > 0, refined by that many steps;
+    (method -> checkpoint), raw and, when ``refine`` > 0, refined by that many steps and,
+    when ``adapt`` > 0, adapted to each subject by that many steps (:mod:`register.adapt`);
     ``limit``: at most this many subjects per group (None: all); ``device``: networks'."""
 
     data_dir: Path
@@ -219,6 +220,7 @@ class CohortStrainBenchConfig:
     methods: tuple[str, ...] = field(default_factory=classical_methods)
     models: dict[str, Path] = field(default_factory=dict)
     refine: int = 0
+    adapt: int = 0
     spacing_mm: float = DEFAULT_SPACING_MM
     size: int = DEFAULT_SIZE_PX
     limit: int | None = None

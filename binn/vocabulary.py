@@ -191,6 +191,7 @@ def method_wildcard(kind: str | None = None) -> str:
 # --- settings -----------------------------------------------------------------------------
 
 REFINE = "refine"  # the refinement iterations of a network setting; refine_* are its options
+ADAPT = "adapt"  # the test-time adaptation steps of a network setting (register.adapt)
 _SLUG_SPLIT = re.compile(r"\+(?=[A-Za-z_]\w*=)")
 
 
@@ -241,10 +242,15 @@ def parse_params(items: list[str], source: str | Path | None = None) -> dict[str
 
 
 def split_refine(params: dict[str, float]) -> tuple[dict[str, float], dict[str, float]]:
-    """``(training/method parameters, refine* parameters)`` of one setting's parameters."""
-    base = {k: v for k, v in params.items() if not k.startswith(REFINE)}
-    refine = {k: v for k, v in params.items() if k.startswith(REFINE)}
-    return base, refine
+    """``(training/method parameters, test-time parameters)`` of one setting's parameters:
+    the test-time ones are ``adapt`` and ``refine*``, which a network applies when it tracks."""
+    base = {k: v for k, v in params.items() if not _test_time(k)}
+    test_time = {k: v for k, v in params.items() if _test_time(k)}
+    return base, test_time
+
+
+def _test_time(name: str) -> bool:
+    return name == ADAPT or name.startswith(REFINE)
 
 
 def network_model_setting(setting: str, source: str | Path | None = None) -> str:
@@ -263,15 +269,18 @@ def refine_iterations(params: dict[str, float], source: str | Path | None = None
 
 
 def check_network_setting(method: str, setting: str, source: str | Path | None = None) -> None:
-    """A network setting is its weight (``alpha``/``lam``) plus optional ``refine*`` options;
-    ``refine`` (iterations) is an integer >= 0. Anything else raises :class:`BinnInputError`."""
+    """A network setting is its weight (``alpha``/``lam``) plus optional test-time options
+    (``adapt``, ``refine*``); ``adapt`` and ``refine`` (steps) are integers >= 0. Anything
+    else raises :class:`BinnInputError`."""
     weight = get_method(method, source).weight
     params = parse_setting(setting, source)
-    extra = [k for k in params if k != weight and not k.startswith(REFINE)]
-    iterations = params.get(REFINE, 0.0)
-    if weight not in params or extra or iterations < 0 or iterations != int(iterations):
+    extra = [k for k in params if k != weight and not _test_time(k)]
+    counts = [params.get(name, 0.0) for name in (ADAPT, REFINE)]
+    if weight not in params or extra or any(c < 0 or c != int(c) for c in counts):
         raise BinnInputError(
-            source, f"setting {setting!r} is not '{weight}=<number>[,refine=<integer >= 0>]'"
+            source,
+            f"setting {setting!r} is not '{weight}=<number>[,adapt=<integer >= 0>]"
+            "[,refine=<integer >= 0>]'",
         )
 
 

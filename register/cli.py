@@ -167,7 +167,7 @@ def add_track_arguments(p: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="NAME=VALUE",
-        help="method parameters; for networks refine=N[,refine_lr=..,refine_grid=..]; a "
+        help="method parameters; for networks adapt=N and refine=N[,refine_lr=..]; a "
         "classical method's unnamed ones: the setting validated on the 2.0 mm grid "
         f"({validated_settings_text()})",
     )

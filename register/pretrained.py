@@ -27,7 +27,7 @@ import numpy as np
 
 from binn.errors import BinnInputError
 from binn.io import file_sha256, write_text
-from binn.vocabulary import MYOCARDIUM, get_method
+from binn.vocabulary import MYOCARDIUM, format_setting, get_method
 
 log = logging.getLogger(__name__)
 
@@ -37,11 +37,12 @@ CARD_TEXT = "MODEL_CARD.md"
 REGENERATE = "snakemake --cores all pretrained --configfile config/pretrained.yaml"
 """The workflow target that trains and exports the shipped models."""
 VAE_FILE = "vae.safetensors"
-SHIPPED_REFINE = {"refine": 50}
-"""Test-time refinement the shipped networks run with when no ``refine*`` parameter is given
-(``--param refine=0``: the raw network). Chosen on the 6 real ACDC validation subjects of
-the dev folder's split (ES -> ED Dice 0.812 refined vs 0.711 unrefined, demons 0.802;
-``docs/shipped.md``): the synthetic-trained network alone under-tracks real motion."""
+SHIPPED_TEST_TIME = {"adapt": 200}
+"""Test-time options the shipped networks run with when no ``adapt`` or ``refine*``
+parameter is given (``--param adapt=0``: the raw network): fine-tuned 200 steps on each
+cine before tracking it (:mod:`register.adapt`). Chosen on the 6 real ACDC validation
+subjects of the dev folder's split (``docs/shipped.md``): the synthetic-trained network
+alone under-tracks real motion."""
 CHECK_PHANTOM = {"seed": 7, "family": "A", "frames": 20, "slices": 3}
 """The phantom (``binn phantom`` arguments) whose ES -> ED end-point error the card records
 and the tests reproduce."""
@@ -98,11 +99,12 @@ def model_or_shipped(method: str, model: str | Path | None) -> Path | None:
     path = shipped_model(method)
     log.info(
         "%s: no --model given: using the shipped model %s (trained on synthetic cine only; "
-        "card %s), refined %s unless --param names refine",
+        "card %s); its default test-time setting is %s (--param adapt=N or refine=N "
+        "replaces it)",
         method,
         path,
         path.parent / CARD_TEXT,
-        SHIPPED_REFINE,
+        format_setting(SHIPPED_TEST_TIME),
     )
     return path
 
@@ -198,9 +200,10 @@ def card_markdown(card: dict[str, Any]) -> str:
     lines.append("")
     lines.append(
         "Used by `binn strain` (default method `binn`) and by `track`, `track-evaluate` and "
-        "`evaluate-pair` with `--method binn|l2` and no `--model`, refined "
-        f"{SHIPPED_REFINE['refine']} steps under the network's own objective unless "
-        "`--param refine=N` is given (`refine=0`: the raw network). Every number below comes "
+        "`evaluate-pair` with `--method binn|l2` and no `--model`, fine-tuned "
+        f"{SHIPPED_TEST_TIME['adapt']} steps on each cine under the network's own objective "
+        "before tracking it unless `--param adapt=N` or `refine=N` is given (`adapt=0`: the "
+        "raw network). Every number below comes "
         "from the run that made them (synthetic and phantom data); their evaluation on real "
         "cine is in `docs/shipped.md`. `check` is the raw networks' ES -> ED end-point error "
         "on one phantom, which the tests reproduce."

@@ -25,6 +25,7 @@ from binn.errors import BinnInputError
 from binn.io import save_npz
 from binn.logs import Progress
 from binn.provenance import provenance
+from binn.register.adapt import adapt_network
 from binn.register.baselines import register_pairs
 from binn.register.checkpoint import load_checkpoint, resolve_device, training_vae
 from binn.register.config import (
@@ -36,11 +37,12 @@ from binn.register.config import (
 from binn.register.grid import check_model_grid, check_vae_spacing, inplane_spacing
 from binn.register.losses import freeze
 from binn.register.network import RegistrationNet
-from binn.register.pretrained import SHIPPED_REFINE, model_or_shipped
+from binn.register.pretrained import SHIPPED_TEST_TIME, model_or_shipped
 from binn.register.refine import Objective, RefineConfig, refine_config, refine_fields
 from binn.register.selection import load_selection
 from binn.resample import same_spacing
 from binn.vocabulary import (
+    ADAPT,
     MYOCARDIUM,
     format_setting,
     get_method,
@@ -57,19 +59,21 @@ class Registrar:
     """A configured method: ``__call__(fixed (N,H,W), moving (N,H,W)) -> (N, 2, H, W)`` px.
 
     Networks: ``model`` is a checkpoint path (or an in-memory :class:`RegistrationNet`;
-    None: the shipped model, :func:`register.pretrained.model_or_shipped`, refined as
-    :data:`register.pretrained.SHIPPED_REFINE` says unless ``params`` name ``refine*``; its
-    path is ``model_path`` as a given checkpoint's is), pairs are batched ``batch_size`` at
-    a time.
-    Their only parameters are the test-time refinement options (``refine=N``,
-    ``refine_lr``, ``refine_grid``, ``refine_ncc``, see
-    :mod:`register.refine`), which refine each field under the training objective with the
-    training weight (``alpha``/``lam`` from the checkpoint, or ``weight`` for an in-memory
-    net) and, for ``binn``, the training VAE (``vae`` overrides the path the checkpoint
-    records). Classical methods: ``params`` over the validated setting
-    (:func:`register.config.classical_params`: demons ``sigma=2``, ffd ``grid=8,penalty=0.1``
-    unless given) go to :func:`register.baselines.register_pairs`, ``threads`` pairs at a
-    time (results do not depend on ``threads``); ``setting`` names what runs.
+    None: the shipped model, :func:`register.pretrained.model_or_shipped`, with the
+    test-time options :data:`register.pretrained.SHIPPED_TEST_TIME` unless ``params`` name
+    one; its path is ``model_path`` as a given checkpoint's is), pairs are batched
+    ``batch_size`` at a time.
+    Their only parameters are the test-time options: ``adapt=N`` fine-tunes a copy of the
+    network N steps on each subject before it tracks it (:meth:`adapt_to`,
+    :mod:`register.adapt`), and the refinement options (``refine=N``, ``refine_lr``,
+    ``refine_grid``, ``refine_ncc``, see :mod:`register.refine`) refine each field; both
+    under the training objective with the training weight (``alpha``/``lam`` from the
+    checkpoint, or ``weight`` for an in-memory net) and, for ``binn``, the training VAE
+    (``vae`` overrides the path the checkpoint records). Classical methods: ``params`` over
+    the validated setting (:func:`register.config.classical_params`: demons ``sigma=2``,
+    ffd ``grid=8,penalty=0.1`` unless given) go to :func:`register.baselines.register_pairs`,
+    ``threads`` pairs at a time (results do not depend on ``threads``); ``setting`` names
+    what runs.
     ``spacing_mm``: the in-plane pixel spacing (mm) of the data; a network checkpoint
     trained on another grid (or recording none), or a VAE learnt on another spacing, is
     refused naming both (:mod:`register.grid`); None checks nothing (in-memory use).
@@ -103,6 +107,8 @@ class Registrar:
         self.net: RegistrationNet | None = None
         self.refine = RefineConfig()
         self.objective: Objective | None = None
+        self.adapt_steps = 0
+        self.trained_net: RegistrationNet | None = None  # the weights every subject adapts from
         self.failures: list[str] = []
         base, refine = split_refine(self.params)
         if self.spec.is_network:
@@ -110,11 +116,13 @@ class Registrar:
                 raise BinnInputError(
                     None,
                     f"{method}: parameters {sorted(base)} are fixed at training; pass "
-                    "--model instead (a network takes only refine* parameters)",
+                    "--model instead (a network takes only adapt and refine* parameters)",
                 )
             if model is None and not refine:
-                refine = dict(SHIPPED_REFINE)  # the shipped network's validated setting
+                refine = dict(SHIPPED_TEST_TIME)  # the shipped network's validated setting
                 self.params.update(refine)
+            test_time = dict(refine)
+            self.adapt_steps = _count(ADAPT, refine.pop(ADAPT, 0.0))
             if not isinstance(model, RegistrationNet):
                 model = model_or_shipped(method, model)
                 self.model_path = model
@@ -140,12 +148,13 @@ class Registrar:
             self.refine = refine_config(refine)
             base_setting = str(self.meta.get("setting", ""))
             self.setting = (
-                format_setting({**parse_setting(base_setting, str(model)), **refine})
-                if refine and base_setting != "in-memory"
+                format_setting({**parse_setting(base_setting, str(model)), **test_time})
+                if test_time and base_setting != "in-memory"
                 else base_setting
             )
-            if self.refine.iterations:
+            if self.refine.iterations or self.adapt_steps:
                 self.objective = self._objective(model, vae)
+            self.trained_net = self.net
         else:
             if refine:
                 raise BinnInputError(
@@ -174,7 +183,8 @@ class Registrar:
         source = None if isinstance(model, RegistrationNet) else model
         if self.meta.get(name) is None:
             raise BinnInputError(
-                source, f"refinement needs the training weight {name}, which is not recorded"
+                source,
+                f"adaptation and refinement need the training weight {name}, which is not recorded",
             )
         weight = float(self.meta[name])
         if not self.spec.needs_vae:
@@ -192,6 +202,25 @@ class Registrar:
         vae = freeze(vae.to(self.device))
         return Objective(
             self.method, weight, vae, ncc=self.refine.ncc, latent=bool(self.refine.latent)
+        )
+
+    def adapt_to(self, images: np.ndarray, myo: np.ndarray | None, name: str) -> None:
+        """With ``adapt=N``: track with a copy of the trained network fine-tuned N steps on
+        the cine ``images (T, Z, H, W)`` (frame 0 = ED) with its ED myocardium ``myo (Z, H,
+        W)`` (:func:`register.adapt.adapt_network`); every call starts from the trained
+        weights. Without it, or for a classical method, nothing happens."""
+        if not self.adapt_steps or self.trained_net is None or self.objective is None:
+            return
+        log.info("adapting %s to %s: %d steps", self.method, name, self.adapt_steps)
+        self.net = adapt_network(
+            self.trained_net,
+            images,
+            myo,
+            self.method,
+            self.objective.weight,
+            self.objective.vae,
+            self.adapt_steps,
+            self.device,
         )
 
     def __call__(
@@ -249,6 +278,13 @@ class Registrar:
         return result.fields.detach()
 
 
+def _count(name: str, value: float) -> int:
+    """A test-time step count: a whole number >= 0."""
+    if value < 0 or value != int(value):
+        raise BinnInputError(None, f"{name}={value:g} must be a whole number >= 0")
+    return int(value)
+
+
 def _tensor(array: np.ndarray, device: torch.device) -> torch.Tensor:
     return torch.from_numpy(np.array(array, np.float32)).to(device)  # a writable copy
 
@@ -264,10 +300,12 @@ def track_sequence(
     """Register frames of ``images`` (T, Z, H, W) to frame 0 (ED), every slice.
 
     ``frames``: ``"all"``, ``"es"`` (needs ``es_index``) or explicit frame indices. Frame 0
-    gets an all-zero field without registration. ``myo`` ``(Z, H, W)``: the ED myocardium
-    (refinement of binn fields needs it); ``name`` names the subject in error messages.
-    Returns ``fields (T', Z, 2, H, W)`` float32 px, ``frames (T',)`` int64, ``seconds``
-    (registration time), ``ms_per_pair`` and ``failures`` (pairs whose refinement stopped).
+    gets an all-zero field without registration; with ``adapt=N`` the network is first
+    adapted to the whole of ``images`` (:meth:`Registrar.adapt_to`). ``myo`` ``(Z, H, W)``:
+    the ED myocardium (adaptation and refinement of binn fields need it); ``name`` names the
+    subject in error messages. Returns ``fields (T', Z, 2, H, W)`` float32 px, ``frames
+    (T',)`` int64, ``seconds`` (registration time, adaptation included), ``ms_per_pair`` and
+    ``failures`` (pairs whose refinement stopped).
     Progress (:class:`binn.logs.Progress`): a bar on a terminal, periodic log lines
     otherwise; the pairs go to the registrar in chunks of whole network batches (at least a
     slice stack or four pairs per thread), which does not change the fields.
@@ -292,6 +330,7 @@ def track_sequence(
     )
     names = [f"{name} frame {t} slice {k}" for t in moving_frames for k in range(z)]
     start = time.perf_counter()
+    registrar.adapt_to(images, myo, name)
     pairs = np.zeros((len(moving), 2, h, w), np.float32)
     failures: list[str] = []
     batch = max(int(registrar.batch_size), 1)  # whole network batches: the same batches

@@ -22,6 +22,7 @@ from binn.register.data.phantom import make_phantom
 from binn.register.data.subject import save_subject
 from binn.register.track import Registrar
 from binn.register.train import TrainConfig, train_registration
+from binn.vocabulary import format_setting
 from binn.weights import read_checkpoint_dict, read_safetensors, save_safetensors
 from tests.test_register_train import toy_subject
 
@@ -120,8 +121,8 @@ def test_no_model_means_the_shipped_one_on_its_own_grid(exported, monkeypatch):
     monkeypatch.setattr(pretrained, "shipped_folder", lambda: exported / "out")
     registrar = Registrar("binn", device="cpu", spacing_mm=2.0)
     assert registrar.model_path == exported / "out" / "binn.safetensors"
-    assert registrar.params == pretrained.SHIPPED_REFINE  # its validated setting
-    assert registrar.setting == f"alpha=0.001,refine={pretrained.SHIPPED_REFINE['refine']}"
+    assert registrar.params == pretrained.SHIPPED_TEST_TIME  # its validated setting
+    assert registrar.setting == format_setting({"alpha": 0.001, **pretrained.SHIPPED_TEST_TIME})
     raw = Registrar("binn", {"refine": 0}, device="cpu", spacing_mm=2.0)
     assert raw.objective is None and raw.setting == "alpha=0.001,refine=0"
     with pytest.raises(BinnInputError, match=r"1\.5 mm pixels but the network is on 2 mm"):

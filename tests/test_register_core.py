@@ -163,6 +163,9 @@ def test_track_sequence_hands_the_registrar_whole_batches() -> None:
             self.calls: list[int] = []
             self.failures: list[str] = []
 
+        def adapt_to(self, images, myo, name) -> None:  # the registrar's per-subject hook
+            self.adapted = images.shape
+
         def __call__(self, fixed, moving, myo=None, names=None):
             self.calls.append(len(moving))
             self.failures = [f"{names[0]}: seen"]
@@ -176,3 +179,4 @@ def test_track_sequence_hands_the_registrar_whole_batches() -> None:
     np.testing.assert_array_equal(out["fields"][1:, :, 0], images[1:])
     np.testing.assert_array_equal(out["fields"][1:, :, 1], 2 * images[1:])
     assert len(out["failures"]) == len(stub.calls)  # every chunk's failures are kept
+    assert stub.adapted == images.shape  # adapted to the whole cine, once, first

@@ -66,7 +66,7 @@ def subject_group(folder: Path, layout: str) -> str:
 
 def runs(cfg: CohortStrainBenchConfig) -> list[tuple[str, StrainTracking]]:
     """``(run name, tracking)`` of every method the bench compares: ``demons``, ``ffd``,
-    ``binn``, ``binn+refine50``, ..."""
+    ``binn``, ``binn+refine50``, ``binn+adapt200``, ..."""
     out = [
         (m, StrainTracking(m, {}, None, cfg.size, spacing_mm=cfg.spacing_mm)) for m in cfg.methods
     ]
@@ -76,6 +76,10 @@ def runs(cfg: CohortStrainBenchConfig) -> list[tuple[str, StrainTracking]]:
             params = {"refine": float(cfg.refine)}
             tracking = StrainTracking(method, params, model, None, spacing_mm=cfg.spacing_mm)
             out.append((f"{method}+refine{cfg.refine}", tracking))
+        if cfg.adapt > 0:
+            params = {"adapt": float(cfg.adapt)}
+            tracking = StrainTracking(method, params, model, None, spacing_mm=cfg.spacing_mm)
+            out.append((f"{method}+adapt{cfg.adapt}", tracking))
     return out
 
 

@@ -81,7 +81,8 @@ class Prepared:
 def _registrar(tracking: StrainTracking, vae: Path | None, device: str):
     from binn.register.track import Registrar
 
-    prior = vae if get_method(tracking.method).needs_vae else None  # refine=N uses this prior
+    # adapt=N and refine=N use this prior
+    prior = vae if get_method(tracking.method).needs_vae else None
     return Registrar(
         tracking.method,
         dict(tracking.params),

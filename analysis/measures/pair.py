@@ -99,12 +99,14 @@ def evaluate_pair(
     """Register ``moving`` (Z, H, W) to ``fixed`` slice by slice and score it (see module).
 
     Images are cropped/normalised ``(Z, H, W)`` float in [0, 1]; labels ACDC values. The ED
-    myocardium is what refinement of ``binn`` fields scores with R_VAE; ``name`` names the
-    pair in error messages.
+    myocardium is what adaptation (on this pair alone) and refinement of ``binn`` fields
+    score with R_VAE; ``name`` names the pair in error messages.
     """
     z = len(fixed)
     names = [f"{name} slice {k}" for k in range(z)]
     start = time.perf_counter()
+    pair = np.stack([fixed, moving]).astype(np.float32)  # the two frames as a cine
+    registrar.adapt_to(pair, np.asarray(fixed_labels) == MYOCARDIUM, name)
     fields = registrar(
         np.asarray(fixed, np.float32),
         np.asarray(moving, np.float32),
