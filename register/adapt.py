@@ -73,6 +73,10 @@ def adapt_network(
         if spec.needs_vae:
             raise BinnInputError(None, f"adapting {method} needs the ED myocardium (R_VAE)")
         myo = np.zeros(images.shape[1:], dtype=bool)
+    if np.shape(myo) != images.shape[1:]:
+        raise BinnInputError(
+            None, f"ED myocardium {np.shape(myo)} does not match the cine's slices {images.shape}"
+        )
     labels = np.where(np.asarray(myo, dtype=bool), MYOCARDIUM, 0).astype(np.uint8)
     pairs = PairSet([_Cine(images, labels)])
     cfg = TrainConfig(method=method, **{str(spec.weight): float(weight)})

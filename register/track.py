@@ -211,7 +211,7 @@ class Registrar:
         weights. Without it, or for a classical method, nothing happens."""
         if not self.adapt_steps or self.trained_net is None or self.objective is None:
             return
-        log.info("adapting %s to %s: %d steps", self.method, name, self.adapt_steps)
+        start = time.perf_counter()
         self.net = adapt_network(
             self.trained_net,
             images,
@@ -221,6 +221,10 @@ class Registrar:
             self.objective.vae,
             self.adapt_steps,
             self.device,
+        )
+        seconds = time.perf_counter() - start
+        log.info(
+            "%s adapted to %s: %d steps in %.1f s", self.method, name, self.adapt_steps, seconds
         )
 
     def __call__(

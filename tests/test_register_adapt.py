@@ -57,6 +57,8 @@ def test_adaptation_needs_a_cine_and_for_binn_the_ed_myocardium():
         adapt_network(net, subject.images, None, "binn", 0.01, tiny_vae(), 2, CPU)
     with pytest.raises(BinnInputError, match="needs a cine"):
         adapt_network(net, subject.images[:1], None, "l2", 0.01, None, 2, CPU)
+    with pytest.raises(BinnInputError, match="does not match"):
+        adapt_network(net, subject.images, np.ones((1, SIZE, SIZE), bool), "l2", 0.01, None, 2, CPU)
     adapt_network(net, subject.images, None, "l2", 0.01, None, 2, CPU)  # l2 needs no mask
 
 
