@@ -41,8 +41,9 @@ SHIPPED_TEST_TIME = {"adapt": 200}
 """Test-time options the shipped networks run with when no ``adapt`` or ``refine*``
 parameter is given (``--param adapt=0``: the raw network): fine-tuned 200 steps on each
 cine before tracking it (:mod:`register.adapt`). Chosen on the 6 real ACDC validation
-subjects of the dev folder's split (``docs/shipped.md``): the synthetic-trained network
-alone under-tracks real motion."""
+subjects of the dev folder's split (``docs/shipped.md``; ES -> ED Dice 0.845 / 0.848 /
+0.850 at 100 / 200 / 400 steps, |det J - 1| 0.139 / 0.137 / 0.141; raw 0.711, refine=50
+0.812): the synthetic-trained network alone under-tracks real motion."""
 CHECK_PHANTOM = {"seed": 7, "family": "A", "frames": 20, "slices": 3}
 """The phantom (``binn phantom`` arguments) whose ES -> ED end-point error the card records
 and the tests reproduce."""
