@@ -26,7 +26,7 @@ from torch import nn
 from binn.errors import BinnInputError
 from binn.register.config import TrainConfig
 from binn.register.network import RegistrationNet
-from binn.register.train import PairSet, registration_loss, resolve_precision
+from binn.register.train import PairSet, optimisation_step, resolve_precision
 from binn.vocabulary import MYOCARDIUM, get_method
 
 log = logging.getLogger(__name__)
@@ -79,18 +79,11 @@ def adapt_network(
         )
     labels = np.where(np.asarray(myo, dtype=bool), MYOCARDIUM, 0).astype(np.uint8)
     pairs = PairSet([_Cine(images, labels)])
-    cfg = TrainConfig(method=method, **{str(spec.weight): float(weight)})
+    cfg = TrainConfig(method=method, batch_size=ADAPT_BATCH, **{str(spec.weight): float(weight)})
     mixed = resolve_precision("auto", device) == "bfloat16"
     adapted = copy.deepcopy(net).to(device).train()
     optimiser = torch.optim.Adam(adapted.parameters(), lr=ADAPT_LR)
     rng = np.random.default_rng(seed)
     for _ in range(steps):
-        idx = torch.from_numpy(rng.integers(0, len(pairs), ADAPT_BATCH))
-        source, target, mask = pairs.batch(idx)
-        loss, _ = registration_loss(
-            adapted, source.to(device), target.to(device), mask.to(device), cfg, vae, mixed
-        )
-        optimiser.zero_grad(set_to_none=True)
-        loss.backward()
-        optimiser.step()
+        optimisation_step(adapted, optimiser, pairs, rng, cfg, vae, device, mixed)
     return adapted.eval()

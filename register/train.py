@@ -203,6 +203,30 @@ def registration_loss(
     return loss, {"mse": float(sim.detach()), "reg": float(reg.detach())}
 
 
+def optimisation_step(
+    net: nn.Module,
+    optimiser: torch.optim.Optimizer,
+    pairs: PairSet,
+    rng: np.random.Generator,
+    cfg: TrainConfig,
+    vae: nn.Module | None,
+    device: torch.device,
+    mixed: bool = False,
+) -> tuple[float, dict[str, float]]:
+    """One step: ``cfg.batch_size`` pairs drawn from ``pairs`` with ``rng`` (with
+    replacement), :func:`registration_loss`, backward, ``optimiser`` step. Returns the
+    batch's loss and its parts (training and test-time adaptation share it)."""
+    idx = torch.from_numpy(rng.integers(0, len(pairs), cfg.batch_size))
+    source, target, myo = pairs.batch(idx)
+    loss, parts = registration_loss(
+        net, source.to(device), target.to(device), myo.to(device), cfg, vae, mixed
+    )
+    optimiser.zero_grad(set_to_none=True)
+    loss.backward()
+    optimiser.step()
+    return float(loss.detach()), parts
+
+
 @torch.no_grad()
 def validate(
     net: nn.Module, pairs: PairSet, cfg: TrainConfig, vae: nn.Module | None, device: torch.device
@@ -348,15 +372,8 @@ def train_registration(
     bar = tqdm(total=cfg.steps, initial=state["step"], desc=f"train-reg {cfg.method}", disable=None)
     while state["step"] < cfg.steps:
         started = time.perf_counter()
-        idx = torch.from_numpy(rng.integers(0, len(train), cfg.batch_size))
-        source, target, myo = train.batch(idx)
-        loss, parts = registration_loss(
-            net, source.to(device), target.to(device), myo.to(device), cfg, vae, mixed
-        )
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        running.append(float(loss.detach()))
+        loss, parts = optimisation_step(net, opt, train, rng, cfg, vae, device, mixed)
+        running.append(loss)
         step_seconds += time.perf_counter() - started
         steps_run += 1
         state["step"] += 1
