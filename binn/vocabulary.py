@@ -259,12 +259,14 @@ def network_model_setting(setting: str, source: str | Path | None = None) -> str
     return format_setting(split_refine(parse_setting(setting, source))[0])
 
 
-def refine_iterations(params: dict[str, float], source: str | Path | None = None) -> int:
-    """The ``refine`` count of a setting's parameters (0 when absent); it must be a whole
-    number >= 0."""
-    value = params.get(REFINE, 0.0)
+def step_count(
+    params: dict[str, float], name: str = REFINE, source: str | Path | None = None
+) -> int:
+    """The step count ``name`` (``refine`` or ``adapt``) of a setting's parameters (0 when
+    absent); it must be a whole number >= 0."""
+    value = params.get(name, 0.0)
     if value < 0 or value != int(value):
-        raise BinnInputError(source, f"refine={value:g} is not a count")
+        raise BinnInputError(source, f"{name}={value:g} is not a count (a whole number >= 0)")
     return int(value)
 
 

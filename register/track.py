@@ -50,6 +50,7 @@ from binn.vocabulary import (
     network_model_setting,
     parse_setting,
     split_refine,
+    step_count,
 )
 
 log = logging.getLogger(__name__)
@@ -122,7 +123,8 @@ class Registrar:
                 refine = dict(SHIPPED_TEST_TIME)  # the shipped network's validated setting
                 self.params.update(refine)
             test_time = dict(refine)
-            self.adapt_steps = _count(ADAPT, refine.pop(ADAPT, 0.0))
+            self.adapt_steps = step_count(refine, ADAPT)
+            refine.pop(ADAPT, None)
             if not isinstance(model, RegistrationNet):
                 model = model_or_shipped(method, model)
                 self.model_path = model
@@ -280,13 +282,6 @@ class Registrar:
             log.error(message)
             self.failures.append(message)
         return result.fields.detach()
-
-
-def _count(name: str, value: float) -> int:
-    """A test-time step count: a whole number >= 0."""
-    if value < 0 or value != int(value):
-        raise BinnInputError(None, f"{name}={value:g} must be a whole number >= 0")
-    return int(value)
 
 
 def _tensor(array: np.ndarray, device: torch.device) -> torch.Tensor:

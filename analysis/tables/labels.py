@@ -21,8 +21,8 @@ from binn.vocabulary import (
     format_setting,
     method_display_name,
     parse_setting,
-    refine_iterations,
     setting_from_slug,
+    step_count,
 )
 
 
@@ -63,7 +63,7 @@ def setting_info(method: str, setting: object) -> SettingInfo:
         params = parse_setting(setting_from_slug(text), source)
     except BinnInputError:
         return SettingInfo(method, text, {}, 0, method, text)
-    refine = refine_iterations(params, source)
+    refine = step_count(params, REFINE, source)
     params.pop(REFINE, None)
     family = f"{method}+{REFINE}{refine}" if refine else method
     return SettingInfo(method, text, params, refine, family, format_setting(params))
